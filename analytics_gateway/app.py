@@ -1,0 +1,146 @@
+"""`create_app(settings)`: builds the whole gateway; resources live in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from analytics_gateway.backends.factory import build_backends
+from analytics_gateway.config import Settings
+from analytics_gateway.graphql_view import GatewayGraphQL
+from analytics_gateway.ingest import IngestService
+from analytics_gateway.limits import BodySizeLimit
+from analytics_gateway.observability import CorrelationIdMiddleware, GatewayMetrics
+from analytics_gateway.rest import RestRoutes
+from analytics_gateway.schema import build_schema
+from analytics_gateway.services import Services
+from analytics_gateway.subscriptions.hub import Hub
+
+log = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Holds what the lifespan opens, so handlers reach it without globals."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.metrics = GatewayMetrics(registry)
+        self._services: Services | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("the gateway is not started (lifespan not entered)")
+        return self._services
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        backends = build_backends(self.settings)
+        metrics = self.metrics
+        hub = Hub(
+            backends.broker,
+            queue_size=self.settings.subscriber_queue_size,
+            on_drop=metrics.dropped_messages.inc,
+            on_active_change=metrics.active_subscriptions.inc,
+        )
+        ingest = IngestService(
+            backends.metrics, backends.events, backends.broker, self.settings.limits, metrics
+        )
+        self._services = Services(self.settings, backends, ingest, hub, metrics)
+        await hub.start()
+        if self.settings.demo:
+            from analytics_gateway.demo import run_demo
+
+            self._background.append(asyncio.create_task(run_demo(self._services), name="demo"))
+        try:
+            yield
+        finally:
+            for task in self._background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await hub.stop()
+            await backends.close()
+            self._services = None
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        services = self.services
+        checks: dict[str, bool] = {}
+        for name, probe in (
+            ("broker", services.backends.broker.ping()),
+            ("metrics", _ok(services.backends.metrics.metric_names("__readyz__", None))),
+            ("config", _ok(services.backends.config.list_keys("__readyz__"))),
+        ):
+            try:
+                checks[name] = bool(await asyncio.wait_for(probe, 2.0))
+            except Exception:
+                checks[name] = False
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "degraded", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    async def prometheus(self, request: Request) -> Response:
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _ok(awaitable: object) -> bool:
+    await awaitable  # type: ignore[misc]
+    return True
+
+
+def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> Starlette:
+    gateway = Gateway(settings, registry or CollectorRegistry())
+    limits = settings.limits
+
+    graphql = GatewayGraphQL(
+        services=lambda: gateway.services,
+        schema=build_schema(settings, gateway.metrics),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=True,
+        max_subscriptions_per_connection=limits.max_subscriptions_per_connection,
+        connection_init_wait_timeout=timedelta(seconds=10),
+    )
+    rest = RestRoutes(lambda: gateway.services).handlers()
+    routes = [
+        Route("/healthz", gateway.healthz),
+        Route("/readyz", gateway.readyz),
+        Route("/metrics", gateway.prometheus),
+        Route("/analytics/metrics", rest["post_metrics"], methods=["POST"]),
+        Route("/analytics/metrics/aggregated", rest["get_aggregated"], methods=["GET"]),
+        Route("/analytics/metrics/{tenant_id}", rest["get_metrics"], methods=["GET"]),
+        Route("/write", rest["write_v1"], methods=["POST"]),
+        Route("/api/v2/write", rest["write_v2"], methods=["POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=gateway.lifespan,
+        middleware=[
+            Middleware(CorrelationIdMiddleware, metrics=gateway.metrics),
+            Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
+            Middleware(GZipMiddleware, minimum_size=1024),
+        ],
+    )
+    app.state.gateway = gateway
+    return app
+
+
+__all__ = ["Gateway", "create_app"]

@@ -1,0 +1,1 @@
+"""Storage and messaging backends behind Protocols; `factory` builds them from Settings."""

@@ -1,0 +1,78 @@
+"""The contracts every backend implements. Resolvers and services see only these."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from analytics_gateway.domain import (
+    ApiKeyRecord,
+    Event,
+    EventCountQuery,
+    EventQuery,
+    MetricPoint,
+    MetricQuery,
+    Series,
+)
+
+
+class MetricStore(Protocol):
+    async def write_points(self, points: Sequence[MetricPoint]) -> None:
+        """Store all points, or raise and store none."""
+
+    async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
+        """Answer several queries in ONE backend call; result i answers query i."""
+
+    async def metric_names(self, tenant: str, prefix: str | None) -> list[str]: ...
+
+    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class EventStore(Protocol):
+    async def write_events(self, events: Sequence[Event]) -> None: ...
+
+    async def query_events(self, query: EventQuery) -> list[Event]:
+        """Newest first; at most `query.limit` events after the cursor."""
+
+    async def count_events_many(self, queries: Sequence[EventCountQuery]) -> list[list[Series]]:
+        """Bucketed counts for several queries in ONE backend call."""
+
+    async def close(self) -> None: ...
+
+
+class ConfigStore(Protocol):
+    """Small, durable, multi-process configuration (API keys for now)."""
+
+    async def create_key(self, record: ApiKeyRecord, secret_hash: str) -> None: ...
+
+    async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
+
+    async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
+
+    async def revoke_key(self, key_id: str) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class Broker(Protocol):
+    """Publish/subscribe across processes (Redis) or within one (memory).
+
+    One broker holds ONE subscriber connection per process: `subscribe` and
+    `unsubscribe` change its channel set, and `messages()` yields
+    `(channel, payload)` for all of them. It reconnects and resubscribes on
+    its own after the server comes back.
+    """
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None: ...
+
+    async def subscribe(self, channel: str) -> None: ...
+
+    async def unsubscribe(self, channel: str) -> None: ...
+
+    def messages(self) -> AsyncIterator[tuple[str, bytes]]: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...

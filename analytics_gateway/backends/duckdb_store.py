@@ -1,0 +1,347 @@
+"""Embedded metric and event store on one DuckDB file (decision 2).
+
+Calls run on a small thread pool with one cursor per thread, never on the
+event loop. Every `*_many` method answers all its queries with ONE SQL
+statement (`UNION ALL`), which is what the dataloaders count on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from analytics_gateway.domain import (
+    Aggregation,
+    Event,
+    EventCountQuery,
+    EventQuery,
+    MetricPoint,
+    MetricQuery,
+    Series,
+    canonical_labels,
+)
+from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS metric_points (
+    tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, labels VARCHAR NOT NULL,
+    ts BIGINT NOT NULL, value DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS metric_series (
+    tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, labels VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL,
+    user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL);
+"""
+
+_AGG_SQL = {
+    Aggregation.AVG: "avg(value)",
+    Aggregation.SUM: "sum(value)",
+    Aggregation.MIN: "min(value)",
+    Aggregation.MAX: "max(value)",
+    Aggregation.COUNT: "count(*)::DOUBLE",
+    Aggregation.LAST: "arg_max(value, ts)",
+    Aggregation.P50: "quantile_cont(value, 0.5)",
+    Aggregation.P95: "quantile_cont(value, 0.95)",
+    Aggregation.P99: "quantile_cont(value, 0.99)",
+    Aggregation.RATE: (
+        "CASE WHEN max(ts) > min(ts) THEN "
+        "(arg_max(value, ts) - arg_min(value, ts)) / ((max(ts) - min(ts)) / 1000.0) END"
+    ),
+}
+
+
+def _label_path(label: str) -> str:
+    return "$." + json.dumps(label)
+
+
+class DuckDBStore:
+    """Implements both `MetricStore` and `EventStore` on one database file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        threads: int = 4,
+        timeout_seconds: float = 5.0,
+        max_points: int = 1_000_000,
+    ) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = duckdb.connect(str(path))
+        self._conn.execute(_SCHEMA)
+        self._local = threading.local()
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duckdb")
+        self._write_lock = threading.Lock()
+        self._timeout = timeout_seconds
+        self._max_points = max_points
+        rows = self._conn.execute("SELECT tenant, name, labels FROM metric_series").fetchall()
+        self._known_series: set[tuple[str, str, str]] = {(r[0], r[1], r[2]) for r in rows}
+        self.calls = 0
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._conn.cursor()
+            self._local.cursor = cursor
+        return cursor
+
+    async def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        self.calls += 1
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except TimeoutError as exc:
+            raise BackendUnavailable("store (duckdb) timed out", backend="duckdb") from exc
+        except duckdb.Error as exc:
+            raise BackendUnavailable(f"store (duckdb) failed: {exc}", backend="duckdb") from exc
+
+    # -- metrics ---------------------------------------------------------
+
+    async def write_points(self, points: Sequence[MetricPoint]) -> None:
+        if not points:
+            return
+        labels = [canonical_labels(p.labels) for p in points]
+        table = pa.table(
+            {
+                "tenant": pa.array([p.tenant for p in points], pa.string()),
+                "name": pa.array([p.name for p in points], pa.string()),
+                "labels": pa.array(labels, pa.string()),
+                "ts": pa.array([p.timestamp_ms for p in points], pa.int64()),
+                "value": pa.array([p.value for p in points], pa.float64()),
+            }
+        )
+        new_series = sorted(
+            {(p.tenant, p.name, lab) for p, lab in zip(points, labels, strict=True)}
+            - self._known_series
+        )
+
+        def write(cur: duckdb.DuckDBPyConnection) -> None:
+            with self._write_lock:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    cur.register("incoming_points", table)
+                    cur.execute("INSERT INTO metric_points SELECT * FROM incoming_points")
+                    cur.unregister("incoming_points")
+                    if new_series:
+                        cur.executemany("INSERT INTO metric_series VALUES (?, ?, ?)", new_series)
+                    cur.execute("COMMIT")
+                except Exception:
+                    cur.execute("ROLLBACK")
+                    raise
+
+        await self._run(write)
+        self._known_series.update(new_series)
+
+    def _metric_sql(self, index: int, q: MetricQuery) -> tuple[str, list[Any]]:
+        where = "tenant = ? AND name = ? AND ts >= ? AND ts < ?"
+        params: list[Any] = [q.tenant, q.name, q.start_ms, q.end_ms]
+        for key, value in q.labels:
+            where += " AND json_extract_string(labels, ?) = ?"
+            params += [_label_path(key), value]
+        limit = self._max_points + 1
+        if q.aggregation is None and q.step_ms is None and q.group_by is None:
+            sql = (
+                f"SELECT {index} AS q, labels AS grp, ts, value FROM metric_points "
+                f"WHERE {where} LIMIT {limit}"
+            )
+            return sql, params
+        agg = _AGG_SQL[q.aggregation or Aggregation.AVG]
+        step = q.step_ms or max(q.end_ms - q.start_ms, 1)
+        if q.group_by is None:
+            grp = "labels"
+            grp_params: list[Any] = []
+        elif not q.group_by:
+            grp = "'{}'"
+            grp_params = []
+        else:
+            parts = ", ".join("?, json_extract_string(labels, ?)" for _ in q.group_by)
+            grp = f"json_object({parts})::VARCHAR"
+            grp_params = [x for key in q.group_by for x in (key, _label_path(key))]
+        bucket = f"(? + ((ts - ?) // {int(step)}) * {int(step)})"
+        origin = q.start_ms if q.step_ms is None else 0
+        sql = (
+            f"SELECT {index} AS q, {grp} AS grp, {bucket} AS ts, {agg} AS value "
+            f"FROM metric_points WHERE {where} GROUP BY 2, 3 LIMIT {limit}"
+        )
+        return sql, [*grp_params, origin, origin, *params]
+
+    async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
+        if not queries:
+            return []
+        parts = [self._metric_sql(i, q) for i, q in enumerate(queries)]
+        sql = " UNION ALL ".join(f"({s})" for s, _ in parts) + " ORDER BY q, grp, ts"
+        params = [p for _, ps in parts for p in ps]
+
+        def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
+            return cur.execute(sql, params).fetchnumpy()
+
+        cols = await self._run(read)
+        if len(cols["q"]) > self._max_points:
+            raise QueryTooComplex(
+                f"the request would return more than {self._max_points} points; "
+                "narrow the time range or use a coarser step",
+                limit=self._max_points,
+            )
+        return _split_series(queries, cols)
+
+    async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
+        def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            rows = cur.execute(
+                "SELECT DISTINCT name FROM metric_series WHERE tenant = ? "
+                "AND starts_with(name, ?) ORDER BY name",
+                [tenant, prefix or ""],
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._run(read)
+
+    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
+        def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            rows = cur.execute(
+                "SELECT DISTINCT v FROM (SELECT json_extract_string(labels, ?) AS v "
+                "FROM metric_series WHERE tenant = ? AND name = ?) WHERE v IS NOT NULL "
+                "ORDER BY v",
+                [_label_path(label), tenant, metric],
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._run(read)
+
+    # -- events ----------------------------------------------------------
+
+    async def write_events(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        table = pa.table(
+            {
+                "tenant": pa.array([e.tenant for e in events], pa.string()),
+                "id": pa.array([e.event_id for e in events], pa.string()),
+                "type": pa.array([e.type for e in events], pa.string()),
+                "user_id": pa.array([e.user_id for e in events], pa.string()),
+                "ts": pa.array([e.timestamp_ms for e in events], pa.int64()),
+                "metadata": pa.array(
+                    [json.dumps(dict(e.metadata), separators=(",", ":")) for e in events],
+                    pa.string(),
+                ),
+            }
+        )
+
+        def write(cur: duckdb.DuckDBPyConnection) -> None:
+            with self._write_lock:
+                cur.register("incoming_events", table)
+                try:
+                    cur.execute("INSERT INTO events SELECT * FROM incoming_events")
+                finally:
+                    cur.unregister("incoming_events")
+
+        await self._run(write)
+
+    async def query_events(self, query: EventQuery) -> list[Event]:
+        where = "tenant = ?"
+        params: list[Any] = [query.tenant]
+        for column, value in (("type", query.type), ("user_id", query.user_id)):
+            if value is not None:
+                where += f" AND {column} = ?"
+                params.append(value)
+        if query.start_ms is not None:
+            where += " AND ts >= ?"
+            params.append(query.start_ms)
+        if query.end_ms is not None:
+            where += " AND ts < ?"
+            params.append(query.end_ms)
+        if query.after is not None:
+            where += " AND (ts < ? OR (ts = ? AND id < ?))"
+            params += [query.after[0], query.after[0], query.after[1]]
+        sql = (
+            "SELECT id, type, user_id, ts, metadata FROM events "
+            f"WHERE {where} ORDER BY ts DESC, id DESC LIMIT {int(query.limit)}"
+        )
+
+        def read(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
+            return cur.execute(sql, params).fetchall()
+
+        rows = await self._run(read)
+        return [Event(query.tenant, r[0], r[1], r[2], int(r[3]), json.loads(r[4])) for r in rows]
+
+    async def count_events_many(self, queries: Sequence[EventCountQuery]) -> list[list[Series]]:
+        if not queries:
+            return []
+        parts: list[str] = []
+        params: list[Any] = []
+        for i, q in enumerate(queries):
+            if q.group_by:
+                grp = "json_object(?, json_extract_string(metadata, ?))::VARCHAR"
+                params += [q.group_by, _label_path(q.group_by)]
+            else:
+                grp = "'{}'"
+            step = int(q.step_ms)
+            parts.append(
+                f"(SELECT {i} AS q, {grp} AS grp, (ts // {step}) * {step} AS ts, "
+                "count(*)::DOUBLE AS value FROM events "
+                "WHERE tenant = ? AND type = ? AND ts >= ? AND ts < ? GROUP BY 2, 3)"
+            )
+            params += [q.tenant, q.type, q.start_ms, q.end_ms]
+        sql = " UNION ALL ".join(parts) + " ORDER BY q, grp, ts"
+
+        def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
+            return cur.execute(sql, params).fetchnumpy()
+
+        cols = await self._run(read)
+        names = [q.type for q in queries]
+        return _split_columns(len(queries), names, cols)
+
+    async def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        self._conn.close()
+
+
+def _split_series(
+    queries: Sequence[MetricQuery], cols: dict[str, np.ndarray[Any, Any]]
+) -> list[list[Series]]:
+    return _split_columns(len(queries), [q.name for q in queries], cols)
+
+
+def _split_columns(
+    count: int, names: Sequence[str], cols: dict[str, np.ndarray[Any, Any]]
+) -> list[list[Series]]:
+    """Cut the ordered (q, grp, ts, value) columns into series per query."""
+    out: list[list[Series]] = [[] for _ in range(count)]
+    q_col = cols["q"]
+    n = len(q_col)
+    if n == 0:
+        return out
+    grp_col = cols["grp"]
+    ts_list = cols["ts"].astype(np.int64).tolist()
+    value_arr = cols["value"]
+    if np.ma.isMaskedArray(value_arr):
+        value_arr = value_arr.filled(np.nan)
+    values = value_arr.astype(np.float64).tolist()
+    q_list = q_col.tolist()
+    grp_list = grp_col.tolist()
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or q_list[i] != q_list[start] or grp_list[i] != grp_list[start]:
+            qi = int(q_list[start])
+            raw_labels = json.loads(grp_list[start])
+            labels = {k: str(v) for k, v in raw_labels.items() if v is not None}
+            ts = ts_list[start:i]
+            vs = values[start:i]
+            if any(v != v for v in vs):  # NaN: an aggregate with no defined value
+                keep = [j for j, v in enumerate(vs) if v == v]
+                ts = [ts[j] for j in keep]
+                vs = [vs[j] for j in keep]
+            out[qi].append(Series(names[qi], labels, ts, vs))
+            start = i
+    return out

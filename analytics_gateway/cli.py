@@ -1,0 +1,152 @@
+"""The `analytics-gateway` command: serve, keys, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.backends.factory import build_config_store
+from analytics_gateway.config import Settings
+from analytics_gateway.domain import Scope
+from analytics_gateway.errors import GatewayError
+
+DEMO_KEY_FILE = "demo-api-key.txt"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="analytics-gateway",
+        description="Multi-tenant GraphQL analytics gateway. Every option also reads "
+        "an ANALYTICS_<OPTION> environment variable (e.g. ANALYTICS_PORT).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (uvicorn)")
+    serve.add_argument("--host", help="bind address (ANALYTICS_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (ANALYTICS_PORT, default 8000)")
+    serve.add_argument("--data-dir", help="data directory (ANALYTICS_DATA_DIR, default ./data)")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        default=None,
+        help="seed tenant 'demo' with a week of history and publish live points (ANALYTICS_DEMO)",
+    )
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; prints it on the last line")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--scopes", default="read", help="comma-separated: read,write,admin")
+    create.add_argument("--description", default="")
+    create.add_argument("--data-dir")
+    listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
+    listing.add_argument("--tenant")
+    listing.add_argument("--data-dir")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by id; effective at once")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--data-dir")
+
+    sub.add_parser("schema", help="print the GraphQL SDL")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        data_dir=getattr(args, "data_dir", None),
+        demo=getattr(args, "demo", None),
+    )
+
+
+async def _demo_key(settings: Settings) -> str:
+    """Reuse the demo key kept in the data directory, or make a new one."""
+    store = build_config_store(settings)
+    path = settings.data_dir / DEMO_KEY_FILE
+    if path.exists():
+        key = path.read_text().strip()
+        from analytics_gateway.auth import authenticate
+
+        try:
+            await authenticate(store, key)
+            return key
+        except GatewayError:
+            pass
+    _, key = await create_key(
+        store, "demo", frozenset({Scope.READ, Scope.WRITE, Scope.ADMIN}), "demo key"
+    )
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from analytics_gateway.app import create_app
+    from analytics_gateway.observability import configure_logging
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging(settings.log_level, settings.json_logs)
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"analytics-gateway: data in {Path(settings.data_dir).resolve()}", flush=True)
+    if settings.demo:
+        key = asyncio.run(_demo_key(settings))
+        print(f"Demo API key (tenant 'demo'): {key}", flush=True)
+        print(f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {key}"}}')
+    if settings.graphiql:
+        print(f"GraphiQL: {base}/graphql", flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws="websockets-sansio",
+    )
+    return 0
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    store = build_config_store(settings)
+    if args.keys_command == "create":
+        record, key = await create_key(
+            store, args.tenant, parse_scopes(args.scopes), args.description
+        )
+        scopes = ",".join(sorted(s.value for s in record.scopes))
+        print(f"created key {record.key_id} for tenant {record.tenant} with scopes {scopes}")
+        print("store it now: it is shown only once")
+        print(key)
+        return 0
+    if args.keys_command == "list":
+        for rec in await store.list_keys(args.tenant):
+            state = "revoked" if rec.revoked else "active"
+            scopes = ",".join(sorted(s.value for s in rec.scopes))
+            print(f"{rec.key_id}\t{rec.tenant}\t{scopes}\t{state}\t{rec.description}")
+        return 0
+    if await store.revoke_key(args.key_id):
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"no key with id {args.key_id}", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+        if args.command == "schema":
+            from analytics_gateway.schema import print_sdl
+
+            sys.stdout.write(print_sdl())
+            return 0
+        if args.command == "keys":
+            return asyncio.run(_keys(args, settings))
+        return _serve(settings)
+    except (GatewayError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,116 @@
+"""One frozen `Settings` object, read once from `ANALYTICS_*` variables.
+
+No other module reads the environment: the CLI builds `Settings` and passes it
+to `create_app(settings)`; tests build their own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "ANALYTICS_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request guards; each violation yields a coded error."""
+
+    max_depth: int = 15
+    max_aliases: int = 100
+    max_tokens: int = 5000
+    max_points_per_request: int = 1_000_000
+    max_batch_size: int = 50_000
+    max_subscriptions_per_connection: int = 100
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_labels: int = 32
+    max_label_length: int = 256
+    max_future_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the gateway. Store URLs pick backends."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("./data")
+    demo: bool = False
+    metrics_url: str = ""
+    events_url: str = ""
+    config_url: str = ""
+    broker_url: str = "memory://"
+    graphiql: bool = True
+    introspection: bool = True
+    log_level: str = "info"
+    json_logs: bool = True
+    subscriber_queue_size: int = 1000
+    backend_timeout_seconds: float = 5.0
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def resolved_metrics_url(self) -> str:
+        return self.metrics_url or f"duckdb:///{self.data_dir.resolve() / 'analytics.duckdb'}"
+
+    @property
+    def resolved_events_url(self) -> str:
+        return self.events_url or self.resolved_metrics_url
+
+    @property
+    def resolved_config_url(self) -> str:
+        return self.config_url or f"sqlite:///{self.data_dir.resolve() / 'config.sqlite3'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `ANALYTICS_<FIELD>` variables, then explicit overrides.
+
+        Limits are read from `ANALYTICS_<LIMIT>` too (e.g. `ANALYTICS_MAX_DEPTH`).
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "limits":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.type, raw, f.name)
+        limit_values: dict[str, Any] = {}
+        for f in fields(Limits):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                limit_values[f.name] = _convert(f.type, raw, f.name)
+        limit_overrides = overrides.pop("limits", None)
+        limits = Limits(**limit_values)
+        if isinstance(limit_overrides, Mapping):
+            limits = dataclasses.replace(limits, **limit_overrides)
+        elif isinstance(limit_overrides, Limits):
+            limits = limit_overrides
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return cls(limits=limits, **values)
+
+
+def _convert(type_name: Any, raw: str, name: str) -> Any:
+    kind = type_name if isinstance(type_name, str) else getattr(type_name, "__name__", "str")
+    try:
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}: cannot read {raw!r} as {kind}") from exc
+    return raw

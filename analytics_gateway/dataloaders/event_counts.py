@@ -1,0 +1,19 @@
+"""Bucketed event counts: all `eventCounts` fields of a request in one store call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from analytics_gateway.backends.base import EventStore
+from analytics_gateway.domain import EventCountQuery, Series
+
+
+class EventCountLoader(DataLoader[EventCountQuery, list[Series]]):
+    def __init__(self, store: EventStore) -> None:
+        super().__init__(load_fn=self._load)
+        self._store = store
+
+    async def _load(self, keys: Sequence[EventCountQuery]) -> list[list[Series]]:
+        return await self._store.count_events_many(list(keys))

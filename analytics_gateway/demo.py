@@ -1,0 +1,115 @@
+"""Demo data: a week of realistic history for tenant `demo`, then live points every second.
+
+Daily and weekly rhythms with noise: song plays per country, active users,
+revenue, conversion rate, request latency, error rate, CPU per host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Iterator
+
+from analytics_gateway.domain import MetricPoint
+from analytics_gateway.ingest import RawEvent, now_ms
+from analytics_gateway.services import Services
+
+log = logging.getLogger(__name__)
+
+TENANT = "demo"
+STEP_MS = 60_000
+HISTORY_MS = 7 * 86_400_000
+COUNTRIES = {"US": 1.0, "DE": 0.45, "GB": 0.4, "BR": 0.55, "JP": 0.35, "FR": 0.3}
+HOSTS = ("web-1", "web-2", "db-1")
+SONGS = [f"song-{i}" for i in range(1, 41)]
+
+
+def _daily(ts_ms: int, phase_hours: float = 0.0) -> float:
+    """0..1 daily rhythm peaking in the evening (UTC + phase)."""
+    hours = (ts_ms / 3_600_000 + phase_hours) % 24
+    return 0.5 + 0.5 * math.sin((hours - 14) / 24 * 2 * math.pi)
+
+
+def _weekly(ts_ms: int) -> float:
+    weekday = (ts_ms // 86_400_000 + 3) % 7  # 1970-01-01 was a Thursday
+    return 1.15 if weekday in (4, 5) else 1.0
+
+
+def sample(ts_ms: int, rng: random.Random) -> Iterator[tuple[str, dict[str, str], float]]:
+    """All demo metrics at one instant."""
+    load = _daily(ts_ms) * _weekly(ts_ms)
+    for country, weight in COUNTRIES.items():
+        plays = max(0.0, weight * (400 + 900 * load) * rng.gauss(1, 0.06))
+        yield "song_plays", {"country": country}, round(plays)
+    users = (12_000 + 9_000 * load) * rng.gauss(1, 0.02)
+    yield "active_users", {}, round(users)
+    yield "revenue", {}, round(max(0.0, users * 0.021 * rng.gauss(1, 0.08)), 2)
+    conversion = 0.031 + 0.008 * load + rng.gauss(0, 0.002)
+    yield "conversion_rate", {}, round(min(1.0, max(0.0, conversion)), 4)
+    for endpoint, base in (("/play", 45.0), ("/search", 120.0)):
+        latency = base * (1 + 0.6 * load) * rng.lognormvariate(0, 0.15)
+        yield "request_latency_ms", {"endpoint": endpoint}, round(latency, 1)
+    spike = 0.04 if rng.random() < 0.003 else 0.0
+    yield "error_rate", {}, round(max(0.0, 0.008 + 0.006 * load + spike + rng.gauss(0, 0.002)), 4)
+    for i, host in enumerate(HOSTS):
+        cpu = 20 + 55 * _daily(ts_ms, phase_hours=i) + rng.gauss(0, 4)
+        yield "cpu_usage", {"host": host}, round(min(100.0, max(0.0, cpu)), 1)
+
+
+def history_points(end_ms: int, rng: random.Random) -> Iterator[MetricPoint]:
+    start = (end_ms - HISTORY_MS) // STEP_MS * STEP_MS
+    for ts in range(start, end_ms, STEP_MS):
+        for name, labels, value in sample(ts, rng):
+            yield MetricPoint(TENANT, name, labels, ts, float(value))
+
+
+def play_events(ts_ms: int, count: int, rng: random.Random) -> list[RawEvent]:
+    countries = list(COUNTRIES)
+    weights = list(COUNTRIES.values())
+    return [
+        RawEvent(
+            "song_play",
+            f"user-{rng.randint(1, 500)}",
+            ts_ms - rng.randint(0, 999),
+            {
+                "song_id": rng.choice(SONGS),
+                "duration": rng.randint(60, 300),
+                "country": rng.choices(countries, weights)[0],
+            },
+        )
+        for _ in range(count)
+    ]
+
+
+async def seed(services: Services, rng: random.Random) -> None:
+    if await services.backends.metrics.metric_names(TENANT, None):
+        log.info("demo tenant already has data; not seeding again")
+        return
+    end = now_ms()
+    batch: list[MetricPoint] = []
+    for point in history_points(end, rng):
+        batch.append(point)
+        if len(batch) >= 50_000:
+            await services.backends.metrics.write_points(batch)
+            batch = []
+    await services.backends.metrics.write_points(batch)
+    for hour in range(24, 0, -1):
+        ts = end - hour * 3_600_000
+        await services.ingest.ingest_events(TENANT, play_events(ts, 200, rng))
+    log.info("demo tenant seeded with a week of history")
+
+
+async def run_demo(services: Services, interval_seconds: float = 1.0) -> None:
+    rng = random.Random(7)
+    await seed(services, rng)
+    while True:
+        ts = now_ms()
+        points = [MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)]
+        try:
+            await services.ingest.store_points(points)
+            await services.ingest.ingest_events(TENANT, play_events(ts, rng.randint(1, 5), rng))
+        except Exception:
+            log.exception("demo publisher failed; retrying")
+        await asyncio.sleep(interval_seconds)

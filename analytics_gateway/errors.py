@@ -1,0 +1,66 @@
+"""The gateway's one error tree. Each error carries a machine-readable code.
+
+    GatewayError                 (INTERNAL_SERVER_ERROR)
+    ├── BadUserInput             (BAD_USER_INPUT)
+    ├── Unauthenticated          (UNAUTHENTICATED)
+    ├── Forbidden                (FORBIDDEN)
+    ├── NotFound                 (NOT_FOUND)
+    ├── BackendUnavailable       (BACKEND_UNAVAILABLE)
+    ├── RateLimited              (RATE_LIMITED)
+    └── QueryTooComplex          (QUERY_TOO_COMPLEX)
+
+Driver exceptions become `BackendUnavailable` (`raise ... from exc`). The
+masking extension shows these to clients and hides everything else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = extensions
+
+    def as_extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.extensions}
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+    http_status = 400
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class NotFound(GatewayError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class BackendUnavailable(GatewayError):
+    code = "BACKEND_UNAVAILABLE"
+    http_status = 503
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+
+class QueryTooComplex(GatewayError):
+    code = "QUERY_TOO_COMPLEX"
+    http_status = 400

@@ -1,0 +1,112 @@
+"""The `/graphql` endpoint: Strawberry's ASGI view plus auth and GraphQL-over-HTTP rules.
+
+HTTP callers authenticate with `Authorization: Bearer <key>` or `X-API-Key`
+(401 otherwise); WebSocket callers put the same in the `connection_init`
+payload. Clients that accept `application/graphql-response+json` get it, with
+4xx statuses for requests that could not be executed, as the spec says.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
+
+from analytics_gateway.auth import authenticate, credential_from
+from analytics_gateway.context import Context
+from analytics_gateway.dataloaders import Loaders
+from analytics_gateway.errors import GatewayError
+from analytics_gateway.services import Services
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    return {"errors": [{"message": error.message, "extensions": error.as_extensions()}]}
+
+
+class GatewayGraphQL(GraphQL[Context, None]):
+    def __init__(self, services: Callable[[], Services], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        return self._services()
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            if not self._is_ide_request(request):
+                try:
+                    key = credential_from(request.headers)
+                    scope.setdefault("state", {})["principal"] = await authenticate(
+                        self.services.backends.config, key
+                    )
+                except GatewayError as exc:
+                    await JSONResponse(error_body(exc), status_code=exc.http_status)(
+                        scope, receive, send
+                    )
+                    return
+        await super().__call__(scope, receive, send)
+
+    def _is_ide_request(self, request: Request) -> bool:
+        return (
+            request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        principal = request.scope.get("state", {}).get("principal")
+        return Context(
+            services=self.services,
+            loaders=Loaders.create(self.services.backends.metrics, self.services.backends.events),
+            principal=principal,
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = {str(k): v for k, v in (context.connection_params or {}).items()}
+        headers = {k: v for k, v in params.items() if isinstance(v, str)}
+        try:
+            context.principal = await authenticate(
+                self.services.backends.config, credential_from(headers)
+            )
+        except GatewayError as exc:
+            log.info("websocket connection refused: %s", exc.message)
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
+        return {"tenant": context.principal.tenant}
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.data is None and result.errors:
+            request.state.request_error = True
+        return process_result(result)
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        response = await super().run(request)
+        if isinstance(request, Request) and isinstance(response, Response):
+            accept = request.headers.get("accept", "")
+            media = response.headers.get("content-type", "")
+            if GRAPHQL_RESPONSE in accept and media.startswith("application/json"):
+                response.headers["content-type"] = GRAPHQL_RESPONSE + "; charset=utf-8"
+                if getattr(request.state, "request_error", False) and response.status_code == 200:
+                    response.status_code = 400
+        return response

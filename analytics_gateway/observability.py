@@ -1,0 +1,137 @@
+"""The gateway's own metrics (on an injected registry) and JSON logs with correlation ids."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
+
+
+class GatewayMetrics:
+    """Every metric the gateway exposes at `/metrics`, bound to one registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "gateway_graphql_requests",
+            "GraphQL operations executed, by type and name.",
+            ["operation_type", "operation_name"],
+            registry=registry,
+        )
+        self.request_latency = Histogram(
+            "gateway_graphql_request_seconds",
+            "GraphQL operation latency.",
+            ["operation_type"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "gateway_graphql_errors", "GraphQL errors by code.", ["code"], registry=registry
+        )
+        self.http_requests = Counter(
+            "gateway_http_requests",
+            "HTTP requests by route and status.",
+            ["route", "status"],
+            registry=registry,
+        )
+        self.ingested = Counter(
+            "gateway_ingested", "Items accepted by ingest.", ["kind"], registry=registry
+        )
+        self.rejected = Counter(
+            "gateway_rejected", "Items rejected by ingest.", ["kind"], registry=registry
+        )
+        self.active_subscriptions = Gauge(
+            "gateway_active_subscriptions", "Live subscriptions in this process.", registry=registry
+        )
+        self.dropped_messages = Counter(
+            "gateway_subscription_dropped_messages",
+            "Messages dropped for slow subscribers (oldest first).",
+            registry=registry,
+        )
+        self.publish_failures = Counter(
+            "gateway_publish_failures",
+            "Broker publishes that failed after the data was stored.",
+            registry=registry,
+        )
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "correlation_id": correlation_id.get(),
+        }
+        extra = getattr(record, "fields", None)
+        if isinstance(extra, dict):
+            entry.update(extra)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str, json_logs: bool) -> None:
+    """Only the CLI calls this: it touches the root logger."""
+    handler = logging.StreamHandler()
+    if json_logs:
+        handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class CorrelationIdMiddleware:
+    """Reads or makes an `X-Request-ID`, exposes it to logs, echoes it back."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log = logging.getLogger("analytics_gateway.access")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming[:64] if incoming else uuid.uuid4().hex
+        token = correlation_id.set(rid)
+        status = 0
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if scope["type"] == "http":
+                path = scope.get("path", "")
+                route = "/analytics/metrics/*" if path.startswith("/analytics/metrics/") else path
+                self.metrics.http_requests.labels(route=route[:64], status=str(status)).inc()
+                self.log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope.get("method"),
+                            "path": path,
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    },
+                )
+            correlation_id.reset(token)

@@ -1,0 +1,1 @@
+"""Thin functions behind fields: authorise, validate, call loaders/services, map types."""

@@ -1,0 +1,98 @@
+"""Schema extensions: error codes with masking, and per-operation metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Iterator
+
+from graphql import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import SchemaExtension
+
+from analytics_gateway.errors import GatewayError
+from analytics_gateway.observability import GatewayMetrics, correlation_id
+
+log = logging.getLogger("analytics_gateway.errors")
+
+_TOO_COMPLEX = re.compile(
+    r"exceeds maximum operation depth|aliases found\. Allowed|more than \d+ tokens"
+)
+
+
+def classify(error: GraphQLError) -> GraphQLError:
+    """Give every error an `extensions.code`; hide unexpected ones behind an id."""
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        error.extensions = {**(error.extensions or {}), **original.as_extensions()}
+        return error
+    if original is None:
+        if _TOO_COMPLEX.search(error.message):
+            code = "QUERY_TOO_COMPLEX"
+        elif isinstance(error, GraphQLSyntaxError):
+            code = "GRAPHQL_PARSE_FAILED"
+        elif error.message.startswith("Variable '$"):
+            code = "BAD_USER_INPUT"
+        else:
+            code = "GRAPHQL_VALIDATION_FAILED"
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error
+    if isinstance(original, ValueError) and error.path is None:
+        # raised by a scalar's parser while coercing input
+        error.extensions = {"code": "BAD_USER_INPUT"}
+        return error
+    rid = correlation_id.get()
+    log.error(
+        "unexpected error in %s",
+        ".".join(str(p) for p in error.path or []),
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        f"Internal server error (correlation id {rid})",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "correlationId": rid},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def _process(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
+        if not errors:
+            return errors
+        processed = [classify(e) for e in errors]
+        for e in processed:
+            self._metrics.errors.labels(code=str((e.extensions or {}).get("code"))).inc()
+        return processed
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and getattr(result, "errors", None):
+            result.errors = self._process(result.errors)
+        pre = getattr(self.execution_context, "pre_execution_errors", None)
+        if pre:
+            self.execution_context.pre_execution_errors = self._process(pre)
+
+
+class OperationMetrics(SchemaExtension):
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        ctx = self.execution_context
+        try:
+            kind = ctx.operation_type.value
+        except (RuntimeError, AttributeError, KeyError):
+            kind = "unknown"
+        name = (ctx.operation_name or "anonymous")[:64]
+        self._metrics.requests.labels(operation_type=kind, operation_name=name).inc()
+        self._metrics.request_latency.labels(operation_type=kind).observe(
+            time.perf_counter() - started
+        )

@@ -1,0 +1,33 @@
+"""The root Mutation type."""
+
+from __future__ import annotations
+
+import strawberry
+
+from analytics_gateway.context import Info
+from analytics_gateway.resolvers import ingest as ingest_resolvers
+from analytics_gateway.schema.ingest import (
+    BusinessMetricsInput,
+    EventInput,
+    IngestResult,
+    MetricPointInput,
+)
+
+
+@strawberry.type(description="Write metrics and events for the caller's tenant.")
+class Mutation:
+    @strawberry.mutation(
+        description="Store metric points; valid ones are stored, invalid ones reported by index."
+    )
+    async def ingest_metrics(self, info: Info, points: list[MetricPointInput]) -> IngestResult:
+        return await ingest_resolvers.resolve_ingest_metrics(info, points)
+
+    @strawberry.mutation(description="Store application events (e.g. song_play).")
+    async def record_events(self, info: Info, events: list[EventInput]) -> IngestResult:
+        return await ingest_resolvers.resolve_record_events(info, events)
+
+    @strawberry.mutation(description="Store business metrics (revenue, active users...).")
+    async def record_business_metrics(
+        self, info: Info, input: BusinessMetricsInput
+    ) -> IngestResult:
+        return await ingest_resolvers.resolve_record_business_metrics(info, input)

@@ -1,0 +1,30 @@
+"""The root Subscription type."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry.scalars import JSON
+
+from analytics_gateway.context import Info
+from analytics_gateway.schema.events import Event
+from analytics_gateway.schema.metrics import MetricPoint
+from analytics_gateway.subscriptions import resolvers
+
+
+@strawberry.type(description="Live data of the caller's tenant.")
+class Subscription:
+    @strawberry.subscription(
+        description="Every new point of the metric whose labels contain the given ones."
+    )
+    async def metric_points(
+        self, info: Info, name: str, labels: JSON | None = None
+    ) -> AsyncGenerator[MetricPoint, None]:
+        async for point in resolvers.subscribe_metric_points(info, name, labels):
+            yield point
+
+    @strawberry.subscription(description="Every new event, optionally of one type only.")
+    async def live_events(self, info: Info, type: str | None = None) -> AsyncGenerator[Event, None]:
+        async for event in resolvers.subscribe_live_events(info, type):
+            yield event

@@ -1,0 +1,20 @@
+"""The long-lived collaborators of one app, built once in `create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics_gateway.backends.factory import Backends
+from analytics_gateway.config import Settings
+from analytics_gateway.ingest import IngestService
+from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.subscriptions.hub import Hub
+
+
+@dataclass
+class Services:
+    settings: Settings
+    backends: Backends
+    ingest: IngestService
+    hub: Hub
+    metrics: GatewayMetrics

@@ -1,0 +1,1 @@
+"""Live fan-out: channel names, the per-process hub, subscription resolvers."""

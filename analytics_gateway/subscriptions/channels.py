@@ -1,0 +1,13 @@
+"""Channel names. Every channel is tenant-scoped: the tenant is part of the name."""
+
+from __future__ import annotations
+
+PREFIX = "ag"
+
+
+def metric_channel(tenant: str, metric: str) -> str:
+    return f"{PREFIX}:{tenant}:metric:{metric}"
+
+
+def events_channel(tenant: str) -> str:
+    return f"{PREFIX}:{tenant}:events"

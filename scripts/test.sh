@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian's redis-server, influxdb, prometheus and the
+# Python test extras in ./.venv), then run lint, type checks and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+need=()
+for pair in redis-server:redis-server influxd:influxdb prometheus:prometheus; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/ruff check analytics_gateway tests bench
+.venv/bin/ruff format --check analytics_gateway tests bench
+.venv/bin/mypy analytics_gateway
+.venv/bin/pytest "$@"

@@ -1,0 +1,111 @@
+"""Shared fixtures: an app per test on its own data dir, keys per tenant, real servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+
+from analytics_gateway.app import create_app
+from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.backends.factory import build_config_store
+from analytics_gateway.config import Settings
+from tests.servers import RedisServer, free_port, redis_server
+
+MakeKey = Callable[..., Awaitable[str]]
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    return Settings.from_env({}, data_dir=data_dir, json_logs=False, **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def make_key(settings: Settings) -> MakeKey:
+    async def make(tenant: str, scopes: str = "read,write") -> str:
+        _, key = await create_key(build_config_store(settings), tenant, parse_scopes(scopes))
+        return key
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def started(app: Starlette) -> AsyncIterator[Starlette]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    async with started(create_app(settings, registry=CollectorRegistry())) as application:
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        yield http
+
+
+class GraphQLClient:
+    """Posts GraphQL over HTTP with a given key."""
+
+    def __init__(self, http: httpx.AsyncClient, key: str | None) -> None:
+        self.http = http
+        self.key = key
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.post(query, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+async def gql(client: httpx.AsyncClient, make_key: MakeKey) -> GraphQLClient:
+    return GraphQLClient(client, await make_key("acme", "read,write"))
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Starlette) -> AsyncIterator[str]:
+    """Run `app` under a real uvicorn on a free port in this event loop."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with redis_server(tmp_path / "redis") as server:
+        yield server
