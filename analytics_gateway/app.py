@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -61,9 +62,13 @@ class Gateway:
         self._services = Services(self.settings, backends, ingest, hub, metrics)
         await hub.start()
         if self.settings.demo:
-            from analytics_gateway.demo import run_demo
+            from analytics_gateway import demo
 
-            self._background.append(asyncio.create_task(run_demo(self._services), name="demo"))
+            rng = random.Random(7)
+            await demo.seed(self._services, rng)  # before serving: the first query sees data
+            self._background.append(
+                asyncio.create_task(demo.publish_live(self._services, rng), name="demo")
+            )
         try:
             yield
         finally:

@@ -101,9 +101,10 @@ async def seed(services: Services, rng: random.Random) -> None:
     log.info("demo tenant seeded with a week of history")
 
 
-async def run_demo(services: Services, interval_seconds: float = 1.0) -> None:
-    rng = random.Random(7)
-    await seed(services, rng)
+async def publish_live(
+    services: Services, rng: random.Random, interval_seconds: float = 1.0
+) -> None:
+    """Fresh points for every demo series (and a few plays) each interval."""
     while True:
         ts = now_ms()
         points = [MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)]

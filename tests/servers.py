@@ -51,10 +51,20 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [
-                self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                "--dir", str(self.workdir), "--save", "", "--appendonly", "no",
-                "--protected-mode", "no",
-            ],  # fmt: skip
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.workdir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--protected-mode",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -94,9 +104,16 @@ class GatewayProcess:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "analytics_gateway", "serve",
-                    "--port", str(self.port), "--data-dir", str(self.data_dir), *extra,
-                ],  # fmt: skip
+                    sys.executable,
+                    "-m",
+                    "analytics_gateway",
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    *extra,
+                ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

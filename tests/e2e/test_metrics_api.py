@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from analytics_gateway.app import Gateway
 from starlette.applications import Starlette
 
+from analytics_gateway.app import Gateway
 from tests.conftest import GraphQLClient
 
 INGEST = """
@@ -30,7 +30,12 @@ async def ingest(gql: GraphQLClient, points: list[dict[str, object]]) -> dict[st
 async def test_ingested_points_come_back_raw_and_aggregated(gql: GraphQLClient) -> None:
     now = int(time.time() * 1000) // 60_000 * 60_000 - 10 * 60_000
     points = [
-        {"name": "cpu_usage", "value": float(i), "labels": {"host": h}, "timestamp": iso(now + i * 1000)}
+        {
+            "name": "cpu_usage",
+            "value": float(i),
+            "labels": {"host": h},
+            "timestamp": iso(now + i * 1000),
+        }
         for h in ("a", "b")
         for i in range(120)
     ]

@@ -1,0 +1,106 @@
+"""The `analytics-gateway` command as users run it, against a running server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.servers import GatewayProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "analytics_gateway", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_schema_command_matches_checked_in_sdl() -> None:
+    result = cli("schema")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "schema.graphql").read_text(), (
+        "schema.graphql is stale: run `analytics-gateway schema > schema.graphql`"
+    )
+
+
+def test_keys_create_list_revoke_while_server_runs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = GatewayProcess(data, {"ANALYTICS_JSON_LOGS": "false"})
+    server.start()
+    try:
+        created = cli(
+            "keys", "create", "--tenant", "acme", "--scopes", "read", "--data-dir", str(data)
+        )
+        assert created.returncode == 0, created.stderr
+        key = created.stdout.strip().splitlines()[-1]
+        assert key.startswith("agk_")
+        assert key not in (data / "config.sqlite3").read_bytes().decode("latin-1")
+
+        query = {"query": "{ viewer }"}
+        headers = {"Authorization": f"Bearer {key}"}
+        ok = httpx.post(server.url + "/graphql", json=query, headers=headers)
+        assert ok.status_code == 200
+        assert ok.json()["data"]["viewer"]["tenant"] == "acme"
+        assert ok.json()["data"]["viewer"]["scopes"] == ["read"]
+
+        listed = cli("keys", "list", "--data-dir", str(data))
+        key_id = key.split("_")[1]
+        line = next(row for row in listed.stdout.splitlines() if row.startswith(key_id))
+        assert "\tacme\tread\tactive" in line
+
+        revoked = cli("keys", "revoke", key_id, "--data-dir", str(data))
+        assert revoked.returncode == 0, revoked.stderr
+        refused = httpx.post(server.url + "/graphql", json=query, headers=headers)
+        assert refused.status_code == 401
+        assert refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert "revoked" in cli("keys", "list", "--data-dir", str(data)).stdout
+    finally:
+        server.stop()
+
+
+def test_keys_create_reads_environment_and_rejects_bad_scope(tmp_path: Path) -> None:
+    env = {"ANALYTICS_DATA_DIR": str(tmp_path / "envdata")}
+    bad = cli("keys", "create", "--tenant", "acme", "--scopes", "root", env=env)
+    assert bad.returncode == 2
+    assert "unknown scope 'root'" in bad.stderr
+    good = cli("keys", "create", "--tenant", "acme", "--scopes", "write", env=env)
+    assert good.returncode == 0, good.stderr
+    assert (tmp_path / "envdata" / "config.sqlite3").exists()
+    unknown = cli("keys", "revoke", "nope", env=env)
+    assert unknown.returncode == 1
+    assert "no key with id nope" in unknown.stderr
+
+
+def test_serve_demo_prints_graphiql_address_and_a_working_key(tmp_path: Path) -> None:
+    server = GatewayProcess(tmp_path / "demo", {"ANALYTICS_JSON_LOGS": "false"})
+    server.start("--demo")
+    try:
+        log = server.log.read_text()
+        assert f"GraphiQL: http://127.0.0.1:{server.port}/graphql" in log
+        key = log.split("Demo API key (tenant 'demo'): ")[1].split()[0]
+        body = {
+            "query": '{ metrics(query: {name: "cpu_usage", last: "7d", step: "1d", '
+            "aggregation: AVG}) { labels summary { count } } metricNames }"
+        }
+        response = httpx.post(
+            server.url + "/graphql", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+        data = response.json()["data"]
+        assert {s["labels"]["host"] for s in data["metrics"]} == {"web-1", "web-2", "db-1"}
+        assert all(s["summary"]["count"] >= 7 for s in data["metrics"])
+        assert {
+            "song_plays", "active_users", "revenue", "conversion_rate",
+            "request_latency_ms", "error_rate", "cpu_usage",
+        } <= set(data["metricNames"])  # fmt: skip
+    finally:
+        server.stop()
