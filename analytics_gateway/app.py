@@ -26,6 +26,7 @@ from analytics_gateway.observability import CorrelationIdMiddleware, GatewayMetr
 from analytics_gateway.rest import RestRoutes
 from analytics_gateway.schema import build_schema
 from analytics_gateway.services import Services
+from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ class Gateway:
         ingest = IngestService(
             backends.metrics, backends.events, backends.broker, self.settings.limits, metrics
         )
-        self._services = Services(self.settings, backends, ingest, hub, metrics)
+        cohorts = CohortRegistry(self.settings.subscriber_queue_size, metrics.dropped_messages.inc)
+        self._services = Services(self.settings, backends, ingest, hub, metrics, cohorts)
         await hub.start()
         if self.settings.demo:
             from analytics_gateway import demo

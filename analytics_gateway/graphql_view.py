@@ -28,6 +28,7 @@ from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.services import Services
+from analytics_gateway.subscriptions.transport import CohortTransportWSHandler
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def error_body(error: GatewayError) -> dict[str, Any]:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = CohortTransportWSHandler
+
     def __init__(self, services: Callable[[], Services], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._services = services

@@ -8,6 +8,7 @@ from analytics_gateway.backends.factory import Backends
 from analytics_gateway.config import Settings
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 
 
@@ -18,3 +19,4 @@ class Services:
     ingest: IngestService
     hub: Hub
     metrics: GatewayMetrics
+    cohorts: CohortRegistry

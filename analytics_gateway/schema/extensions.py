@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import StreamExecutionResult
 
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.observability import GatewayMetrics, correlation_id
@@ -22,6 +23,8 @@ _TOO_COMPLEX = re.compile(
 
 def classify(error: GraphQLError) -> GraphQLError:
     """Give every error an `extensions.code`; hide unexpected ones behind an id."""
+    if error.extensions and "code" in error.extensions:
+        return error  # already classified
     original = error.original_error
     if isinstance(original, GatewayError):
         error.extensions = {**(error.extensions or {}), **original.as_extensions()}
@@ -58,8 +61,11 @@ def classify(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
+    """Classifies errors of every result: HTTP responses and each streamed result."""
+
     def __init__(self, metrics: GatewayMetrics) -> None:
         self._metrics = metrics
+        self._streamed = False
 
     def _process(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         if not errors:
@@ -69,8 +75,17 @@ class ErrorCodes(SchemaExtension):
             self._metrics.errors.labels(code=str((e.extensions or {}).get("code"))).inc()
         return processed
 
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        self._streamed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process(errors)  # type: ignore[union-attr]
+        yield
+
     def on_operation(self) -> Iterator[None]:
         yield
+        if self._streamed:
+            return
         result = self.execution_context.result
         if result is not None and getattr(result, "errors", None):
             result.errors = self._process(result.errors)

@@ -1,0 +1,155 @@
+"""Subscription cohorts (decision 3): execute once, send the same frame to many.
+
+Subscribers with the same (tenant, scopes, document, variables, operation
+name) would compute identical results, so they share ONE execution of the
+subscription and ONE serialisation per event. Each member only splices its
+operation id into the frame and sends it from its own bounded drop-oldest
+queue, so a slow client never stalls its cohort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from typing import Any
+
+import orjson
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.utils.aio import aclosing
+
+log = logging.getLogger(__name__)
+
+StreamFactory = Callable[[], Awaitable[Any]]
+Send = Callable[[str], Awaitable[None]]
+
+
+def next_payload(result: ExecutionResult) -> bytes:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return orjson.dumps(payload)
+
+
+class Member:
+    """One subscriber's operation inside a cohort."""
+
+    def __init__(self, op_id: str, queue_size: int, on_drop: Callable[[int], None]) -> None:
+        self._prefix = b'{"id":' + orjson.dumps(op_id)
+        self._frames: deque[str] = deque()
+        self._size = queue_size
+        self._ready = asyncio.Event()
+        self._on_drop = on_drop
+        self._final: tuple[str, bytes] | None = None
+
+    def push(self, payload: bytes) -> None:
+        if len(self._frames) >= self._size:
+            self._frames.popleft()
+            self._on_drop(1)
+        self._frames.append((self._prefix + b',"type":"next","payload":' + payload + b"}").decode())
+        self._ready.set()
+
+    def finish(self, kind: str = "complete", payload: bytes = b"") -> None:
+        """End the stream: `complete`, or `error` with a JSON list of errors."""
+        self._final = (kind, payload)
+        self._ready.set()
+
+    async def frames(self) -> AsyncIterator[str]:
+        while True:
+            while self._frames:
+                yield self._frames.popleft()
+            if self._final is not None:
+                return
+            self._ready.clear()
+            await self._ready.wait()
+
+    @property
+    def final(self) -> tuple[str, bytes] | None:
+        return self._final
+
+
+class Cohort:
+    def __init__(self, stream: StreamFactory, on_empty: Callable[[], None]) -> None:
+        self._stream = stream
+        self._members: set[Member] = set()
+        self._on_empty = on_empty
+        self._task: asyncio.Task[None] | None = None
+
+    def join(self, member: Member) -> None:
+        self._members.add(member)
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="subscription-cohort")
+
+    async def leave(self, member: Member) -> None:
+        self._members.discard(member)
+        if not self._members:
+            self._on_empty()
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._task
+
+    async def _run(self) -> None:
+        try:
+            source = await self._stream()
+            async with aclosing(source):
+                first = True
+                async for result in source:
+                    if first and isinstance(result, PreExecutionError):
+                        errors = orjson.dumps([e.formatted for e in result.errors or []])
+                        self._finish("error", errors)
+                        return
+                    first = False
+                    if not isinstance(result, ExecutionResult):
+                        message = "Incremental delivery is not supported over graphql-transport-ws"
+                        self._finish("error", orjson.dumps([{"message": message}]))
+                        return
+                    payload = next_payload(result)
+                    for member in self._members:
+                        member.push(payload)
+            self._finish("complete")
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("subscription cohort failed")
+            self._finish("error", orjson.dumps([{"message": "Internal server error"}]))
+
+    def _finish(self, kind: str, payload: bytes = b"") -> None:
+        for member in self._members:
+            member.finish(kind, payload)
+
+
+class CohortRegistry:
+    """The cohorts of one process, by key."""
+
+    def __init__(self, queue_size: int = 1000, on_drop: Callable[[int], None] = lambda n: None):
+        self._cohorts: dict[Hashable, Cohort] = {}
+        self._queue_size = queue_size
+        self._on_drop = on_drop
+
+    def __len__(self) -> int:
+        return len(self._cohorts)
+
+    @contextlib.asynccontextmanager
+    async def membership(
+        self, key: Hashable, op_id: str, stream: StreamFactory
+    ) -> AsyncIterator[Member]:
+        cohort = self._cohorts.get(key)
+        if cohort is None:
+
+            def forget() -> None:
+                if self._cohorts.get(key) is cohort:
+                    del self._cohorts[key]
+
+            cohort = Cohort(stream, on_empty=forget)
+            self._cohorts[key] = cohort
+        member = Member(op_id, self._queue_size, self._on_drop)
+        cohort.join(member)
+        try:
+            yield member
+        finally:
+            await cohort.leave(member)

@@ -1,0 +1,72 @@
+"""graphql-transport-ws handling that runs subscriptions in shared cohorts."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import orjson
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+
+from analytics_gateway.context import Context
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_subscription(query: str, operation_name: str | None) -> bool:
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        ):
+            return definition.operation == OperationType.SUBSCRIPTION
+    return False
+
+
+class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        context = self.context
+        principal = context.principal
+        if principal is None or not _is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        key = (
+            principal.tenant,
+            principal.scopes,
+            operation.query,
+            orjson.dumps(operation.variables or {}, option=orjson.OPT_SORT_KEYS),
+            operation.operation_name,
+        )
+
+        async def stream() -> Any:
+            return await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        registry = context.services.cohorts
+        async with registry.membership(key, operation.id, stream) as member:
+            assert isinstance(self.websocket, ASGIWebSocketAdapter)
+            ws = self.websocket.ws
+            async for frame in member.frames():
+                await ws.send_text(frame)
+        final = member.final
+        if final is None:
+            return
+        kind, payload = final
+        if kind == "error":
+            await operation.send_operation_message(
+                {"id": operation.id, "type": "error", "payload": orjson.loads(payload)}
+            )
+        else:
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})

@@ -1,0 +1,137 @@
+"""Subscriptions over a real WebSocket (uvicorn), including shared cohorts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from analytics_gateway.app import Gateway
+from tests.conftest import MakeKey, serving
+from tests.graphql_ws import GraphQLWS
+
+POINTS = """subscription($labels: JSON) {
+  metricPoints(name: "cpu_usage", labels: $labels) { name labels value }
+}"""
+
+
+@pytest.fixture
+async def base(app: Starlette) -> AsyncIterator[str]:
+    async with serving(app) as address:
+        yield address
+
+
+async def _open(base: str, key: str) -> GraphQLWS:
+    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
+    await ws.ack()
+    return ws
+
+
+async def _ingest(base: str, key: str, points: list[dict[str, object]]) -> None:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"http://{base}/analytics/metrics",
+            json=points,
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert response.status_code == 200, response.text
+
+
+async def test_identical_subscriptions_share_one_cohort(
+    base: str, app: Starlette, make_key: MakeKey
+) -> None:
+    key = await make_key("acme")
+    gateway: Gateway = app.state.gateway
+    clients = [await _open(base, key) for _ in range(5)]
+    ids = [await ws.subscribe(POINTS, {"labels": {"host": "a"}}) for ws in clients]
+    other = await _open(base, key)
+    await other.subscribe(POINTS, {"labels": {"host": "b"}})
+    await asyncio.sleep(0.2)
+    assert len(gateway.services.cohorts) == 2
+
+    await _ingest(
+        base,
+        key,
+        [
+            {"name": "cpu_usage", "value": 1.0, "labels": {"host": "a"}},
+            {"name": "cpu_usage", "value": 2.0, "labels": {"host": "b"}},
+        ],
+    )
+    for ws, op_id in zip(clients, ids, strict=True):
+        message = await ws.next_data()
+        assert message["id"] == op_id
+        assert message["payload"]["data"]["metricPoints"] == {
+            "name": "cpu_usage",
+            "labels": {"host": "a"},
+            "value": 1.0,
+        }
+    assert (await other.next_data())["payload"]["data"]["metricPoints"]["value"] == 2.0
+
+    # one member leaving does not end the cohort for the others
+    await clients[0].send({"id": ids[0], "type": "complete"})
+    await clients[0].close()
+    await asyncio.sleep(0.1)
+    await _ingest(base, key, [{"name": "cpu_usage", "value": 3.0, "labels": {"host": "a"}}])
+    for ws in clients[1:]:
+        assert (await ws.next_data())["payload"]["data"]["metricPoints"]["value"] == 3.0
+    for ws in [*clients[1:], other]:
+        await ws.close()
+    await asyncio.sleep(0.2)
+    assert len(gateway.services.cohorts) == 0
+    assert gateway.services.hub.active == 0
+
+
+async def test_live_events_filter_by_type(base: str, make_key: MakeKey) -> None:
+    key = await make_key("acme")
+    ws = await _open(base, key)
+    await ws.subscribe('subscription { liveEvents(type: "song_play") { type userId metadata } }')
+    await asyncio.sleep(0.1)
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"http://{base}/graphql",
+            json={
+                "query": """mutation { recordEvents(events: [
+                  {type: "signup", userId: "u1"},
+                  {type: "song_play", userId: "u2", metadata: {song_id: "s9", duration: 200}}
+                ]) { accepted } }"""
+            },
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert response.json()["data"]["recordEvents"]["accepted"] == 2
+    message = await ws.next_data()
+    assert message["payload"]["data"]["liveEvents"] == {
+        "type": "song_play",
+        "userId": "u2",
+        "metadata": {"song_id": "s9", "duration": 200},
+    }
+    with pytest.raises(TimeoutError):
+        await ws.next_data(timeout=0.3)
+    await ws.close()
+
+
+async def test_invalid_subscription_gets_an_error_message(base: str, make_key: MakeKey) -> None:
+    ws = await _open(base, await make_key("acme"))
+    op_id = await ws.subscribe("subscription { metricPoints(name: 5) { value } }")
+    message = await ws.receive()
+    assert message["type"] == "error"
+    assert message["id"] == op_id
+    assert message["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    bad_name = await ws.subscribe('subscription { metricPoints(name: "no spaces") { value } }')
+    message = await ws.receive()
+    assert message["id"] == bad_name
+    assert message["type"] in {"next", "error"}
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    await ws.close()
+
+
+async def test_read_scope_is_required_to_subscribe(base: str, make_key: MakeKey) -> None:
+    ws = await _open(base, await make_key("acme", "write"))
+    await ws.subscribe(POINTS)
+    message = await ws.receive()
+    errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+    await ws.close()
