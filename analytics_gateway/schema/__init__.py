@@ -6,6 +6,7 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from prometheus_client import CollectorRegistry
 from strawberry.extensions import (
@@ -16,6 +17,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from analytics_gateway.config import Settings
 from analytics_gateway.observability import GatewayMetrics
@@ -24,6 +26,15 @@ from analytics_gateway.schema.mutation import Mutation
 from analytics_gateway.schema.query import Query
 from analytics_gateway.schema.scalars import SCALAR_MAP
 from analytics_gateway.schema.subscription import Subscription
+
+
+class GatewaySchema(strawberry.Schema):
+    """Leaves error logging to `ErrorCodes`: expected errors are not logged as failures."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
 
 
 def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Schema:
@@ -37,7 +48,7 @@ def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Sche
     ]
     if not settings.introspection:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

@@ -23,8 +23,6 @@ _TOO_COMPLEX = re.compile(
 
 def classify(error: GraphQLError) -> GraphQLError:
     """Give every error an `extensions.code`; hide unexpected ones behind an id."""
-    if error.extensions and "code" in error.extensions:
-        return error  # already classified
     original = error.original_error
     if isinstance(original, GatewayError):
         error.extensions = {**(error.extensions or {}), **original.as_extensions()}
@@ -70,9 +68,14 @@ class ErrorCodes(SchemaExtension):
     def _process(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         if not errors:
             return errors
-        processed = [classify(e) for e in errors]
-        for e in processed:
-            self._metrics.errors.labels(code=str((e.extensions or {}).get("code"))).inc()
+        processed = []
+        for error in errors:
+            if error.extensions and "code" in error.extensions:
+                processed.append(error)  # seen already: neither reclassify nor recount
+                continue
+            coded = classify(error)
+            self._metrics.errors.labels(code=str((coded.extensions or {}).get("code"))).inc()
+            processed.append(coded)
         return processed
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:

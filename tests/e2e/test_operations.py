@@ -1,0 +1,48 @@
+"""Health, readiness, the gateway's own metrics, and correlation ids."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import GraphQLClient
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"broker": True, "metrics": True, "config": True},
+    }
+
+
+async def test_prometheus_metrics_count_operations_points_and_errors(
+    client: httpx.AsyncClient, gql: GraphQLClient
+) -> None:
+    await gql.execute(
+        'mutation Push { ingestMetrics(points: [{name: "a", value: 1}, {name: "b c", value: 2}]) '
+        "{ accepted } }"
+    )
+    await gql.execute("query Names { metricNames }")
+    await gql.execute('{ metrics(query: {name: "a", last: "nonsense"}) { name } }')
+    text = (await client.get("/metrics")).text
+    assert (
+        'gateway_graphql_requests_total{operation_name="Push",operation_type="mutation"} 1.0'
+        in text
+    )
+    assert (
+        'gateway_graphql_requests_total{operation_name="Names",operation_type="query"} 1.0' in text
+    )
+    assert 'gateway_ingested_total{kind="point"} 1.0' in text
+    assert 'gateway_rejected_total{kind="point"} 1.0' in text
+    assert 'gateway_graphql_errors_total{code="BAD_USER_INPUT"} 1.0' in text
+    assert "gateway_active_subscriptions 0.0" in text
+    assert "gateway_subscription_dropped_messages_total 0.0" in text
+
+
+async def test_correlation_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "abc123"})
+    assert given.headers["x-request-id"] == "abc123"
+    made = await client.get("/healthz")
+    assert len(made.headers["x-request-id"]) == 32
