@@ -13,13 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -99,12 +101,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        if result.data is None and result.errors:
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # not executed (parse, validation, variables); a field error that nulls
+            # `data` is a partial response, 200 as the spec recommends
             request.state.request_error = True
         return process_result(result)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        response = await super().run(request)
+        try:
+            response = await super().run(request)
+        except HTTPException as exc:
+            refused = isinstance(exc.__cause__, InvalidOperationTypeError)
+            if refused and isinstance(request, Request) and request.method == "GET":
+                # GraphQL over HTTP: a mutation over GET MUST be 405 and not executed
+                return PlainTextResponse(exc.reason, status_code=405, headers={"Allow": "POST"})
+            raise
         if isinstance(request, Request) and isinstance(response, Response):
             accept = request.headers.get("accept", "")
             media = response.headers.get("content-type", "")

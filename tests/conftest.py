@@ -86,11 +86,16 @@ async def gql(client: httpx.AsyncClient, make_key: MakeKey) -> GraphQLClient:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Starlette) -> AsyncIterator[str]:
-    """Run `app` under a real uvicorn on a free port in this event loop."""
+async def serving(app: Starlette, *, lifespan: bool = True) -> AsyncIterator[str]:
+    """Run `app` under uvicorn in this event loop; `lifespan=False` if already `started`."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, lifespan="on", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        lifespan="on" if lifespan else "off",
+        ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

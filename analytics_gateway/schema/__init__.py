@@ -13,17 +13,16 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from analytics_gateway.config import Settings
 from analytics_gateway.observability import GatewayMetrics
-from analytics_gateway.schema.extensions import ErrorCodes, OperationMetrics
+from analytics_gateway.schema.extensions import CodedParserCache, ErrorCodes, OperationMetrics
+from analytics_gateway.schema.guards import introspection_depth_limit
 from analytics_gateway.schema.mutation import Mutation
 from analytics_gateway.schema.query import Query
 from analytics_gateway.schema.scalars import SCALAR_MAP
@@ -42,13 +41,13 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Schema:
     limits = settings.limits
     extensions: list[Callable[[], SchemaExtension]] = [
-        partial(ErrorCodes, metrics),
+        partial(ErrorCodes, metrics, hide_suggestions=not settings.introspection),
         partial(OperationMetrics, metrics),
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(QueryDepthLimiter, max_depth=limits.max_depth),
+        partial(AddValidationRules, [introspection_depth_limit(limits.max_depth)]),
         partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
-        partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
+        partial(CodedParserCache, maxsize=256),
     ]
     if not settings.introspection:
         extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.types.execution import StreamExecutionResult
 
 from analytics_gateway.errors import GatewayError
@@ -18,7 +19,10 @@ log = logging.getLogger("analytics_gateway.errors")
 
 _TOO_COMPLEX = re.compile(
     r"exceeds maximum operation depth|aliases found\. Allowed|more than \d+ tokens"
+    r"|Maximum introspection depth exceeded"
 )
+# graphql-core's "Did you mean ...?" hints name schema members (fields, enum values, types)
+_SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -38,8 +42,9 @@ def classify(error: GraphQLError) -> GraphQLError:
             code = "GRAPHQL_VALIDATION_FAILED"
         error.extensions = {**(error.extensions or {}), "code": code}
         return error
-    if isinstance(original, ValueError) and error.path is None:
-        # raised by a scalar's parser while coercing input
+    if isinstance(original, ValueError | GraphQLError) and error.path is None:
+        # raised by a scalar's parser while coercing input, or a variable value
+        # graphql-core refused (it wraps its own coercion error)
         error.extensions = {"code": "BAD_USER_INPUT"}
         return error
     rid = correlation_id.get()
@@ -61,8 +66,9 @@ def classify(error: GraphQLError) -> GraphQLError:
 class ErrorCodes(SchemaExtension):
     """Classifies errors of every result: HTTP responses and each streamed result."""
 
-    def __init__(self, metrics: GatewayMetrics) -> None:
+    def __init__(self, metrics: GatewayMetrics, *, hide_suggestions: bool = False) -> None:
         self._metrics = metrics
+        self._hide_suggestions = hide_suggestions
         self._streamed = False
 
     def _process(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
@@ -74,6 +80,8 @@ class ErrorCodes(SchemaExtension):
                 processed.append(error)  # seen already: neither reclassify nor recount
                 continue
             coded = classify(error)
+            if self._hide_suggestions:
+                coded.message = _SUGGESTION.sub("", coded.message)
             self._metrics.errors.labels(code=str((coded.extensions or {}).get("code"))).inc()
             processed.append(coded)
         return processed
@@ -95,6 +103,24 @@ class ErrorCodes(SchemaExtension):
         pre = getattr(self.execution_context, "pre_execution_errors", None)
         if pre:
             self.execution_context.pre_execution_errors = self._process(pre)
+
+
+class CodedParserCache(ParserCache):
+    """`ParserCache` whose failed parses still reach `ErrorCodes`.
+
+    `ParserCache.on_parse` raises a syntax error (or the token limit) out of the
+    hook, past the operation, so it would reach the client without a code. Here a
+    failed parse leaves the document unset: Strawberry parses again inside the
+    operation and reports the error in the result.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
 
 
 class OperationMetrics(SchemaExtension):

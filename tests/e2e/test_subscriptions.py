@@ -20,7 +20,7 @@ POINTS = """subscription($labels: JSON) {
 
 @pytest.fixture
 async def base(app: Starlette) -> AsyncIterator[str]:
-    async with serving(app) as address:
+    async with serving(app, lifespan=False) as address:
         yield address
 
 

@@ -70,9 +70,7 @@ async def _subscribe(gateway: GatewayProcess, key: str, labels: dict[str, str]) 
     return ws
 
 
-async def _until_received(
-    ws: GraphQLWS, publish: Any, deadline_s: float = 15.0
-) -> dict[str, Any]:
+async def _until_received(ws: GraphQLWS, publish: Any, deadline_s: float = 15.0) -> dict[str, Any]:
     """Publish repeatedly until the subscriber sees a point (a reconnect takes a moment)."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:

@@ -1,0 +1,62 @@
+"""Per-request limits, each with a setting and a coded error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from analytics_gateway.app import create_app
+from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.backends.factory import build_config_store
+from tests.conftest import GraphQLClient, make_settings, serving, started
+from tests.graphql_ws import GraphQLWS
+
+
+@pytest.fixture
+async def small(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLClient]]:
+    settings = make_settings(
+        tmp_path,
+        limits={"max_points_per_request": 50, "max_subscriptions_per_connection": 2},
+    )
+    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    app = create_app(settings, registry=CollectorRegistry())
+    async with (
+        started(app),
+        serving(app, lifespan=False) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        yield address, GraphQLClient(http, key)
+
+
+async def test_too_many_points_is_query_too_complex(small: tuple[str, GraphQLClient]) -> None:
+    _, gql = small
+    points = [{"name": "m", "value": float(i), "timestamp": None} for i in range(60)]
+    await gql.execute(
+        "mutation($p: [MetricPointInput!]!) { ingestMetrics(points: $p) { accepted } }",
+        {"p": points},
+    )
+    body = await gql.execute('{ metrics(query: {name: "m", last: "1h"}) { data } }')
+    assert body["errors"][0]["extensions"] == {"code": "QUERY_TOO_COMPLEX", "limit": 50}
+    fine = await gql.execute(
+        '{ metrics(query: {name: "m", last: "1h", aggregation: COUNT}) { data } }'
+    )
+    assert fine["data"]["metrics"][0]["data"]["v"] == [60.0]
+
+
+async def test_subscriptions_per_connection_are_limited(small: tuple[str, GraphQLClient]) -> None:
+    address, gql = small
+    ws = await GraphQLWS.open(f"ws://{address}/graphql", {"Authorization": f"Bearer {gql.key}"})
+    await ws.ack()
+    query = 'subscription { metricPoints(name: "m") { value } }'
+    await ws.subscribe(query)
+    await ws.subscribe(query)
+    third = await ws.subscribe(query)
+    message = await ws.receive()
+    assert message["id"] == third
+    assert message["type"] == "error"
+    assert message["payload"][0]["message"] == "Subscription limit reached"
+    await ws.close()
