@@ -30,7 +30,7 @@ from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.services import Services
-from analytics_gateway.subscriptions.transport import CohortTransportWSHandler
+from analytics_gateway.subscriptions.transport import CohortTransportWSHandler, is_subscription
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,24 @@ class GatewayGraphQL(GraphQL[Context, None]):
             log.info("websocket connection refused: %s", exc.message)
             raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
         return {"tenant": context.principal.tenant}
+
+    async def execute_operation(
+        self, request: Request, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        items = request_data if isinstance(request_data, list) else [request_data]
+        for item in items:
+            if (
+                item.protocol == "http"
+                and isinstance(item.query, str)
+                and is_subscription(item.query, item.operation_name)
+            ):
+                raise HTTPException(
+                    400,
+                    "subscriptions need a WebSocket: connect to /graphql with graphql-transport-ws",
+                )
+        return await super().execute_operation(
+            request, request_adapter, request_data, *args, **kwargs
+        )
 
     async def process_result(
         self, request: Request, result: ExecutionResult

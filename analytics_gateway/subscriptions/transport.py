@@ -17,7 +17,7 @@ from analytics_gateway.context import Context
 
 
 @functools.lru_cache(maxsize=1024)
-def _is_subscription(query: str, operation_name: str | None) -> bool:
+def is_subscription(query: str, operation_name: str | None) -> bool:
     try:
         document = parse(query)
     except GraphQLError:
@@ -34,7 +34,7 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         context = self.context
         principal = context.principal
-        if principal is None or not _is_subscription(operation.query, operation.operation_name):
+        if principal is None or not is_subscription(operation.query, operation.operation_name):
             await super().run_operation(operation)
             return
         key = (
