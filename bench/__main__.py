@@ -1,0 +1,142 @@
+"""`python -m bench`: run the benchmarks and print gateway vs baseline figures.
+
+Every figure is measured in this run; nothing is stored or compared with old runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench import fanout, ingest, query_latency
+from bench.common import Comparison, table
+
+BENCHMARKS = ("query", "ingest", "fanout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Gateway benchmarks against bare baselines (see bench/README.md).",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller sizes, for a check that it all runs"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+    )
+    parser.add_argument(
+        "--only", action="append", choices=BENCHMARKS, help="run only this benchmark (repeatable)"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, help="keep data and server logs here (default: a temp dir)"
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="run the gateway processes under cProfile and write DIR/<name>.prof",
+    )
+    group = parser.add_argument_group("sizes (defaults depend on --quick)")
+    group.add_argument("--query-requests", type=int, help="timed requests per server (200)")
+    group.add_argument("--ingest-points", type=int, help="points sent to each server (200000)")
+    group.add_argument("--ingest-batch", type=int, default=5000, help="lines per request (5000)")
+    group.add_argument(
+        "--ingest-concurrency", type=int, default=1, help="requests in flight (1: sequential)"
+    )
+    group.add_argument("--fanout-clients", type=int, help="WebSocket subscribers (1000)")
+    group.add_argument("--fanout-messages", type=int, help="published messages per round (20)")
+    group.add_argument(
+        "--fanout-rounds", type=int, help="measurement rounds per server, alternating (3)"
+    )
+    group.add_argument(
+        "--fanout-interval-ms", type=float, default=100.0, help="pause between publishes (100)"
+    )
+    group.add_argument(
+        "--fanout-deflate",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="subscribers offer permessage-deflate, as browsers do (default: on)",
+    )
+    return parser
+
+
+def _pick(value: int | None, default: int, quick: int, is_quick: bool) -> int:
+    if value is not None:
+        return value
+    return quick if is_quick else default
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    only = set(args.only or BENCHMARKS)
+    q = args.quick
+    print(
+        f"analytics-gateway benchmarks{' (quick)' if q else ''}: python {platform.python_version()}"
+        f", {os.cpu_count()} CPUs, {platform.platform()}",
+        flush=True,
+    )
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ag-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    profile_dir: Path | None = args.profile
+    if profile_dir is not None:
+        profile_dir = profile_dir.resolve()
+        profile_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rows: list[Comparison] = []
+    try:
+        if "query" in only:
+            rows += query_latency.run(
+                query_latency.QueryOptions(
+                    requests=_pick(args.query_requests, 200, 50, q), warmup=10 if q else 20
+                ),
+                workdir,
+                profile_dir,
+            )
+        if "ingest" in only:
+            rows += ingest.run(
+                ingest.IngestOptions(
+                    points=_pick(args.ingest_points, 200_000, 40_000, q),
+                    batch=args.ingest_batch,
+                    concurrency=args.ingest_concurrency,
+                ),
+                workdir,
+                profile_dir,
+            )
+        if "fanout" in only:
+            rows += fanout.run(
+                fanout.FanoutOptions(
+                    clients=_pick(args.fanout_clients, 1000, 300, q),
+                    messages=_pick(args.fanout_messages, 20, 10, q),
+                    rounds=_pick(args.fanout_rounds, 3, 1, q),
+                    interval_s=args.fanout_interval_ms / 1000,
+                    deflate=args.fanout_deflate,
+                ),
+                workdir,
+                profile_dir,
+            )
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"\ndata and server logs kept in {workdir}")
+    print(f"\n== summary ({time.monotonic() - started:.0f} s) ==")
+    print(table(rows))
+    for row in rows:
+        for note in row.notes:
+            print(f"  {row.benchmark}: {note}")
+    if profile_dir is not None:
+        print(f"\nprofiles in {profile_dir} (python -m pstats FILE, then: sort cumtime, stats 30)")
+    missed = any(r.verdict == "FAIL" for r in rows)
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
