@@ -117,7 +117,8 @@ class CorrelationIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # WebSocket frames pass straight through: this sits on the fan-out hot path
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             if scope["type"] == "http":
                 path = scope.get("path", "")

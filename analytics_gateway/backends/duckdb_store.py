@@ -8,6 +8,7 @@ statement (`UNION ALL`), which is what the dataloaders count on.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -318,30 +319,27 @@ def _split_columns(
 ) -> list[list[Series]]:
     """Cut the ordered (q, grp, ts, value) columns into series per query."""
     out: list[list[Series]] = [[] for _ in range(count)]
-    q_col = cols["q"]
+    q_col = np.asarray(cols["q"])
     n = len(q_col)
     if n == 0:
         return out
-    grp_col = cols["grp"]
-    ts_list = cols["ts"].astype(np.int64).tolist()
+    grp_col = np.asarray(cols["grp"], dtype=object)
     value_arr = cols["value"]
     if np.ma.isMaskedArray(value_arr):
         value_arr = value_arr.filled(np.nan)
-    values = value_arr.astype(np.float64).tolist()
-    q_list = q_col.tolist()
-    grp_list = grp_col.tolist()
-    start = 0
-    for i in range(1, n + 1):
-        if i == n or q_list[i] != q_list[start] or grp_list[i] != grp_list[start]:
-            qi = int(q_list[start])
-            raw_labels = json.loads(grp_list[start])
-            labels = {k: str(v) for k, v in raw_labels.items() if v is not None}
-            ts = ts_list[start:i]
-            vs = values[start:i]
-            if any(v != v for v in vs):  # NaN: an aggregate with no defined value
-                keep = [j for j, v in enumerate(vs) if v == v]
-                ts = [ts[j] for j in keep]
-                vs = [vs[j] for j in keep]
-            out[qi].append(Series(names[qi], labels, ts, vs))
-            start = i
+    values = np.asarray(value_arr, dtype=np.float64)
+    timestamps = np.asarray(cols["ts"], dtype=np.int64)
+    changed = (q_col[1:] != q_col[:-1]) | (grp_col[1:] != grp_col[:-1])
+    bounds = [0, *(np.flatnonzero(changed) + 1).tolist(), n]
+    has_nan = bool(np.isnan(values).any())  # an aggregate with no defined value
+    for start, end in itertools.pairwise(bounds):
+        qi = int(q_col[start])
+        raw_labels = json.loads(grp_col[start])
+        labels = {k: str(v) for k, v in raw_labels.items() if v is not None}
+        ts = timestamps[start:end]
+        vs = values[start:end]
+        if has_nan:
+            keep = ~np.isnan(vs)
+            ts, vs = ts[keep], vs[keep]
+        out[qi].append(Series(names[qi], labels, ts.tolist(), vs.tolist()))
     return out

@@ -7,15 +7,16 @@ from functools import partial
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from prometheus_client import CollectorRegistry
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -40,17 +41,22 @@ class GatewaySchema(strawberry.Schema):
 
 def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Schema:
     limits = settings.limits
+    # Rule classes are built once, so the validation cache (keyed on them) hits.
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(limits.max_depth, None, None),
+        introspection_depth_limit(limits.max_depth),
+        alias_rule(limits.max_aliases),
+    ]
+    if not settings.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(ErrorCodes, metrics, hide_suggestions=not settings.introspection),
         partial(OperationMetrics, metrics),
         partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(QueryDepthLimiter, max_depth=limits.max_depth),
-        partial(AddValidationRules, [introspection_depth_limit(limits.max_depth)]),
-        partial(MaxAliasesLimiter, max_alias_count=limits.max_aliases),
+        partial(AddValidationRules, rules),
         partial(CodedParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
     ]
-    if not settings.introspection:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
     return GatewaySchema(
         query=Query,
         mutation=Mutation,

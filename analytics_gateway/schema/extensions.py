@@ -40,8 +40,15 @@ def classify(error: GraphQLError) -> GraphQLError:
             code = "BAD_USER_INPUT"
         else:
             code = "GRAPHQL_VALIDATION_FAILED"
-        error.extensions = {**(error.extensions or {}), "code": code}
-        return error
+        # a copy: validation errors come from a cache shared by requests
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={**(error.extensions or {}), "code": code},
+        )
     if isinstance(original, ValueError | GraphQLError) and error.path is None:
         # raised by a scalar's parser while coercing input, or a variable value
         # graphql-core refused (it wraps its own coercion error)

@@ -39,18 +39,19 @@ class Member:
     """One subscriber's operation inside a cohort."""
 
     def __init__(self, op_id: str, queue_size: int, on_drop: Callable[[int], None]) -> None:
-        self._prefix = b'{"id":' + orjson.dumps(op_id)
+        self._prefix = '{"id":' + orjson.dumps(op_id).decode() + ',"type":"next","payload":'
         self._frames: deque[str] = deque()
         self._size = queue_size
         self._ready = asyncio.Event()
         self._on_drop = on_drop
         self._final: tuple[str, bytes] | None = None
 
-    def push(self, payload: bytes) -> None:
+    def push(self, payload: str) -> None:
+        """Queue a `next` frame around the cohort's already serialised payload."""
         if len(self._frames) >= self._size:
             self._frames.popleft()
             self._on_drop(1)
-        self._frames.append((self._prefix + b',"type":"next","payload":' + payload + b"}").decode())
+        self._frames.append(self._prefix + payload + "}")
         self._ready.set()
 
     def finish(self, kind: str = "complete", payload: bytes = b"") -> None:
@@ -108,7 +109,7 @@ class Cohort:
                         message = "Incremental delivery is not supported over graphql-transport-ws"
                         self._finish("error", orjson.dumps([{"message": message}]))
                         return
-                    payload = next_payload(result)
+                    payload = next_payload(result).decode()
                     for member in self._members:
                         member.push(payload)
             self._finish("complete")
@@ -126,10 +127,16 @@ class Cohort:
 class CohortRegistry:
     """The cohorts of one process, by key."""
 
-    def __init__(self, queue_size: int = 1000, on_drop: Callable[[int], None] = lambda n: None):
+    def __init__(
+        self,
+        queue_size: int = 1000,
+        on_drop: Callable[[int], None] = lambda n: None,
+        on_active_change: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self._cohorts: dict[Hashable, Cohort] = {}
         self._queue_size = queue_size
         self._on_drop = on_drop
+        self._on_active_change = on_active_change
 
     def __len__(self) -> int:
         return len(self._cohorts)
@@ -149,7 +156,9 @@ class CohortRegistry:
             self._cohorts[key] = cohort
         member = Member(op_id, self._queue_size, self._on_drop)
         cohort.join(member)
+        self._on_active_change(1)
         try:
             yield member
         finally:
+            self._on_active_change(-1)
             await cohort.leave(member)

@@ -60,12 +60,10 @@ class Hub:
         *,
         queue_size: int = 1000,
         on_drop: Callable[[int], None] = lambda n: None,
-        on_active_change: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._broker = broker
         self._queue_size = queue_size
         self._on_drop = on_drop
-        self._on_active_change = on_active_change
         self._subscribers: dict[str, set[ClientQueue]] = {}
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -107,11 +105,9 @@ class Hub:
             if not members:
                 await self._broker.subscribe(channel)
             members.add(queue)
-        self._on_active_change(1)
         try:
             yield queue
         finally:
-            self._on_active_change(-1)
             async with self._lock:
                 members = self._subscribers.get(channel, set())
                 members.discard(queue)

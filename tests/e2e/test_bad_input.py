@@ -471,10 +471,11 @@ def of_type(levels: int) -> str:
     ids=["schema", "type", "fragments"],
 )
 async def test_query_fifty_levels_deep_is_too_complex(gql: GraphQLClient, query: str) -> None:
-    body = await post_gql(gql, query)
-    assert body["data"] is None
-    assert codes(body) == ["QUERY_TOO_COMPLEX"]
-    assert "exceeds maximum operation depth of 15" in body["errors"][0]["message"]
+    for _ in range(2):  # the second answer comes from the parse and validation caches
+        body = await post_gql(gql, query)
+        assert body["data"] is None
+        assert codes(body) == ["QUERY_TOO_COMPLEX"]
+        assert "exceeds maximum operation depth of 15" in body["errors"][0]["message"]
 
 
 async def test_nested_introspection_lists_are_too_complex(gql: GraphQLClient) -> None:

@@ -51,6 +51,8 @@ async def test_identical_subscriptions_share_one_cohort(
     await other.subscribe(POINTS, {"labels": {"host": "b"}})
     await asyncio.sleep(0.2)
     assert len(gateway.services.cohorts) == 2
+    registry = gateway.metrics.registry
+    assert registry.get_sample_value("gateway_active_subscriptions") == 6.0
 
     await _ingest(
         base,
@@ -82,6 +84,7 @@ async def test_identical_subscriptions_share_one_cohort(
     await asyncio.sleep(0.2)
     assert len(gateway.services.cohorts) == 0
     assert gateway.services.hub.active == 0
+    assert registry.get_sample_value("gateway_active_subscriptions") == 0.0
 
 
 async def test_live_events_filter_by_type(base: str, make_key: MakeKey) -> None:
