@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Iterator
 
-from analytics_gateway.domain import MetricPoint
+from analytics_gateway.domain import MetricPoint, PointBatch
 from analytics_gateway.ingest import RawEvent, now_ms
 from analytics_gateway.services import Services
 
@@ -92,9 +92,9 @@ async def seed(services: Services, rng: random.Random) -> None:
     for point in history_points(end, rng):
         batch.append(point)
         if len(batch) >= 50_000:
-            await services.backends.metrics.write_points(batch)
+            await services.backends.metrics.write_batch(PointBatch.of(TENANT, batch))
             batch = []
-    await services.backends.metrics.write_points(batch)
+    await services.backends.metrics.write_batch(PointBatch.of(TENANT, batch))
     for hour in range(24, 0, -1):
         ts = end - hour * 3_600_000
         await services.ingest.ingest_events(TENANT, play_events(ts, 200, rng))
@@ -109,7 +109,7 @@ async def publish_live(
         ts = now_ms()
         points = [MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)]
         try:
-            await services.ingest.store_points(points)
+            await services.ingest.store_batch(PointBatch.of(TENANT, points))
             await services.ingest.ingest_events(TENANT, play_events(ts, rng.randint(1, 5), rng))
         except Exception:
             log.exception("demo publisher failed; retrying")

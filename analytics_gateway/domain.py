@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,13 +65,41 @@ class MetricPoint:
     timestamp_ms: int
     value: float
 
-    def as_message(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "labels": dict(self.labels),
-            "t": self.timestamp_ms,
-            "v": self.value,
-        }
+
+@dataclass
+class PointBatch:
+    """Validated points of one tenant as columns: the unit the write path moves.
+
+    Points with the same label set share one `labels` mapping and one
+    canonical `label_keys` string, so a batch costs little per point.
+    """
+
+    tenant: str
+    names: list[str] = field(default_factory=list)
+    labels: list[Mapping[str, str]] = field(default_factory=list)
+    label_keys: list[str] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def append(
+        self, name: str, labels: Mapping[str, str], label_key: str, ts: int, value: float
+    ) -> None:
+        self.names.append(name)
+        self.labels.append(labels)
+        self.label_keys.append(label_key)
+        self.timestamps.append(ts)
+        self.values.append(value)
+
+    @classmethod
+    def of(cls, tenant: str, points: Sequence[MetricPoint]) -> PointBatch:
+        """A batch from already-valid points of `tenant` (demo data, tests)."""
+        batch = cls(tenant)
+        for p in points:
+            batch.append(p.name, p.labels, canonical_labels(p.labels), p.timestamp_ms, p.value)
+        return batch
 
 
 @dataclass(frozen=True)

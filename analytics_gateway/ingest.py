@@ -8,29 +8,29 @@ counted, never turned into a failed write.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import math
-import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 
 from analytics_gateway.backends.base import Broker, EventStore, MetricStore
 from analytics_gateway.config import Limits
-from analytics_gateway.domain import Event, IngestOutcome, MetricPoint, Rejection
+from analytics_gateway.domain import Event, IngestOutcome, PointBatch, Rejection
 from analytics_gateway.errors import BackendUnavailable, BadUserInput
+from analytics_gateway.lineprotocol import ParsedBody
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
+from analytics_gateway.validation import NAME_RE, PointValidator
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")
-LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
 MAX_METADATA_BYTES = 64 * 1024
 
 
@@ -83,61 +83,7 @@ class IngestService:
 
     # -- validation ----------------------------------------------------
 
-    def _labels(self, raw: Any) -> dict[str, str]:
-        if raw is None:
-            return {}
-        if not isinstance(raw, Mapping):
-            raise ValueError("labels must be an object of label name to string value")
-        if len(raw) > self._limits.max_labels:
-            raise ValueError(f"too many labels ({len(raw)} > {self._limits.max_labels})")
-        labels: dict[str, str] = {}
-        for key, value in raw.items():
-            if not isinstance(key, str) or not LABEL_KEY_RE.match(key):
-                raise ValueError(f"invalid label name {key!r}")
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                raise ValueError(f"label {key!r} must be a string")
-            text = value if isinstance(value, str) else str(value)
-            if len(text) > self._limits.max_label_length:
-                raise ValueError(
-                    f"label {key!r} is longer than {self._limits.max_label_length} characters"
-                )
-            labels[key] = text
-        return labels
-
-    def _timestamp(self, raw: Any, now: int) -> int:
-        if raw is None:
-            return now
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-            raise ValueError("timestamp must be epoch milliseconds or an ISO-8601 date-time")
-        ts = int(raw)
-        if ts < 0:
-            raise ValueError("timestamp is before 1970")
-        if ts > now + self._limits.max_future_seconds * 1000:
-            raise ValueError(
-                f"timestamp is more than {self._limits.max_future_seconds}s in the future"
-            )
-        return ts
-
-    def validate_point(self, tenant: str, raw: RawPoint, now: int) -> MetricPoint:
-        if not isinstance(raw.name, str) or not NAME_RE.match(raw.name):
-            raise ValueError(
-                f"invalid metric name {raw.name!r}: use letters, digits, '_', ':', '.', '-' "
-                "(starting with a letter, '_' or ':'), at most 200 characters"
-            )
-        value = raw.value
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError("value must be a number")
-        if not math.isfinite(value):
-            raise ValueError("value must be finite (NaN and infinity are refused)")
-        return MetricPoint(
-            tenant=tenant,
-            name=raw.name,
-            labels=self._labels(raw.labels),
-            timestamp_ms=self._timestamp(raw.timestamp_ms, now),
-            value=float(value),
-        )
-
-    def validate_event(self, tenant: str, raw: RawEvent, now: int) -> Event:
+    def validate_event(self, tenant: str, raw: RawEvent, check: PointValidator) -> Event:
         if not isinstance(raw.type, str) or not NAME_RE.match(raw.type):
             raise ValueError(f"invalid event type {raw.type!r}")
         if raw.user_id is not None and (not isinstance(raw.user_id, str) or len(raw.user_id) > 256):
@@ -156,68 +102,132 @@ class IngestService:
             event_id=uuid.uuid4().hex,
             type=raw.type,
             user_id=raw.user_id,
-            timestamp_ms=self._timestamp(raw.timestamp_ms, now),
+            timestamp_ms=check.timestamp(raw.timestamp_ms),
             metadata=dict(metadata),
         )
 
     # -- writes ----------------------------------------------------------
 
-    async def ingest_points(
-        self, tenant: str, raws: Sequence[RawPoint], prior: Sequence[Rejection] = ()
-    ) -> IngestOutcome:
-        """Validate, store and publish. `prior` carries rejections found while parsing."""
-        self._check_batch(len(raws) + len(prior))
-        now = self._clock()
-        points: list[MetricPoint] = []
-        rejected = list(prior)
+    async def ingest_points(self, tenant: str, raws: Sequence[RawPoint]) -> IngestOutcome:
+        """Validate, store and publish; invalid points are reported by index."""
+        self._check_batch(len(raws))
+        check = PointValidator(self._limits, self._clock())
+        batch = PointBatch(tenant)
+        rejected: list[Rejection] = []
         for index, raw in enumerate(raws):
             try:
-                points.append(self.validate_point(tenant, raw, now))
+                labels, key = check.labels(raw.labels)
+                batch.append(
+                    check.name(raw.name),
+                    labels,
+                    key,
+                    check.timestamp(raw.timestamp_ms),
+                    check.value(raw.value),
+                )
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
-        await self.store_points(points)
+        await self.store_batch(batch)
         self._metrics.rejected.labels(kind="point").inc(len(rejected))
-        return IngestOutcome(accepted=len(points), rejected=sorted(rejected, key=_by_index))
+        return IngestOutcome(accepted=len(batch), rejected=rejected)
 
     async def ingest_lines(
-        self,
-        tenant: str,
-        lines: Sequence[tuple[int, Sequence[RawPoint]]],
-        prior: Sequence[Rejection],
+        self, tenant: str, body: ParsedBody, prior: Sequence[Rejection]
     ) -> IngestOutcome:
-        """Like `ingest_points`, but each line (index, its points) stands or falls whole."""
-        self._check_batch(sum(len(points) for _, points in lines))
-        now = self._clock()
-        valid: list[MetricPoint] = []
-        rejected = list(prior)
-        for index, raws in lines:
-            try:
-                valid.extend([self.validate_point(tenant, raw, now) for raw in raws])
-            except ValueError as exc:
-                rejected.append(Rejection(index, f"line {index + 1}: {exc}"))
-        await self.store_points(valid)
-        self._metrics.rejected.labels(kind="line").inc(len(rejected))
-        return IngestOutcome(accepted=len(valid), rejected=sorted(rejected, key=_by_index))
+        """Line protocol: each line stands or falls whole; `prior` are parse rejections.
 
-    async def store_points(self, points: Sequence[MetricPoint]) -> None:
-        """Store already-validated points, then publish them by channel."""
-        if not points:
+        Checks run per distinct name and series and, for values and timestamps,
+        over whole columns: this is the high-throughput path.
+        """
+        self._check_batch(len(body))
+        check = PointValidator(self._limits, self._clock())
+        problems: dict[int, str] = {}  # line index -> first reason
+
+        def flag(positions: Iterable[int], reason: Callable[[int], str]) -> None:
+            for i in positions:
+                problems.setdefault(body.lines[i], reason(i))
+
+        series_checked: dict[str, tuple[Mapping[str, str], str] | str] = {}
+        for key, labels in body.labels.items():
+            try:
+                series_checked[key] = check.labels(labels, key)
+            except ValueError as exc:
+                series_checked[key] = str(exc)
+        bad_series = {k for k, v in series_checked.items() if isinstance(v, str)}
+        if bad_series:
+            flag(
+                (i for i, k in enumerate(body.series) if k in bad_series),
+                lambda i: str(series_checked[body.series[i]]),
+            )
+        bad_names: dict[str, str] = {}
+        for name in set(body.names):
+            try:
+                check.name(name)
+            except ValueError as exc:
+                bad_names[name] = str(exc)
+        if bad_names:
+            flag(
+                (i for i, n in enumerate(body.names) if n in bad_names),
+                lambda i: bad_names[body.names[i]],
+            )
+        values = np.asarray(body.values, dtype=np.float64)
+        flag(
+            np.flatnonzero(~np.isfinite(values)).tolist(),
+            lambda i: "value must be finite (NaN and infinity are refused)",
+        )
+        timestamps = [check.now_ms if t is None else t for t in body.timestamps]
+        for i in np.flatnonzero(~check.timestamps_ok(timestamps)).tolist():
+            try:
+                check.timestamp(timestamps[i])
+            except ValueError as exc:
+                problems.setdefault(body.lines[i], str(exc))
+        keep: Sequence[int] = range(len(body))
+        if problems:
+            keep = [i for i, line in enumerate(body.lines) if line not in problems]
+        batch = PointBatch(tenant)
+        checked = {k: v for k, v in series_checked.items() if not isinstance(v, str)}
+        if problems:
+            batch.names = [body.names[i] for i in keep]
+            batch.labels = [checked[body.series[i]][0] for i in keep]
+            batch.label_keys = [checked[body.series[i]][1] for i in keep]
+            batch.timestamps = [timestamps[i] for i in keep]
+            batch.values = [body.values[i] for i in keep]
+        else:
+            batch.names = body.names
+            batch.labels = [checked[k][0] for k in body.series]
+            batch.label_keys = [checked[k][1] for k in body.series]
+            batch.timestamps = timestamps
+            batch.values = body.values
+        await self.store_batch(batch)
+        rejected = list(prior) + [
+            Rejection(line, f"line {line + 1}: {reason}") for line, reason in problems.items()
+        ]
+        self._metrics.rejected.labels(kind="line").inc(len(rejected))
+        return IngestOutcome(accepted=len(batch), rejected=sorted(rejected, key=_by_index))
+
+    async def store_batch(self, batch: PointBatch) -> None:
+        """Store validated points, then publish them, one message per metric channel.
+
+        The messages are built while the store writes (it works off the event
+        loop), and sent only once the write has succeeded.
+        """
+        if not batch:
             return
-        await self._metrics_store.write_points(points)
-        self._metrics.ingested.labels(kind="point").inc(len(points))
-        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for p in points:
-            grouped[metric_channel(p.tenant, p.name)].append(p.as_message())
-        await self._publish([(ch, orjson.dumps(items)) for ch, items in grouped.items()])
+        write = asyncio.ensure_future(self._metrics_store.write_batch(batch))
+        try:
+            messages = live_messages(batch)
+        finally:
+            await write
+        self._metrics.ingested.labels(kind="point").inc(len(batch))
+        await self._publish(messages)
 
     async def ingest_events(self, tenant: str, raws: Sequence[RawEvent]) -> IngestOutcome:
         self._check_batch(len(raws))
-        now = self._clock()
+        check = PointValidator(self._limits, self._clock())
         events: list[Event] = []
         rejected: list[Rejection] = []
         for index, raw in enumerate(raws):
             try:
-                events.append(self.validate_event(tenant, raw, now))
+                events.append(self.validate_event(tenant, raw, check))
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
         if events:
@@ -236,6 +246,26 @@ class IngestService:
         except BackendUnavailable:
             self._metrics.publish_failures.inc(len(messages))
             log.warning("publish failed after store; live subscribers miss this batch")
+
+
+def live_messages(batch: PointBatch) -> list[tuple[str, bytes]]:
+    """One message per metric channel: `{"name", "series": [{"labels", "t", "v"}]}`."""
+    by_series: dict[tuple[str, str], tuple[Mapping[str, str], list[int], list[float]]] = {}
+    for name, labels, key, ts, value in zip(
+        batch.names, batch.labels, batch.label_keys, batch.timestamps, batch.values, strict=True
+    ):
+        entry = by_series.get((name, key))
+        if entry is None:
+            entry = by_series[(name, key)] = (labels, [], [])
+        entry[1].append(ts)
+        entry[2].append(value)
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (name, _), (labels, ts_list, values) in by_series.items():
+        by_name[name].append({"labels": labels, "t": ts_list, "v": values})
+    return [
+        (metric_channel(batch.tenant, name), orjson.dumps({"name": name, "series": series}))
+        for name, series in by_name.items()
+    ]
 
 
 def _by_index(rejection: Rejection) -> int:

@@ -8,11 +8,10 @@ line is accepted or rejected whole, reported by its 0-based line index.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from analytics_gateway.domain import Rejection
 from analytics_gateway.errors import BadUserInput
-from analytics_gateway.ingest import RawPoint
 
 # nanoseconds per unit, for the precisions both v1 and v2 write APIs accept
 _PRECISION_NS = {
@@ -21,10 +20,22 @@ _PRECISION_NS = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ParsedLine:
-    index: int
-    points: list[RawPoint]
+@dataclass
+class ParsedBody:
+    """The fields of the well-formed lines as columns: one entry per field (point).
+
+    Columns, not an object per line, because this is the ingest hot path.
+    """
+
+    lines: list[int] = field(default_factory=list)
+    series: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    timestamps: list[int | None] = field(default_factory=list)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def precision_divisor(precision: str | None) -> int:
@@ -93,13 +104,9 @@ def _field_value(raw: str) -> float:
         raise ValueError(f"invalid field value {raw!r}") from None
 
 
-def parse_line(line: str, index: int, ns_per_unit: int) -> ParsedLine:
-    sections = [s for s in _split(line, " ") if s != ""]
-    if len(sections) < 2:
-        raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
-    if len(sections) > 3:
-        raise ValueError("too many space-separated sections (escape spaces with '\\ ')")
-    key_parts = _split(sections[0], ",")
+def _series(key: str) -> tuple[str, dict[str, str]]:
+    """Measurement and tags of `measurement[,tag=value...]`."""
+    key_parts = _split(key, ",")
     measurement = _unescape(key_parts[0])
     if not measurement:
         raise ValueError("missing measurement")
@@ -109,34 +116,91 @@ def parse_line(line: str, index: int, ns_per_unit: int) -> ParsedLine:
         if len(pieces) != 2 or not pieces[0] or not pieces[1]:
             raise ValueError(f"invalid tag {tag!r}")
         labels[_unescape(pieces[0])] = _unescape(pieces[1])
-    timestamp_ms: int | None = None
-    if len(sections) == 3:
-        try:
-            stamp = int(sections[2])
-        except ValueError:
-            raise ValueError(f"invalid timestamp {sections[2]!r}") from None
-        timestamp_ms = stamp * ns_per_unit // 1_000_000
-    points: list[RawPoint] = []
-    for field in _split(sections[1], ","):
-        pieces = _split(field, "=")
+    return measurement, labels
+
+
+def _timestamp_ms(text: str, ns_per_unit: int) -> int:
+    try:
+        stamp = int(text)
+    except ValueError:
+        raise ValueError(f"invalid timestamp {text!r}") from None
+    if ns_per_unit == 1_000_000:
+        return stamp  # ms precision, range-checked with the other timestamps
+    stamp_ms = stamp * ns_per_unit // 1_000_000
+    if not -(2**62) < stamp_ms < 2**62:
+        raise ValueError(f"timestamp {text!r} is out of range")
+    return stamp_ms
+
+
+def _parse_careful(line: str, ns_per_unit: int) -> tuple[str, list[tuple[str, str]], int | None]:
+    """A line with escapes, quotes or odd spacing: series key, raw fields, timestamp."""
+    sections = [s for s in _split(line, " ") if s != ""]
+    if len(sections) < 2:
+        raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
+    if len(sections) > 3:
+        raise ValueError("too many space-separated sections (escape spaces with '\\ ')")
+    timestamp_ms = _timestamp_ms(sections[2], ns_per_unit) if len(sections) == 3 else None
+    fields: list[tuple[str, str]] = []
+    for item in _split(sections[1], ","):
+        pieces = _split(item, "=")
         if len(pieces) != 2 or not pieces[0]:
-            raise ValueError(f"invalid field {field!r}")
-        name = _unescape(pieces[0])
-        metric = measurement if name == "value" else f"{measurement}_{name}"
-        points.append(RawPoint(metric, _field_value(pieces[1]), labels, timestamp_ms))
-    return ParsedLine(index, points)
+            raise ValueError(f"invalid field {item!r}")
+        fields.append((_unescape(pieces[0]), pieces[1]))
+    return sections[0], fields, timestamp_ms
 
 
-def parse_body(body: str, precision: str | None) -> tuple[list[ParsedLine], list[Rejection]]:
+def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejection]]:
+    """Parse every line; a malformed line is rejected whole with its 0-based index.
+
+    Plain lines (no escapes or quotes, single spaces) take an inlined fast
+    path; everything else goes through the careful tokenizer.
+    """
     ns_per_unit = precision_divisor(precision)
-    parsed: list[ParsedLine] = []
+    out = ParsedBody()
+    measurements: dict[str, str] = {}
     rejected: list[Rejection] = []
-    for index, raw_line in enumerate(body.splitlines()):
-        line = raw_line.strip()
-        if not line or line.startswith("#"):
-            continue
+    add_line, add_series = out.lines.append, out.series.append
+    add_name, add_value, add_ts = out.names.append, out.values.append, out.timestamps.append
+    for index, line in enumerate(body.splitlines()):
+        if not line or line[-1] in " \t" or line[0] in " \t#":
+            line = line.strip()
+            if not line or line[0] == "#":
+                continue
         try:
-            parsed.append(parse_line(line, index, ns_per_unit))
+            sections = line.split(" ")
+            if len(sections) == 3 and "\\" not in line and '"' not in line:
+                key, field_text, stamp = sections
+                if len(stamp) > 19:
+                    raise ValueError(f"timestamp {stamp!r} is out of range")
+                timestamp_ms: int | None = _timestamp_ms(stamp, ns_per_unit)
+                fields = [item.partition("=") for item in field_text.split(",")]
+            elif len(sections) == 2 and "\\" not in line and '"' not in line:
+                key, field_text = sections
+                timestamp_ms = None
+                fields = [item.partition("=") for item in field_text.split(",")]
+            else:
+                key, careful, timestamp_ms = _parse_careful(line, ns_per_unit)
+                fields = [(name, "=", raw) for name, raw in careful]
+            measurement = measurements.get(key)
+            if measurement is None:
+                measurement, out.labels[key] = _series(key)
+                measurements[key] = measurement
+            points: list[tuple[str, float]] = []
+            for name, sep, raw in fields:
+                if not sep or not name or "=" in raw:
+                    raise ValueError(f"invalid field {name + sep + raw!r}")
+                try:
+                    value = float(raw)
+                except ValueError:
+                    value = _field_value(raw)
+                points.append((measurement if name == "value" else f"{measurement}_{name}", value))
         except ValueError as exc:
             rejected.append(Rejection(index, f"line {index + 1}: {exc}"))
-    return parsed, rejected
+            continue
+        for metric, value in points:
+            add_line(index)
+            add_series(key)
+            add_name(metric)
+            add_value(value)
+            add_ts(timestamp_ms)
+    return out, rejected

@@ -200,9 +200,7 @@ class RestRoutes:
         except UnicodeDecodeError:
             raise BadUserInput("line protocol body must be UTF-8") from None
         parsed, rejected = lineprotocol.parse_body(text, request.query_params.get("precision"))
-        outcome = await services.ingest.ingest_lines(
-            principal.tenant, [(line.index, line.points) for line in parsed], rejected
-        )
+        outcome = await services.ingest.ingest_lines(principal.tenant, parsed, rejected)
         if not outcome.rejected:
             return Response(status_code=204)
         first = outcome.rejected[0].message

@@ -33,7 +33,7 @@ from starlette.routing import Route
 from analytics_gateway.app import Gateway, create_app
 from analytics_gateway.backends.base import MetricStore
 from analytics_gateway.config import Settings
-from analytics_gateway.domain import MetricPoint, MetricQuery
+from analytics_gateway.domain import MetricPoint, MetricQuery, PointBatch
 from analytics_gateway.observability import configure_logging
 from bench.common import TENANT
 
@@ -62,7 +62,7 @@ async def seed(store: MetricStore, tenant: str, series: int, points: int) -> Non
         for s in range(series)
         for i in range(points)
     ]
-    await store.write_points(batch)
+    await store.write_batch(PointBatch.of(tenant, batch))
 
 
 def bare_app(store: MetricStore, tenant: str) -> Starlette:

@@ -10,15 +10,15 @@ from analytics_gateway.domain import (
     Event,
     EventCountQuery,
     EventQuery,
-    MetricPoint,
     MetricQuery,
+    PointBatch,
     Series,
 )
 
 
 class MetricStore(Protocol):
-    async def write_points(self, points: Sequence[MetricPoint]) -> None:
-        """Store all points, or raise and store none."""
+    async def write_batch(self, batch: PointBatch) -> None:
+        """Store all points of the batch, or raise and store none."""
 
     async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
         """Answer several queries in ONE backend call; result i answers query i."""

@@ -1,5 +1,10 @@
 """Embedded metric and event store on one DuckDB file (decision 2).
 
+Points are stored as (series_id, ts, value): the tenant, name and labels of a
+series live once in `series`, so a write moves three numbers per point and a
+label filter scans the small series table, not every point. Series ids are
+assigned by this process, the file's only writer.
+
 Calls run on a small thread pool with one cursor per thread, never on the
 event loop. Every `*_many` method answers all its queries with ONE SQL
 statement (`UNION ALL`), which is what the dataloaders count on.
@@ -25,21 +30,20 @@ from analytics_gateway.domain import (
     Event,
     EventCountQuery,
     EventQuery,
-    MetricPoint,
     MetricQuery,
+    PointBatch,
     Series,
-    canonical_labels,
 )
 from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
 
 T = TypeVar("T")
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS metric_points (
-    tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, labels VARCHAR NOT NULL,
-    ts BIGINT NOT NULL, value DOUBLE NOT NULL);
-CREATE TABLE IF NOT EXISTS metric_series (
-    tenant VARCHAR NOT NULL, name VARCHAR NOT NULL, labels VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY, tenant VARCHAR NOT NULL, name VARCHAR NOT NULL,
+    labels VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS points (
+    series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL,
     user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL);
@@ -86,8 +90,10 @@ class DuckDBStore:
         self._write_lock = threading.Lock()
         self._timeout = timeout_seconds
         self._max_points = max_points
-        rows = self._conn.execute("SELECT tenant, name, labels FROM metric_series").fetchall()
-        self._known_series: set[tuple[str, str, str]] = {(r[0], r[1], r[2]) for r in rows}
+        rows = self._conn.execute("SELECT id, tenant, name, labels FROM series").fetchall()
+        self._series_ids: dict[tuple[str, str, str], int] = {(r[1], r[2], r[3]): r[0] for r in rows}
+        self._next_series_id = max((r[0] for r in rows), default=0) + 1
+        self._uncommitted: set[int] = set()  # ids handed out whose row may not be stored yet
         self.calls = 0
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -110,71 +116,104 @@ class DuckDBStore:
 
     # -- metrics ---------------------------------------------------------
 
-    async def write_points(self, points: Sequence[MetricPoint]) -> None:
-        if not points:
+    async def write_batch(self, batch: PointBatch) -> None:
+        if not batch:
             return
-        labels = [canonical_labels(p.labels) for p in points]
-        table = pa.table(
+        series_ids, pending = self._assign_series(batch)
+        points = pa.table(
             {
-                "tenant": pa.array([p.tenant for p in points], pa.string()),
-                "name": pa.array([p.name for p in points], pa.string()),
-                "labels": pa.array(labels, pa.string()),
-                "ts": pa.array([p.timestamp_ms for p in points], pa.int64()),
-                "value": pa.array([p.value for p in points], pa.float64()),
+                "series_id": pa.array(series_ids, pa.int32()),
+                "ts": pa.array(batch.timestamps, pa.int64()),
+                "value": pa.array(batch.values, pa.float64()),
             }
         )
-        new_series = sorted(
-            {(p.tenant, p.name, lab) for p, lab in zip(points, labels, strict=True)}
-            - self._known_series
+        new_series = pa.table(
+            {
+                "id": pa.array([p[0] for p in pending], pa.int32()),
+                "tenant": pa.array([p[1] for p in pending], pa.string()),
+                "name": pa.array([p[2] for p in pending], pa.string()),
+                "labels": pa.array([p[3] for p in pending], pa.string()),
+            }
         )
 
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
                 cur.execute("BEGIN TRANSACTION")
                 try:
-                    cur.register("incoming_points", table)
-                    cur.execute("INSERT INTO metric_points SELECT * FROM incoming_points")
+                    if pending:
+                        cur.register("incoming_series", new_series)
+                        cur.execute("INSERT OR IGNORE INTO series SELECT * FROM incoming_series")
+                        cur.unregister("incoming_series")
+                    cur.register("incoming_points", points)
+                    cur.execute("INSERT INTO points SELECT * FROM incoming_points")
                     cur.unregister("incoming_points")
-                    if new_series:
-                        cur.executemany("INSERT INTO metric_series VALUES (?, ?, ?)", new_series)
                     cur.execute("COMMIT")
                 except Exception:
                     cur.execute("ROLLBACK")
                     raise
 
         await self._run(write)
-        self._known_series.update(new_series)
+        self._uncommitted.difference_update(p[0] for p in pending)
+
+    def _assign_series(
+        self, batch: PointBatch
+    ) -> tuple[list[int], list[tuple[int, str, str, str]]]:
+        """Series id per point, and the series rows this write must (re)insert.
+
+        Runs on the event loop with no await, so ids are unique. A series whose
+        first write has not committed yet is written again (idempotently) by
+        every batch that uses it, so no point ever refers to a missing series.
+        """
+        tenant = batch.tenant
+        known = self._series_ids
+        local: dict[tuple[str, str], int] = {}
+        pending: list[tuple[int, str, str, str]] = []
+        ids: list[int] = []
+        for name, key in zip(batch.names, batch.label_keys, strict=True):
+            sid = local.get((name, key))
+            if sid is None:
+                sid = known.get((tenant, name, key))
+                if sid is None:
+                    sid = known[(tenant, name, key)] = self._next_series_id
+                    self._next_series_id += 1
+                    self._uncommitted.add(sid)
+                if sid in self._uncommitted:
+                    pending.append((sid, tenant, name, key))
+                local[(name, key)] = sid
+            ids.append(sid)
+        return ids, pending
 
     def _metric_sql(self, index: int, q: MetricQuery) -> tuple[str, list[Any]]:
-        where = "tenant = ? AND name = ? AND ts >= ? AND ts < ?"
+        where = "s.tenant = ? AND s.name = ? AND p.ts >= ? AND p.ts < ?"
         params: list[Any] = [q.tenant, q.name, q.start_ms, q.end_ms]
         for key, value in q.labels:
-            where += " AND json_extract_string(labels, ?) = ?"
+            where += " AND json_extract_string(s.labels, ?) = ?"
             params += [_label_path(key), value]
         limit = self._max_points + 1
+        source = "points p JOIN series s ON p.series_id = s.id"
         if q.aggregation is None and q.step_ms is None and q.group_by is None:
             sql = (
-                f"SELECT {index} AS q, labels AS grp, ts, value FROM metric_points "
-                f"WHERE {where} LIMIT {limit}"
+                f"SELECT {index} AS q, s.labels AS grp, p.ts AS ts, p.value AS value "
+                f"FROM {source} WHERE {where} LIMIT {limit}"
             )
             return sql, params
         agg = _AGG_SQL[q.aggregation or Aggregation.AVG]
         step = q.step_ms or max(q.end_ms - q.start_ms, 1)
         if q.group_by is None:
-            grp = "labels"
+            grp = "s.labels"
             grp_params: list[Any] = []
         elif not q.group_by:
             grp = "'{}'"
             grp_params = []
         else:
-            parts = ", ".join("?, json_extract_string(labels, ?)" for _ in q.group_by)
+            parts = ", ".join("?, json_extract_string(s.labels, ?)" for _ in q.group_by)
             grp = f"json_object({parts})::VARCHAR"
             grp_params = [x for key in q.group_by for x in (key, _label_path(key))]
         bucket = f"(? + ((ts - ?) // {int(step)}) * {int(step)})"
         origin = q.start_ms if q.step_ms is None else 0
         sql = (
             f"SELECT {index} AS q, {grp} AS grp, {bucket} AS ts, {agg} AS value "
-            f"FROM metric_points WHERE {where} GROUP BY 2, 3 LIMIT {limit}"
+            f"FROM {source} WHERE {where} GROUP BY 2, 3 LIMIT {limit}"
         )
         return sql, [*grp_params, origin, origin, *params]
 
@@ -200,7 +239,7 @@ class DuckDBStore:
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
             rows = cur.execute(
-                "SELECT DISTINCT name FROM metric_series WHERE tenant = ? "
+                "SELECT DISTINCT name FROM series WHERE tenant = ? "
                 "AND starts_with(name, ?) ORDER BY name",
                 [tenant, prefix or ""],
             ).fetchall()
@@ -212,7 +251,7 @@ class DuckDBStore:
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
             rows = cur.execute(
                 "SELECT DISTINCT v FROM (SELECT json_extract_string(labels, ?) AS v "
-                "FROM metric_series WHERE tenant = ? AND name = ?) WHERE v IS NOT NULL "
+                "FROM series WHERE tenant = ? AND name = ?) WHERE v IS NOT NULL "
                 "ORDER BY v",
                 [_label_path(label), tenant, metric],
             ).fetchall()

@@ -8,7 +8,8 @@ from typing import Any
 
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput
-from analytics_gateway.ingest import NAME_RE, now_ms
+from analytics_gateway.ingest import now_ms
+from analytics_gateway.validation import NAME_RE
 
 DEFAULT_RANGE_MS = 3_600_000
 

@@ -21,16 +21,15 @@ async def subscribe_metric_points(
     wanted = label_filter(labels)
     channel = metric_channel(principal.tenant, metric_name(name))
     async with info.context.services.hub.listen(channel) as queue:
-        async for batch in queue:
-            for item in batch:
-                point_labels = item["labels"]
+        async for message in queue:
+            name = message["name"]
+            for series in message["series"]:
+                point_labels = series["labels"]
                 if all(point_labels.get(k) == v for k, v in wanted):
-                    yield MetricPoint(
-                        name=item["name"],
-                        labels=point_labels,
-                        timestamp=to_datetime(item["t"]),
-                        value=item["v"],
-                    )
+                    for ts, value in zip(series["t"], series["v"], strict=True):
+                        yield MetricPoint(
+                            name=name, labels=point_labels, timestamp=to_datetime(ts), value=value
+                        )
 
 
 async def subscribe_live_events(info: Info, type: str | None) -> AsyncGenerator[Event, None]:

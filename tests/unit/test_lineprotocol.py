@@ -3,29 +3,41 @@ from __future__ import annotations
 import pytest
 
 from analytics_gateway.errors import BadUserInput
-from analytics_gateway.ingest import RawPoint
-from analytics_gateway.lineprotocol import parse_body, parse_line
+from analytics_gateway.lineprotocol import parse_body
 
 
 def test_fields_tags_escapes_and_timestamp() -> None:
-    line = (
+    body = (
         r"cpu\ load,host=web\,1,region=eu\=west "
         "usage_user=1.5,usage_idle=98i,up=t 1700000000000000000"
     )
-    parsed = parse_line(line, 3, 1)
-    labels = {"host": "web,1", "region": "eu=west"}
-    assert parsed.index == 3
-    assert parsed.points == [
-        RawPoint("cpu load_usage_user", 1.5, labels, 1_700_000_000_000),
-        RawPoint("cpu load_usage_idle", 98.0, labels, 1_700_000_000_000),
-        RawPoint("cpu load_up", 1.0, labels, 1_700_000_000_000),
-    ]
+    parsed, rejected = parse_body(body, None)
+    assert rejected == []
+    key = r"cpu\ load,host=web\,1,region=eu\=west"
+    assert parsed.names == ["cpu load_usage_user", "cpu load_usage_idle", "cpu load_up"]
+    assert parsed.values == [1.5, 98.0, 1.0]
+    assert parsed.timestamps == [1_700_000_000_000] * 3
+    assert parsed.series == [key] * 3
+    assert parsed.lines == [0, 0, 0]
+    assert parsed.labels == {key: {"host": "web,1", "region": "eu=west"}}
+
+
+def test_plain_lines_share_parsed_tags_and_convert_typed_values() -> None:
+    body = "cpu,host=a usage=1i,busy=t,idle=2.5 1700000000000\ncpu,host=a usage=3u\n"
+    parsed, rejected = parse_body(body, "ms")
+    assert rejected == []
+    assert parsed.names == ["cpu_usage", "cpu_busy", "cpu_idle", "cpu_usage"]
+    assert parsed.values == [1.0, 1.0, 2.5, 3.0]
+    assert parsed.timestamps == [1_700_000_000_000] * 3 + [None]
+    assert parsed.lines == [0, 0, 0, 1]
+    assert parsed.labels == {"cpu,host=a": {"host": "a"}}
 
 
 def test_value_field_keeps_the_measurement_name_and_precision_applies() -> None:
     parsed, rejected = parse_body("temp value=21.5 1700000000\n", "s")
     assert rejected == []
-    assert parsed[0].points == [RawPoint("temp", 21.5, {}, 1_700_000_000_000)]
+    assert parsed.names == ["temp"]
+    assert parsed.timestamps == [1_700_000_000_000]
 
 
 @pytest.mark.parametrize(
@@ -35,14 +47,17 @@ def test_value_field_keeps_the_measurement_name_and_precision_applies() -> None:
         ('m,host=a text="hello"', "string fields cannot be stored as metrics"),
         ("m value=abc", "invalid field value 'abc'"),
         ("m value=1 12x", "invalid timestamp '12x'"),
+        ("m value=1 99999999999999999999999999999", "is out of range"),
         ("m,host value=1", "invalid tag 'host'"),
+        ("m value", "invalid field 'value'"),
+        ("m a=1=2", "invalid field 'a=1=2'"),
         ("m value=1 1 2", "too many space-separated sections"),
         ('m s="unterminated', "unterminated string field"),
     ],
 )
 def test_malformed_lines_are_rejected_with_a_reason(line: str, reason: str) -> None:
     parsed, rejected = parse_body(f"ok value=1\n{line}\n", None)
-    assert len(parsed) == 1
+    assert parsed.names == ["ok"]
     assert [r.index for r in rejected] == [1]
     assert reason in rejected[0].message
     assert rejected[0].message.startswith("line 2: ")
@@ -50,7 +65,7 @@ def test_malformed_lines_are_rejected_with_a_reason(line: str, reason: str) -> N
 
 def test_comments_and_blank_lines_are_skipped() -> None:
     parsed, rejected = parse_body("# header\n\nm value=1\n", "ms")
-    assert [p.index for p in parsed] == [2]
+    assert parsed.lines == [2]
     assert rejected == []
 
 
