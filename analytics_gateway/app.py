@@ -28,6 +28,7 @@ from analytics_gateway.schema import build_schema
 from analytics_gateway.services import Services
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
+from analytics_gateway.subscriptions.sessions import SessionRegistry
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class Gateway:
             on_drop=metrics.dropped_messages.inc,
             on_active_change=metrics.active_subscriptions.inc,
         )
-        self._services = Services(self.settings, backends, ingest, hub, metrics, cohorts)
+        sessions = SessionRegistry(backends.config)
+        self._services = Services(self.settings, backends, ingest, hub, metrics, cohorts, sessions)
         await hub.start()
+        await sessions.start()
         if self.settings.demo:
             from analytics_gateway import demo
 
@@ -81,6 +84,7 @@ class Gateway:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await sessions.stop()
             await hub.stop()
             await backends.close()
             self._services = None

@@ -10,6 +10,7 @@ from analytics_gateway.ingest import IngestService
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
+from analytics_gateway.subscriptions.sessions import SessionRegistry
 
 
 @dataclass
@@ -20,3 +21,4 @@ class Services:
     hub: Hub
     metrics: GatewayMetrics
     cohorts: CohortRegistry
+    sessions: SessionRegistry

@@ -12,6 +12,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from analytics_gateway.context import Context
 
@@ -31,6 +32,22 @@ def is_subscription(query: str, operation_name: str | None) -> bool:
 
 
 class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        principal = self.context.principal
+        if self.connection_acknowledged and principal is not None:
+
+            async def close() -> None:
+                await self.websocket.close(4403, "API key revoked")
+
+            self.context.services.sessions.add(principal.key_id, id(self), close)
+
+    async def shutdown(self) -> None:
+        principal = self.context.principal
+        if principal is not None:
+            self.context.services.sessions.discard(principal.key_id, id(self))
+        await super().shutdown()
+
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         context = self.context
         principal = context.principal

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from starlette.applications import Starlette
+from websockets.exceptions import ConnectionClosed
 
 from analytics_gateway.app import Gateway
 from tests.conftest import MakeKey, serving
@@ -138,3 +139,30 @@ async def test_read_scope_is_required_to_subscribe(base: str, make_key: MakeKey)
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
     await ws.close()
+
+
+async def _drain_until_closed(ws: GraphQLWS) -> None:
+    while True:  # at most one watcher interval (1 s), then the close frame
+        await ws.receive(timeout=3)
+
+
+async def test_revoking_a_key_closes_its_open_websockets(
+    base: str, app: Starlette, make_key: MakeKey
+) -> None:
+    doomed_key = await make_key("acme")
+    other_key = await make_key("acme")
+    doomed = await _open(base, doomed_key)
+    other = await _open(base, other_key)
+    await doomed.subscribe(POINTS)
+    await other.subscribe(POINTS)
+    await asyncio.sleep(0.1)
+    gateway: Gateway = app.state.gateway
+    await gateway.services.backends.config.revoke_key(doomed_key.split("_")[1])
+    with pytest.raises(ConnectionClosed) as closed:
+        await _drain_until_closed(doomed)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+    assert closed.value.rcvd.reason == "API key revoked"
+    await _ingest(base, other_key, [{"name": "cpu_usage", "value": 5.0, "labels": {}}])
+    assert (await other.next_data())["payload"]["data"]["metricPoints"]["value"] == 5.0
+    await other.close()
