@@ -52,6 +52,9 @@ class RawEvent:
     metadata: Any = None
 
 
+LINE_SERIES_CACHE = 100_000
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -72,6 +75,9 @@ class IngestService:
         self._limits = limits
         self._metrics = metrics
         self._clock = clock
+        # line-protocol series key -> checked labels and canonical text, or why not:
+        # agents send the same series every flush, so they are checked once
+        self._line_series: dict[str, tuple[Mapping[str, str], str] | str] = {}
 
     def _check_batch(self, size: int) -> None:
         if size > self._limits.max_batch_size:
@@ -147,11 +153,18 @@ class IngestService:
                 problems.setdefault(body.lines[i], reason(i))
 
         series_checked: dict[str, tuple[Mapping[str, str], str] | str] = {}
+        known = self._line_series
+        if len(known) > LINE_SERIES_CACHE:
+            known.clear()
         for key, labels in body.labels.items():
-            try:
-                series_checked[key] = check.labels(labels, key)
-            except ValueError as exc:
-                series_checked[key] = str(exc)
+            verdict = known.get(key)
+            if verdict is None:
+                try:
+                    verdict = check.labels(labels, key)
+                except ValueError as exc:
+                    verdict = str(exc)
+                known[key] = verdict
+            series_checked[key] = verdict
         bad_series = {k for k, v in series_checked.items() if isinstance(v, str)}
         if bad_series:
             flag(

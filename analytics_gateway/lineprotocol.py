@@ -106,6 +106,17 @@ def _field_value(raw: str) -> float:
 
 def _series(key: str) -> tuple[str, dict[str, str]]:
     """Measurement and tags of `measurement[,tag=value...]`."""
+    if "\\" not in key and '"' not in key:  # nothing escaped: plain splits will do
+        measurement, *tags = key.split(",")
+        if not measurement:
+            raise ValueError("missing measurement")
+        plain: dict[str, str] = {}
+        for tag in tags:
+            name, sep, value = tag.partition("=")
+            if not sep or not name or not value or "=" in value:
+                raise ValueError(f"invalid tag {tag!r}")
+            plain[name] = value
+        return measurement, plain
     key_parts = _split(key, ",")
     measurement = _unescape(key_parts[0])
     if not measurement:
@@ -161,6 +172,7 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
     rejected: list[Rejection] = []
     add_line, add_series = out.lines.append, out.series.append
     add_name, add_value, add_ts = out.names.append, out.values.append, out.timestamps.append
+    ms_precision = ns_per_unit == 1_000_000
     for index, line in enumerate(body.splitlines()):
         if not line or line[-1] in " \t" or line[0] in " \t#":
             line = line.strip()
@@ -172,7 +184,26 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
                 key, field_text, stamp = sections
                 if len(stamp) > 19:
                     raise ValueError(f"timestamp {stamp!r} is out of range")
-                timestamp_ms: int | None = _timestamp_ms(stamp, ns_per_unit)
+                timestamp_ms: int | None = (
+                    int(stamp)
+                    if ms_precision and stamp.isdigit()
+                    else _timestamp_ms(stamp, ns_per_unit)
+                )
+                if "," not in field_text and key in measurements:
+                    # the commonest line of all: a known series with one field
+                    name, sep, raw = field_text.partition("=")
+                    if sep and name and "=" not in raw:
+                        try:
+                            value = float(raw)
+                        except ValueError:
+                            value = _field_value(raw)
+                        measurement = measurements[key]
+                        add_line(index)
+                        add_series(key)
+                        add_name(measurement if name == "value" else f"{measurement}_{name}")
+                        add_value(value)
+                        add_ts(timestamp_ms)
+                        continue
                 fields = [item.partition("=") for item in field_text.split(",")]
             elif len(sections) == 2 and "\\" not in line and '"' not in line:
                 key, field_text = sections
@@ -181,10 +212,12 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
             else:
                 key, careful, timestamp_ms = _parse_careful(line, ns_per_unit)
                 fields = [(name, "=", raw) for name, raw in careful]
-            measurement = measurements.get(key)
-            if measurement is None:
+            known = measurements.get(key)
+            if known is None:
                 measurement, out.labels[key] = _series(key)
                 measurements[key] = measurement
+            else:
+                measurement = known
             points: list[tuple[str, float]] = []
             for name, sep, raw in fields:
                 if not sep or not name or "=" in raw:

@@ -72,3 +72,24 @@ def test_comments_and_blank_lines_are_skipped() -> None:
 def test_unknown_precision_is_a_user_error() -> None:
     with pytest.raises(BadUserInput, match="unknown precision 'weeks'"):
         parse_body("m value=1", "weeks")
+
+
+def test_known_series_single_field_lines_take_the_same_rules() -> None:
+    body = "\n".join(
+        [
+            "m,host=a value=1 1700000000000",
+            "m,host=a value=2 1700000000001",
+            "m,host=a busy=t 1700000000002",
+            "m,host=a value=oops 1700000000003",
+            "m,host=a value=4 -5",
+            "m,host=a value=5 17000000000x",
+        ]
+    )
+    parsed, rejected = parse_body(body, "ms")
+    assert parsed.names == ["m", "m", "m_busy", "m"]
+    assert parsed.values == [1.0, 2.0, 1.0, 4.0]
+    assert parsed.timestamps == [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002, -5]
+    assert [(r.index, r.message) for r in rejected] == [
+        (3, "line 4: invalid field value 'oops'"),
+        (5, "line 6: invalid timestamp '17000000000x'"),
+    ]
