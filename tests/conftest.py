@@ -86,6 +86,16 @@ async def gql(client: httpx.AsyncClient, make_key: MakeKey) -> GraphQLClient:
 
 
 @contextlib.asynccontextmanager
+async def gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
+    """An app on custom settings, with a read/write key for tenant `acme`."""
+    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    async with started(create_app(settings, registry=CollectorRegistry())) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield GraphQLClient(http, key)
+
+
+@contextlib.asynccontextmanager
 async def serving(app: Starlette, *, lifespan: bool = True) -> AsyncIterator[str]:
     """Run `app` under uvicorn in this event loop; `lifespan=False` if already `started`."""
     port = free_port()

@@ -6,7 +6,6 @@ and then reads back what the store holds for the tenant.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -16,13 +15,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
-from analytics_gateway.app import create_app
-from analytics_gateway.auth import create_key, parse_scopes
-from analytics_gateway.backends.factory import build_config_store
-from analytics_gateway.config import Settings
-from tests.conftest import GraphQLClient, make_settings, started
+from tests.conftest import GraphQLClient, gateway, make_settings
 
 INGEST = """
 mutation($points: [MetricPointInput!]!) {
@@ -88,16 +82,6 @@ async def stored_series(gql: GraphQLClient, name: str) -> list[tuple[dict[str, s
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body["errors"]]
-
-
-@contextlib.asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
-    """An app on custom settings, with a read/write key for tenant `acme`."""
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
-    async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            yield GraphQLClient(http, key)
 
 
 # -- InfluxDB line protocol ------------------------------------------------

@@ -7,24 +7,17 @@ answers requests that could not be executed with 4xx.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from graphql import GraphQLError, get_introspection_query
-from prometheus_client import CollectorRegistry
 
-from analytics_gateway.app import create_app
-from analytics_gateway.auth import create_key, parse_scopes
-from analytics_gateway.backends.factory import build_config_store
-from analytics_gateway.config import Settings
 from analytics_gateway.observability import correlation_id
 from analytics_gateway.schema.extensions import classify
-from tests.conftest import GraphQLClient, MakeKey, make_settings, started
+from tests.conftest import GraphQLClient, MakeKey, gateway, make_settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 INGEST_ONE = 'mutation { ingestMetrics(points: [{name: "sneaky", value: 1}]) { accepted } }'
@@ -54,16 +47,6 @@ async def post(
     if variables is not None:
         payload["variables"] = variables
     return clean(await gql.http.post("/graphql", json=payload, headers=auth(gql, accept=accept)))
-
-
-@contextlib.asynccontextmanager
-async def gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
-    """An app on custom settings, with a read/write key for tenant `acme`."""
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
-    async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-            yield GraphQLClient(http, key)
 
 
 # -- requests --------------------------------------------------------------------
