@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
-from typing import cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -71,7 +71,12 @@ class Series:
             f"first (limit at most {MAX_POINT_OBJECTS}). Use `data` for bulk reads."
         )
     )
-    def points(self, limit: int = 1000) -> list[Point]:
+    def points(
+        self,
+        limit: Annotated[
+            int, strawberry.argument(description="How many of the latest points to return.")
+        ] = 1000,
+    ) -> list[Point]:
         if limit < 0 or limit > MAX_POINT_OBJECTS:
             raise BadUserInput(f"limit must be between 0 and {MAX_POINT_OBJECTS}", field="limit")
         ts = self.series.timestamps[-limit:] if limit else []

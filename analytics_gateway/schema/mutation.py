@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 
 from analytics_gateway.context import Info
@@ -19,15 +21,29 @@ class Mutation:
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."
     )
-    async def ingest_metrics(self, info: Info, points: list[MetricPointInput]) -> IngestResult:
+    async def ingest_metrics(
+        self,
+        info: Info,
+        points: Annotated[
+            list[MetricPointInput], strawberry.argument(description="Points to store.")
+        ],
+    ) -> IngestResult:
         return await ingest_resolvers.resolve_ingest_metrics(info, points)
 
     @strawberry.mutation(description="Store application events (e.g. song_play).")
-    async def record_events(self, info: Info, events: list[EventInput]) -> IngestResult:
+    async def record_events(
+        self,
+        info: Info,
+        events: Annotated[list[EventInput], strawberry.argument(description="Events to store.")],
+    ) -> IngestResult:
         return await ingest_resolvers.resolve_record_events(info, events)
 
     @strawberry.mutation(description="Store business metrics (revenue, active users...).")
     async def record_business_metrics(
-        self, info: Info, input: BusinessMetricsInput
+        self,
+        info: Info,
+        input: Annotated[
+            BusinessMetricsInput, strawberry.argument(description="Values observed at one moment.")
+        ],
     ) -> IngestResult:
         return await ingest_resolvers.resolve_record_business_metrics(info, input)

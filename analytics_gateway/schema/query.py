@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -17,20 +19,43 @@ class Query:
     @strawberry.field(
         description="Series of one metric matching the query; raw or bucketed by `step`."
     )
-    async def metrics(self, info: Info, query: MetricQueryInput) -> list[Series]:
+    async def metrics(
+        self,
+        info: Info,
+        query: Annotated[
+            MetricQueryInput, strawberry.argument(description="Metric, labels, range and shape.")
+        ],
+    ) -> list[Series]:
         return await metric_resolvers.resolve_metrics(info, query)
 
     @strawberry.field(description="Metric names stored for this tenant, optionally by prefix.")
-    async def metric_names(self, info: Info, prefix: str | None = None) -> list[str]:
+    async def metric_names(
+        self,
+        info: Info,
+        prefix: Annotated[
+            str | None, strawberry.argument(description="Only names starting with this.")
+        ] = None,
+    ) -> list[str]:
         return await metric_resolvers.resolve_metric_names(info, prefix)
 
     @strawberry.field(description="Distinct values of one label of one metric.")
-    async def label_values(self, info: Info, metric: str, label: str) -> list[str]:
+    async def label_values(
+        self,
+        info: Info,
+        metric: Annotated[str, strawberry.argument(description="Metric name.")],
+        label: Annotated[str, strawberry.argument(description="Label name.")],
+    ) -> list[str]:
         return await metric_resolvers.resolve_label_values(info, metric, label)
 
     @strawberry.field(description="Events, newest first, with cursor pagination.")
     async def events(
-        self, info: Info, filter: EventFilter, first: int = 100, after: str | None = None
+        self,
+        info: Info,
+        filter: Annotated[EventFilter, strawberry.argument(description="Which events.")],
+        first: Annotated[int, strawberry.argument(description="Page size, 1 to 1000.")] = 100,
+        after: Annotated[
+            str | None, strawberry.argument(description="Cursor of the last event already seen.")
+        ] = None,
     ) -> EventConnection:
         return await event_resolvers.resolve_events(info, filter, first, after)
 
@@ -39,7 +64,16 @@ class Query:
         "`groupBy` splits them by a metadata field (e.g. country)."
     )
     async def event_counts(
-        self, info: Info, type: str, last: str, step: str, group_by: str | None = None
+        self,
+        info: Info,
+        type: Annotated[
+            str, strawberry.argument(description="Event type to count, e.g. song_play.")
+        ],
+        last: Annotated[str, strawberry.argument(description='Range ending now, e.g. "24h".')],
+        step: Annotated[str, strawberry.argument(description='Bucket width, e.g. "1h".')],
+        group_by: Annotated[
+            str | None, strawberry.argument(description="Metadata field to split counts by.")
+        ] = None,
     ) -> list[Series]:
         return await event_resolvers.resolve_event_counts(info, type, last, step, group_by)
 

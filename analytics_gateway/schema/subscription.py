@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -19,12 +20,24 @@ class Subscription:
         description="Every new point of the metric whose labels contain the given ones."
     )
     async def metric_points(
-        self, info: Info, name: str, labels: JSON | None = None
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Metric name.")],
+        labels: Annotated[
+            JSON | None,
+            strawberry.argument(description="Only points whose labels contain these."),
+        ] = None,
     ) -> AsyncGenerator[MetricPoint, None]:
         async for point in resolvers.subscribe_metric_points(info, name, labels):
             yield point
 
     @strawberry.subscription(description="Every new event, optionally of one type only.")
-    async def live_events(self, info: Info, type: str | None = None) -> AsyncGenerator[Event, None]:
+    async def live_events(
+        self,
+        info: Info,
+        type: Annotated[
+            str | None, strawberry.argument(description="Only events of this type.")
+        ] = None,
+    ) -> AsyncGenerator[Event, None]:
         async for event in resolvers.subscribe_live_events(info, type):
             yield event
