@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -35,6 +35,7 @@ from analytics_gateway.subscriptions.transport import CohortTransportWSHandler, 
 log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:
@@ -129,11 +130,15 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             response = await super().run(request)
         except HTTPException as exc:
+            # refusals before execution get the same JSON error shape as everything else
+            status, headers = exc.status_code, {}
             refused = isinstance(exc.__cause__, InvalidOperationTypeError)
             if refused and isinstance(request, Request) and request.method == "GET":
                 # GraphQL over HTTP: a mutation over GET MUST be 405 and not executed
-                return PlainTextResponse(exc.reason, status_code=405, headers={"Allow": "POST"})
-            raise
+                status, headers = 405, {"Allow": "POST"}
+            code = HTTP_CODES.get(status, "BAD_REQUEST")
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            return JSONResponse(body, status_code=status, headers=headers)
         if isinstance(request, Request) and isinstance(response, Response):
             accept = request.headers.get("accept", "")
             media = response.headers.get("content-type", "")

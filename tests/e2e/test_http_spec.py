@@ -104,7 +104,14 @@ async def test_mutation_over_get_is_405_and_not_executed(gql: GraphQLClient, acc
     )
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
-    assert response.text == "mutations are not allowed when using GET"
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "mutations are not allowed when using GET",
+                "extensions": {"code": "METHOD_NOT_ALLOWED"},
+            }
+        ]
+    }
     assert await stored_names(gql) == []
 
 
@@ -127,7 +134,12 @@ async def test_body_that_is_not_json_is_400(gql: GraphQLClient, accept: str, bod
         )
     )
     assert response.status_code == 400
-    assert response.text == "Unable to parse request body as JSON"
+    assert response.json()["errors"] == [
+        {
+            "message": "Unable to parse request body as JSON",
+            "extensions": {"code": "BAD_REQUEST"},
+        }
+    ]
     assert await stored_names(gql) == []
 
 
@@ -295,6 +307,7 @@ async def test_graphiql_off_is_404(tmp_path: Path) -> None:
         response = clean(await gql.http.get("/graphql", headers={"accept": "text/html"}))
         assert response.status_code == 404
         assert "graphiql" not in response.text.lower()
+        assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         # the endpoint itself still works
         assert await gql.execute("{ metricNames }") == {"data": {"metricNames": []}}
 
@@ -403,4 +416,6 @@ async def test_subscription_over_plain_http_is_a_clear_400(gql: GraphQLClient, m
         response = await gql.http.post("/graphql", json={"query": query}, headers=auth(gql))
     clean(response)
     assert response.status_code == 400
-    assert "subscriptions need a WebSocket" in response.text
+    [error] = response.json()["errors"]
+    assert "subscriptions need a WebSocket" in error["message"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
