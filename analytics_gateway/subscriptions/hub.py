@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from analytics_gateway.backends.base import Broker
+from analytics_gateway.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Hub:
         self._queue_size = queue_size
         self._on_drop = on_drop
         self._subscribers: dict[str, set[ClientQueue]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._pump, "hub-pump")
         self._lock = asyncio.Lock()
 
     @property
@@ -73,15 +74,10 @@ class Hub:
         return sum(len(s) for s in self._subscribers.values())
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._pump(), name="hub-pump")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _pump(self) -> None:
         async for channel, payload in self._broker.messages():

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from analytics_gateway.backends.base import ConfigStore
+from analytics_gateway.background import BackgroundTask
 from analytics_gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class SessionRegistry:
         self._config = config
         self._interval = interval_seconds
         self._by_key: dict[str, dict[int, Closer]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._watch, "session-revocation")
 
     def add(self, key_id: str, token: int, close: Closer) -> None:
         self._by_key.setdefault(key_id, {})[token] = close
@@ -38,15 +39,10 @@ class SessionRegistry:
                 del self._by_key[key_id]
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._watch(), name="session-revocation")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def check(self) -> int:
         """Close sessions of revoked keys now; returns how many were closed."""
