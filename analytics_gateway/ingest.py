@@ -182,9 +182,9 @@ class IngestService:
                 (i for i, n in enumerate(body.names) if n in bad_names),
                 lambda i: bad_names[body.names[i]],
             )
-        values = np.asarray(body.values, dtype=np.float64)
+        value_column = np.asarray(body.values, dtype=np.float64)
         flag(
-            np.flatnonzero(~np.isfinite(values)).tolist(),
+            np.flatnonzero(~np.isfinite(value_column)).tolist(),
             lambda i: "value must be finite (NaN and infinity are refused)",
         )
         timestamps = [check.now_ms if t is None else t for t in body.timestamps]
@@ -193,23 +193,22 @@ class IngestService:
                 check.timestamp(timestamps[i])
             except ValueError as exc:
                 problems.setdefault(body.lines[i], str(exc))
-        keep: Sequence[int] = range(len(body))
-        if problems:
+        names, series, values = body.names, body.series, body.values
+        if problems:  # keep only the points of lines without problems
             keep = [i for i, line in enumerate(body.lines) if line not in problems]
-        batch = PointBatch(tenant)
+            names = [names[i] for i in keep]
+            series = [series[i] for i in keep]
+            values = [values[i] for i in keep]
+            timestamps = [timestamps[i] for i in keep]
         checked = {k: v for k, v in series_checked.items() if not isinstance(v, str)}
-        if problems:
-            batch.names = [body.names[i] for i in keep]
-            batch.labels = [checked[body.series[i]][0] for i in keep]
-            batch.label_keys = [checked[body.series[i]][1] for i in keep]
-            batch.timestamps = [timestamps[i] for i in keep]
-            batch.values = [body.values[i] for i in keep]
-        else:
-            batch.names = body.names
-            batch.labels = [checked[k][0] for k in body.series]
-            batch.label_keys = [checked[k][1] for k in body.series]
-            batch.timestamps = timestamps
-            batch.values = body.values
+        batch = PointBatch(
+            tenant,
+            names=names,
+            labels=[checked[k][0] for k in series],
+            label_keys=[checked[k][1] for k in series],
+            timestamps=timestamps,
+            values=values,
+        )
         await self.store_batch(batch)
         rejected = list(prior) + [
             Rejection(line, f"line {line + 1}: {reason}") for line, reason in problems.items()
