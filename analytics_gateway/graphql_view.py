@@ -107,7 +107,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if (
                 item.protocol == "http"
                 and isinstance(item.query, str)
-                and is_subscription(item.query, item.operation_name)
+                and is_subscription(
+                    item.query, item.operation_name, self.services.settings.limits.max_tokens
+                )
             ):
                 raise HTTPException(
                     400,

@@ -18,9 +18,10 @@ from analytics_gateway.context import Context
 
 
 @functools.lru_cache(maxsize=1024)
-def is_subscription(query: str, operation_name: str | None) -> bool:
+def is_subscription(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    """Whether the operation is a subscription; parsing stops at the token limit."""
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=max_tokens)
     except GraphQLError:
         return False
     for definition in document.definitions:
@@ -51,7 +52,10 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         context = self.context
         principal = context.principal
-        if principal is None or not is_subscription(operation.query, operation.operation_name):
+        max_tokens = context.services.settings.limits.max_tokens
+        if principal is None or not is_subscription(
+            operation.query, operation.operation_name, max_tokens
+        ):
             await super().run_operation(operation)
             return
         key = (
