@@ -1,7 +1,9 @@
 """One frozen `Settings` object, read once from `ANALYTICS_*` variables.
 
 No other module reads the environment: the CLI builds `Settings` and passes it
-to `create_app(settings)`; tests build their own.
+to `create_app(settings)`; tests build their own. Any variable may instead be
+given as `ANALYTICS_<NAME>_FILE`, a path whose content is the value, so that
+secrets (store URLs with passwords, tokens) come from mounted files.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ class Settings:
     metrics_url: str = ""
     events_url: str = ""
     config_url: str = ""
+    cache_url: str = "memory://"
     broker_url: str = "memory://"
+    prometheus_url: str = ""
+    cache_ttl_seconds: float = 30.0
     graphiql: bool = True
     introspection: bool = True
     log_level: str = "info"
@@ -70,7 +75,7 @@ class Settings:
 
         Limits are read from `ANALYTICS_<LIMIT>` too (e.g. `ANALYTICS_MAX_DEPTH`).
         """
-        env = os.environ if environ is None else environ
+        env = _with_file_variables(os.environ if environ is None else environ)
         values: dict[str, Any] = {}
         for f in fields(cls):
             if f.name == "limits":
@@ -93,6 +98,22 @@ class Settings:
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
         return cls(limits=limits, **values)
+
+
+def _with_file_variables(env: Mapping[str, str]) -> Mapping[str, str]:
+    """Resolve `ANALYTICS_<NAME>_FILE` into `ANALYTICS_<NAME>`; both set is an error."""
+    resolved = dict(env)
+    for key, path in env.items():
+        if not (key.startswith(ENV_PREFIX) and key.endswith("_FILE")):
+            continue
+        target = key[: -len("_FILE")]
+        if target in env:
+            raise ValueError(f"{key}: {target} is also set; give only one of them")
+        try:
+            resolved[target] = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"{key}: cannot read {path!r}: {exc.strerror}") from exc
+    return resolved
 
 
 def _convert(type_name: Any, raw: str, name: str) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import pkgutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+import tests.fixtures
 from analytics_gateway.app import create_app
 from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.factory import build_config_store
@@ -21,6 +23,11 @@ from analytics_gateway.config import Settings
 from tests.servers import RedisServer, free_port, redis_server
 
 MakeKey = Callable[..., Awaitable[str]]
+
+# Every module under tests/fixtures holds the fixtures of one real server.
+pytest_plugins = [
+    f"tests.fixtures.{module.name}" for module in pkgutil.iter_modules(tests.fixtures.__path__)
+]
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:

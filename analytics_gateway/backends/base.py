@@ -42,6 +42,29 @@ class EventStore(Protocol):
     async def close(self) -> None: ...
 
 
+class Cache(Protocol):
+    """Short-lived query results, always keyed within one tenant.
+
+    Entries expire after their TTL. Counters (`incr`/`counters`) never expire
+    by TTL; callers fold them into keys to invalidate entries on write.
+    """
+
+    async def get_many(self, tenant: str, keys: Sequence[str]) -> list[bytes | None]: ...
+
+    async def set_many(
+        self, tenant: str, items: Sequence[tuple[str, bytes]], ttl_seconds: float
+    ) -> None: ...
+
+    async def incr_many(self, tenant: str, counters: Sequence[str]) -> None: ...
+
+    async def counters(self, tenant: str, counters: Sequence[str]) -> list[int]:
+        """Current values; a counter never incremented is 0."""
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 class ConfigStore(Protocol):
     """Small, durable, multi-process configuration (API keys for now)."""
 
