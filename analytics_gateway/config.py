@@ -54,6 +54,7 @@ class Settings:
     log_level: str = "info"
     json_logs: bool = True
     subscriber_queue_size: int = 1000
+    live_history_size: int = 1000
     backend_timeout_seconds: float = 5.0
     limits: Limits = field(default_factory=Limits)
 

@@ -7,6 +7,7 @@
     ├── NotFound                 (NOT_FOUND)
     ├── BackendUnavailable       (BACKEND_UNAVAILABLE)
     ├── RateLimited              (RATE_LIMITED)
+    ├── ResyncRequired           (RESYNC_REQUIRED)
     └── QueryTooComplex          (QUERY_TOO_COMPLEX)
 
 Driver exceptions become `BackendUnavailable` (`raise ... from exc`). The
@@ -59,6 +60,13 @@ class BackendUnavailable(GatewayError):
 class RateLimited(GatewayError):
     code = "RATE_LIMITED"
     http_status = 429
+
+
+class ResyncRequired(GatewayError):
+    """A live subscription asked to resume from a position the stream no longer holds."""
+
+    code = "RESYNC_REQUIRED"
+    http_status = 409
 
 
 class QueryTooComplex(GatewayError):

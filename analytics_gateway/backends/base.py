@@ -84,8 +84,12 @@ class Broker(Protocol):
 
     One broker holds ONE subscriber connection per process: `subscribe` and
     `unsubscribe` change its channel set, and `messages()` yields
-    `(channel, payload)` for all of them. It reconnects and resubscribes on
-    its own after the server comes back.
+    `(channel, message_id, payload)` for all of them. It reconnects and
+    resubscribes on its own after the server comes back.
+
+    Every published message gets an id (`<ms>-<seq>`, growing per channel) and
+    is also kept in a bounded per-channel history, so a subscriber that was
+    away can replay what it missed with `history`.
     """
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> None: ...
@@ -94,7 +98,15 @@ class Broker(Protocol):
 
     async def unsubscribe(self, channel: str) -> None: ...
 
-    def messages(self) -> AsyncIterator[tuple[str, bytes]]: ...
+    def messages(self) -> AsyncIterator[tuple[str, str, bytes]]: ...
+
+    async def history(self, channel: str, since: str) -> list[tuple[str, bytes]]:
+        """Messages of `channel` from id `since` on, `since` itself first.
+
+        Raises `ResyncRequired` when `since` is older than the oldest message
+        kept, and `BadUserInput` when it is newer than the newest one or was
+        never an id of this channel.
+        """
 
     async def ping(self) -> bool: ...
 

@@ -2,6 +2,12 @@
 
 After a Redis restart the reader reconnects with backoff and resubscribes to
 every channel the hub still holds, so live subscriptions carry on.
+
+Each publish is one Lua call that appends the payload to a capped Redis
+Stream `<channel>:history` (the id comes from XADD) and publishes
+`<id>\n<payload>`: the live message and its replayable copy get the same id
+atomically, so a subscriber resuming from an id neither misses nor repeats.
+Idle histories expire after `history_ttl_seconds`.
 """
 
 from __future__ import annotations
@@ -10,19 +16,42 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from analytics_gateway.errors import BackendUnavailable
+from analytics_gateway.errors import BackendUnavailable, BadUserInput, ResyncRequired
+from analytics_gateway.subscriptions.cursors import parse_message_id
 
 log = logging.getLogger(__name__)
 
+_PUBLISH = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'p', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], id .. '\\n' .. ARGV[1])
+return id
+"""
+
+
+def history_key(channel: str) -> str:
+    return f"{channel}:history"
+
 
 class RedisBroker:
-    def __init__(self, client: aioredis.Redis, *, max_backoff_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        max_backoff_seconds: float = 2.0,
+        history_size: int = 1000,
+        history_ttl_seconds: float = 86_400.0,
+    ) -> None:
         self._client = client
+        self._publish = client.register_script(_PUBLISH)
+        self._history_size = history_size
+        self._history_ttl_ms = int(history_ttl_seconds * 1000)
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
         self._has_channels = asyncio.Event()
@@ -36,7 +65,11 @@ class RedisBroker:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
-                    pipe.publish(channel, payload)
+                    await self._publish(
+                        keys=[history_key(channel)],
+                        args=[payload, self._history_size, self._history_ttl_ms, channel],
+                        client=pipe,
+                    )
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise BackendUnavailable("broker (redis) is unavailable", backend="broker") from exc
@@ -71,7 +104,7 @@ class RedisBroker:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def messages(self) -> AsyncIterator[tuple[str, bytes]]:
+    async def messages(self) -> AsyncIterator[tuple[str, str, bytes]]:
         backoff = 0.05
         while not self._closed:
             await self._has_channels.wait()
@@ -94,7 +127,29 @@ class RedisBroker:
             channel = message["channel"]
             if isinstance(channel, bytes):
                 channel = channel.decode()
-            yield channel, message["data"]
+            message_id, _, payload = bytes(message["data"]).partition(b"\n")
+            yield channel, message_id.decode(), payload
+
+    async def history(self, channel: str, since: str) -> list[tuple[str, bytes]]:
+        since_id = parse_message_id(since)
+        key = history_key(channel)
+        try:
+            entries: list[Any] = (
+                await self._client.xrange(key, min=since, count=self._history_size * 2) or []
+            )
+            first: list[Any] = entries[:1] or (await self._client.xrange(key, count=1) or [])
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable("broker (redis) is unavailable", backend="broker") from exc
+        found = [(_text(entry_id), bytes(fields[b"p"])) for entry_id, fields in entries]
+        if found and found[0][0] == since:
+            return found
+        oldest = parse_message_id(_text(first[0][0])) if first else None
+        if oldest is None or since_id < oldest:
+            raise ResyncRequired(
+                f"the live history no longer reaches back to {since}; reload, then subscribe",
+                since=since,
+            )
+        raise BadUserInput(f"since: {since} was never a position of this stream")
 
     async def ping(self) -> bool:
         try:
@@ -107,3 +162,7 @@ class RedisBroker:
         self._has_channels.set()
         await self._reset()
         await self._client.aclose()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -15,6 +15,11 @@ class Event:
     user_id: str | None = strawberry.field(description="The end user the event is about.")
     timestamp: datetime = strawberry.field(description="When it happened (UTC).")
     metadata: JSON = strawberry.field(description="Free-form details (song_id, duration...).")
+    cursor: str | None = strawberry.field(
+        default=None,
+        description="Position in the live stream (subscriptions only): pass it as `since` "
+        "to resume right after this event.",
+    )
 
 
 @strawberry.type(description="An event and the cursor that points at it.")

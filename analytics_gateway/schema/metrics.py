@@ -103,6 +103,11 @@ class MetricPoint:
     labels: JSON = strawberry.field(description="The point's labels.")
     timestamp: datetime = strawberry.field(description="Observation time (UTC).")
     value: float = strawberry.field(description="Observed value.")
+    cursor: str | None = strawberry.field(
+        default=None,
+        description="Position in the live stream: pass it as `since` to resume right after "
+        "this point.",
+    )
 
 
 @strawberry.input(

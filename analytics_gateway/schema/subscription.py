@@ -27,8 +27,15 @@ class Subscription:
             JSON | None,
             strawberry.argument(description="Only points whose labels contain these."),
         ] = None,
+        since: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Resume after this `cursor`: first replay what was missed, then "
+                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
+            ),
+        ] = None,
     ) -> AsyncGenerator[MetricPoint, None]:
-        async for point in resolvers.subscribe_metric_points(info, name, labels):
+        async for point in resolvers.subscribe_metric_points(info, name, labels, since):
             yield point
 
     @strawberry.subscription(description="Every new event, optionally of one type only.")
@@ -38,6 +45,13 @@ class Subscription:
         type: Annotated[
             str | None, strawberry.argument(description="Only events of this type.")
         ] = None,
+        since: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Resume after this `cursor`: first replay what was missed, then "
+                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
+            ),
+        ] = None,
     ) -> AsyncGenerator[Event, None]:
-        async for event in resolvers.subscribe_live_events(info, type):
+        async for event in resolvers.subscribe_live_events(info, type, since):
             yield event

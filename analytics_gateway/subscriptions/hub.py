@@ -3,6 +3,7 @@
 One broker subscription per channel per process, reference-counted; each
 client gets a bounded queue and, when slow, loses its oldest messages (counted)
 instead of stalling the others. Payloads are decoded once per process.
+Queues carry `(message_id, message)` so a subscriber can resume by id.
 """
 
 from __future__ import annotations
@@ -80,17 +81,24 @@ class Hub:
         await self._task.stop()
 
     async def _pump(self) -> None:
-        async for channel, payload in self._broker.messages():
+        async for channel, message_id, payload in self._broker.messages():
             queues = self._subscribers.get(channel)
             if not queues:
                 continue
             try:
-                message = orjson.loads(payload)
+                item = (message_id, orjson.loads(payload))
             except orjson.JSONDecodeError:
                 log.warning("dropping undecodable message on %s", channel)
                 continue
             for queue in queues:
-                queue.put(message)
+                queue.put(item)
+
+    async def history(self, channel: str, since: str) -> list[tuple[str, Any]]:
+        """Decoded messages of `channel` from id `since` on (see `Broker.history`)."""
+        return [
+            (message_id, orjson.loads(payload))
+            for message_id, payload in await self._broker.history(channel, since)
+        ]
 
     @contextlib.asynccontextmanager
     async def listen(self, channel: str) -> AsyncIterator[ClientQueue]:

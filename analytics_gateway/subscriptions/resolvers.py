@@ -1,8 +1,14 @@
-"""Subscription resolvers: tenant-scoped channels, filtered per subscriber."""
+"""Subscription resolvers: tenant-scoped channels, filtered per subscriber.
+
+With `since`, a subscriber first gets what it missed from the channel's
+history, then live messages, with no gap and no repeat: it starts listening
+before it reads the history and skips live messages the replay already gave.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 from strawberry.scalars import JSON
 
@@ -12,36 +18,64 @@ from analytics_gateway.resolvers.common import label_filter, metric_name
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint, to_datetime
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
+from analytics_gateway.subscriptions.cursors import cursor, parse_cursor, parse_message_id
+from analytics_gateway.subscriptions.hub import Hub
+
+
+async def _messages(
+    hub: Hub, channel: str, since: str | None
+) -> AsyncIterator[tuple[str, Any, int]]:
+    """`(message_id, message, first item index to deliver)`, replay first when asked."""
+    after = parse_cursor(since) if since is not None else None
+    async with hub.listen(channel) as queue:
+        last = None
+        if after is not None:
+            (ms, seq), index = after
+            for message_id, message in await hub.history(channel, f"{ms}-{seq}"):
+                yield message_id, message, (index + 1 if last is None else 0)
+                last = parse_message_id(message_id)
+        async for message_id, message in queue:
+            if last is not None and parse_message_id(message_id) <= last:
+                continue
+            yield message_id, message, 0
 
 
 async def subscribe_metric_points(
-    info: Info, name: str, labels: JSON | None
+    info: Info, name: str, labels: JSON | None, since: str | None = None
 ) -> AsyncGenerator[MetricPoint, None]:
     principal = info.context.require(Scope.READ)
     wanted = label_filter(labels)
     channel = metric_channel(principal.tenant, metric_name(name))
-    async with info.context.services.hub.listen(channel) as queue:
-        async for message in queue:
-            name = message["name"]
-            for series in message["series"]:
-                point_labels = series["labels"]
-                if all(point_labels.get(k) == v for k, v in wanted):
-                    for ts, value in zip(series["t"], series["v"], strict=True):
-                        yield MetricPoint(
-                            name=name, labels=point_labels, timestamp=to_datetime(ts), value=value
-                        )
-
-
-async def subscribe_live_events(info: Info, type: str | None) -> AsyncGenerator[Event, None]:
-    principal = info.context.require(Scope.READ)
-    async with info.context.services.hub.listen(events_channel(principal.tenant)) as queue:
-        async for batch in queue:
-            for item in batch:
-                if type is None or item["type"] == type:
-                    yield Event(
-                        id=item["id"],
-                        type=item["type"],
-                        user_id=item["userId"],
-                        timestamp=to_datetime(item["t"]),
-                        metadata=item["metadata"],
+    async for message_id, message, start in _messages(info.context.services.hub, channel, since):
+        index = -1
+        for series in message["series"]:
+            point_labels = series["labels"]
+            matches = all(point_labels.get(k) == v for k, v in wanted)
+            for ts, value in zip(series["t"], series["v"], strict=True):
+                index += 1
+                if matches and index >= start:
+                    yield MetricPoint(
+                        name=message["name"],
+                        labels=point_labels,
+                        timestamp=to_datetime(ts),
+                        value=value,
+                        cursor=cursor(message_id, index),
                     )
+
+
+async def subscribe_live_events(
+    info: Info, type: str | None, since: str | None = None
+) -> AsyncGenerator[Event, None]:
+    principal = info.context.require(Scope.READ)
+    channel = events_channel(principal.tenant)
+    async for message_id, batch, start in _messages(info.context.services.hub, channel, since):
+        for index, item in enumerate(batch):
+            if index >= start and (type is None or item["type"] == type):
+                yield Event(
+                    id=item["id"],
+                    type=item["type"],
+                    user_id=item["userId"],
+                    timestamp=to_datetime(item["t"]),
+                    metadata=item["metadata"],
+                    cursor=cursor(message_id, index),
+                )

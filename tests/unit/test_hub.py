@@ -34,9 +34,9 @@ async def test_one_broker_subscription_per_channel_and_fan_out_to_all() -> None:
             assert broker.subscribe_calls == ["c", "other"]
             assert hub.active == 3
             await broker.publish_many([("c", orjson.dumps([1])), ("other", orjson.dumps([2]))])
-            assert await asyncio.wait_for(q1.get(), 1) == [1]
-            assert await asyncio.wait_for(q2.get(), 1) == [1]
-            assert await asyncio.wait_for(q3.get(), 1) == [2]
+            assert (await asyncio.wait_for(q1.get(), 1))[1] == [1]
+            assert (await asyncio.wait_for(q2.get(), 1))[1] == [1]
+            assert (await asyncio.wait_for(q3.get(), 1))[1] == [2]
         assert sorted(broker.unsubscribe_calls) == ["c", "other"]
         assert hub.active == 0
     finally:
@@ -54,7 +54,7 @@ async def test_slow_client_loses_oldest_messages_and_they_are_counted() -> None:
             received: list[int] = []
 
             async def drain() -> None:
-                async for item in fast:
+                async for _, item in fast:
                     received.append(item)
 
             reader = asyncio.create_task(drain())
@@ -63,7 +63,7 @@ async def test_slow_client_loses_oldest_messages_and_they_are_counted() -> None:
                 await asyncio.sleep(0)
             await asyncio.sleep(0.05)
             assert received == list(range(10))  # the fast one is not stalled
-            assert [await slow.get() for _ in range(3)] == [7, 8, 9]
+            assert [(await slow.get())[1] for _ in range(3)] == [7, 8, 9]
             assert slow.dropped == 7
             assert sum(drops) == 7
             reader.cancel()
