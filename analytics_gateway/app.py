@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.config import Settings
+from analytics_gateway.domain import EventQuery
 from analytics_gateway.graphql_view import GatewayGraphQL
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.limits import BodySizeLimit
@@ -58,7 +59,12 @@ class Gateway:
             on_drop=metrics.dropped_messages.inc,
         )
         ingest = IngestService(
-            backends.metrics, backends.events, backends.broker, self.settings.limits, metrics
+            backends.metrics,
+            backends.events,
+            backends.broker,
+            self.settings.limits,
+            metrics,
+            buffer=backends.buffer,
         )
         cohorts = CohortRegistry(
             self.settings.subscriber_queue_size,
@@ -69,6 +75,12 @@ class Gateway:
         self._services = Services(self.settings, backends, ingest, hub, metrics, cohorts, sessions)
         await hub.start()
         await sessions.start()
+        if backends.buffer is not None:
+            buffer = backends.buffer
+            buffer.on_drained = metrics.buffer_drained.inc
+            self._background.append(
+                asyncio.create_task(buffer.drain_forever(), name="ingest-buffer")
+            )
         if self.settings.demo:
             from analytics_gateway import demo
 
@@ -93,17 +105,23 @@ class Gateway:
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
-        services = self.services
-        checks: dict[str, bool] = {}
-        for name, probe in (
-            ("broker", services.backends.broker.ping()),
-            ("metrics", _ok(services.backends.metrics.metric_names("__readyz__", None))),
-            ("config", _ok(services.backends.config.list_keys("__readyz__"))),
-        ):
-            try:
-                checks[name] = bool(await asyncio.wait_for(probe, 2.0))
-            except Exception:
-                checks[name] = False
+        """Every backend probed at once, each within its own deadline."""
+        backends = self.services.backends
+        probes: dict[str, Awaitable[object]] = {
+            "broker": backends.broker.ping(),
+            "metrics": _ok(backends.metrics.metric_names("__readyz__", None)),
+            "events": _ok(backends.events.query_events(_READYZ_EVENTS)),
+            "config": _ok(backends.config.list_keys("__readyz__")),
+            "cache": backends.cache.ping(),
+        }
+        if backends.buffer is not None:
+            probes["buffer"] = backends.buffer.ping()
+        if backends.prometheus is not None:
+            probes["prometheus"] = backends.prometheus.ping()
+        results = await asyncio.gather(
+            *(_probe(probe, self.settings.backend_timeout_seconds) for probe in probes.values())
+        )
+        checks = dict(zip(probes, results, strict=True))
         ready = all(checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "degraded", "checks": checks},
@@ -114,9 +132,19 @@ class Gateway:
         return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-async def _ok(awaitable: object) -> bool:
-    await awaitable  # type: ignore[misc]
+_READYZ_EVENTS = EventQuery("__readyz__", None, None, None, None, limit=1)
+
+
+async def _ok(awaitable: Awaitable[object]) -> bool:
+    await awaitable
     return True
+
+
+async def _probe(probe: Awaitable[object], seconds: float) -> bool:
+    try:
+        return bool(await asyncio.wait_for(probe, seconds))
+    except Exception:
+        return False
 
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> Starlette:

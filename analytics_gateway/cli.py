@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Scope
@@ -67,6 +68,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 async def _demo_key(settings: Settings) -> str:
     """Reuse the demo key kept in the data directory, or make a new one."""
     store = build_config_store(settings)
+    try:
+        return await _reuse_or_create_demo_key(settings, store)
+    finally:
+        await store.close()
+
+
+async def _reuse_or_create_demo_key(settings: Settings, store: ConfigStore) -> str:
     path = settings.data_dir / DEMO_KEY_FILE
     if path.exists():
         key = path.read_text().strip()
@@ -120,6 +128,13 @@ def _serve(settings: Settings) -> int:
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     store = build_config_store(settings)
+    try:
+        return await _keys_command(args, store)
+    finally:
+        await store.close()
+
+
+async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
     if args.keys_command == "create":
         record, key = await create_key(
             store, args.tenant, parse_scopes(args.scopes), args.description

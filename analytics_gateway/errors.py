@@ -5,6 +5,7 @@
     ├── Unauthenticated          (UNAUTHENTICATED)
     ├── Forbidden                (FORBIDDEN)
     ├── NotFound                 (NOT_FOUND)
+    ├── Conflict                 (CONFLICT)
     ├── BackendUnavailable       (BACKEND_UNAVAILABLE)
     ├── RateLimited              (RATE_LIMITED)
     ├── ResyncRequired           (RESYNC_REQUIRED)
@@ -50,6 +51,13 @@ class Forbidden(GatewayError):
 class NotFound(GatewayError):
     code = "NOT_FOUND"
     http_status = 404
+
+
+class Conflict(GatewayError):
+    """A write based on a stale version of a document (optimistic concurrency)."""
+
+    code = "CONFLICT"
+    http_status = 409
 
 
 class BackendUnavailable(GatewayError):

@@ -3,7 +3,8 @@
 Valid items of a mixed batch are stored; invalid ones are reported by index
 and reason. A batch over the size limit is refused whole. A point that was
 acknowledged is stored: a broker failure after the store is logged and
-counted, never turned into a failed write.
+counted, never turned into a failed write. With an ingest buffer configured,
+a batch the store refuses goes to the buffer and is acknowledged from there.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from analytics_gateway.backends.base import Broker, EventStore, MetricStore
 from analytics_gateway.config import Limits
 from analytics_gateway.domain import Event, IngestOutcome, PointBatch, Rejection
 from analytics_gateway.errors import BackendUnavailable, BadUserInput
+from analytics_gateway.ingest_buffer import IngestBuffer
 from analytics_gateway.lineprotocol import ParsedBody
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
@@ -68,7 +70,9 @@ class IngestService:
         limits: Limits,
         metrics: GatewayMetrics,
         clock: Callable[[], int] = now_ms,
+        buffer: IngestBuffer | None = None,
     ) -> None:
+        self._buffer = buffer
         self._metrics_store = metrics_store
         self._event_store = event_store
         self._broker = broker
@@ -228,7 +232,13 @@ class IngestService:
         try:
             messages = live_messages(batch)
         finally:
-            await write
+            try:
+                await write
+            except BackendUnavailable:
+                if self._buffer is None:
+                    raise
+                await self._buffer.append_points(batch)
+                self._metrics.buffered.labels(kind="point").inc(len(batch))
         self._metrics.ingested.labels(kind="point").inc(len(batch))
         await self._publish(messages)
 
@@ -243,7 +253,13 @@ class IngestService:
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
         if events:
-            await self._event_store.write_events(events)
+            try:
+                await self._event_store.write_events(events)
+            except BackendUnavailable:
+                if self._buffer is None:
+                    raise
+                await self._buffer.append_events(events)
+                self._metrics.buffered.labels(kind="event").inc(len(events))
             self._metrics.ingested.labels(kind="event").inc(len(events))
             grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for e in events:

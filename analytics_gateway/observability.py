@@ -55,6 +55,17 @@ class GatewayMetrics:
             "Messages dropped for slow subscribers (oldest first).",
             registry=registry,
         )
+        self.buffered = Counter(
+            "gateway_buffered",
+            "Items the store refused that went to the ingest buffer instead.",
+            ["kind"],
+            registry=registry,
+        )
+        self.buffer_drained = Counter(
+            "gateway_buffer_drained",
+            "Ingest buffer entries written to the store and acknowledged.",
+            registry=registry,
+        )
         self.publish_failures = Counter(
             "gateway_publish_failures",
             "Broker publishes that failed after the data was stored.",

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian's redis-server, influxdb, prometheus and the
-# Python test extras in ./.venv), then run lint, type checks and the whole suite.
+# Python test extras in ./.venv, osmem-server among them), then run lint, type
+# checks and the whole suite; then the end-to-end suite again with every store on
+# its production backend (InfluxDB, Elasticsearch API, Redis).
+# Arguments go to the first pytest run, and skip the second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +26,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/ruff check analytics_gateway tests bench
 .venv/bin/ruff format --check analytics_gateway tests bench
 .venv/bin/mypy analytics_gateway
-.venv/bin/pytest "$@"
+if [ "$#" -gt 0 ]; then
+  exec .venv/bin/pytest "$@"
+fi
+.venv/bin/pytest
+.venv/bin/pytest -q tests/e2e --backends production

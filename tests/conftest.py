@@ -30,8 +30,48 @@ pytest_plugins = [
 ]
 
 
+# Store URLs every gateway of the current test runs on; empty: the embedded default.
+_store_urls: dict[str, str] = {}
+
+
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings.from_env({}, data_dir=data_dir, json_logs=False, **overrides)
+    values = {**_store_urls, **overrides}
+    return Settings.from_env({}, data_dir=data_dir, json_logs=False, **values)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        choices=("embedded", "production"),
+        default="embedded",
+        help="production: every gateway a test builds runs on InfluxDB, Elasticsearch "
+        "(osmem-server) and Redis (config, cache, broker, ingest buffer), each a real server",
+    )
+
+
+def production_backends(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--backends") == "production")
+
+
+@pytest.fixture(autouse=True)
+def _store_urls_of_this_run(request: pytest.FixtureRequest) -> Iterator[None]:
+    if not production_backends(request):
+        yield
+        return
+    redis: RedisServer = request.getfixturevalue("redis")
+    base = redis.url.rsplit("/", 1)[0]
+    _store_urls.update(
+        metrics_url=request.getfixturevalue("influxdb_url"),
+        events_url=request.getfixturevalue("elasticsearch_url"),
+        config_url=f"{base}/0",
+        cache_url=f"{base}/1",
+        broker_url=f"{base}/2",
+        ingest_buffer_url=f"{base}/3",
+    )
+    try:
+        yield
+    finally:
+        _store_urls.clear()
 
 
 @pytest.fixture

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from analytics_gateway.domain import (
     ApiKeyRecord,
@@ -26,6 +26,25 @@ class MetricStore(Protocol):
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]: ...
 
     async def label_values(self, tenant: str, metric: str, label: str) -> list[str]: ...
+
+    async def close(self) -> None: ...
+
+
+class PromQLSource(Protocol):
+    """A read-only metric source speaking PromQL; every call is scoped to `tenant`."""
+
+    async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series] | Exception]:
+        """Answer queries concurrently; item i answers query i, or is its error alone."""
+
+    async def promql(
+        self, tenant: str, query: str, start_ms: int, end_ms: int, step_ms: int
+    ) -> list[Series]: ...
+
+    async def metric_names(self, tenant: str, prefix: str | None) -> list[str]: ...
+
+    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]: ...
+
+    async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -75,6 +94,36 @@ class ConfigStore(Protocol):
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
 
     async def revoke_key(self, key_id: str) -> bool: ...
+
+    # Per-tenant JSON documents by kind (alert rules, silences, channels,
+    # dashboards, model metadata), versioned for optimistic concurrency.
+
+    async def put_document(
+        self,
+        kind: str,
+        tenant: str,
+        doc_id: str,
+        document: Mapping[str, Any],
+        expected_version: int | None = None,
+    ) -> int:
+        """Create or replace; return the new version (1 when new).
+
+        With `expected_version`, raise `Conflict` unless the stored version is
+        that one (0: the document must not exist yet).
+        """
+
+    async def get_document(
+        self, kind: str, tenant: str, doc_id: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        """`(version, document)`, or None."""
+
+    async def list_documents(self, kind: str, tenant: str) -> list[tuple[str, int, dict[str, Any]]]:
+        """`(id, version, document)` of every document of the kind, by id."""
+
+    async def delete_document(self, kind: str, tenant: str, doc_id: str) -> bool: ...
+
+    async def document_tenants(self, kind: str) -> list[str]:
+        """Tenants holding at least one document of the kind (for schedulers)."""
 
     async def close(self) -> None: ...
 

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
 
 from analytics_gateway.domain import ApiKeyRecord, Scope
-from analytics_gateway.errors import BackendUnavailable
+from analytics_gateway.errors import BackendUnavailable, Conflict
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -23,6 +29,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at_ms INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
     description TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS documents (
+    kind TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (kind, tenant, doc_id)
 );
 """
 
@@ -98,6 +112,90 @@ class SQLiteConfigStore:
             "UPDATE api_keys SET revoked = 1 WHERE key_id = ? RETURNING key_id", (key_id,)
         )
         return bool(rows)
+
+    async def put_document(
+        self,
+        kind: str,
+        tenant: str,
+        doc_id: str,
+        document: Mapping[str, Any],
+        expected_version: int | None = None,
+    ) -> int:
+        body = orjson.dumps(document).decode()
+
+        def run(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT version FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ?",
+                (kind, tenant, doc_id),
+            ).fetchone()
+            current = int(row["version"]) if row else 0
+            if expected_version is not None and expected_version != current:
+                raise Conflict(
+                    f"{kind} {doc_id!r} is at version {current}, not {expected_version}; "
+                    "reload it and apply the change again",
+                    current_version=current,
+                )
+            conn.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, doc_id) "
+                "DO UPDATE SET version = excluded.version, body = excluded.body",
+                (kind, tenant, doc_id, current + 1, body),
+            )
+            return current + 1
+
+        return await self._transaction(run)
+
+    async def get_document(
+        self, kind: str, tenant: str, doc_id: str
+    ) -> tuple[int, dict[str, Any]] | None:
+        rows = await self._call(
+            "SELECT version, body FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ?",
+            (kind, tenant, doc_id),
+        )
+        return (int(rows[0]["version"]), orjson.loads(rows[0]["body"])) if rows else None
+
+    async def list_documents(self, kind: str, tenant: str) -> list[tuple[str, int, dict[str, Any]]]:
+        rows = await self._call(
+            "SELECT doc_id, version, body FROM documents WHERE kind = ? AND tenant = ? "
+            "ORDER BY doc_id",
+            (kind, tenant),
+        )
+        return [(r["doc_id"], int(r["version"]), orjson.loads(r["body"])) for r in rows]
+
+    async def delete_document(self, kind: str, tenant: str, doc_id: str) -> bool:
+        rows = await self._call(
+            "DELETE FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ? RETURNING doc_id",
+            (kind, tenant, doc_id),
+        )
+        return bool(rows)
+
+    async def document_tenants(self, kind: str) -> list[str]:
+        rows = await self._call(
+            "SELECT DISTINCT tenant FROM documents WHERE kind = ? ORDER BY tenant", (kind,)
+        )
+        return [r["tenant"] for r in rows]
+
+    async def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` in one write transaction (BEGIN IMMEDIATE: one writer at a time)."""
+
+        def run() -> T:
+            conn = self._connect()
+            conn.isolation_level = None
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(conn)
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+                return result
+            finally:
+                conn.close()
+
+        try:
+            return await asyncio.to_thread(run)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("config store (sqlite) failed", backend="config") from exc
 
     async def close(self) -> None:
         return None

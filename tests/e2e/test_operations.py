@@ -13,7 +13,7 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "checks": {"broker": True, "metrics": True, "config": True},
+        "checks": {"broker": True, "metrics": True, "events": True, "config": True, "cache": True},
     }
 
 

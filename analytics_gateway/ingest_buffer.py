@@ -1,0 +1,203 @@
+"""A write-ahead buffer on a Redis Stream between ingestion and the stores.
+
+When the metric or event store refuses a write (down, slow past its timeout),
+the validated batch is appended to the stream `ag:ingest` and the client gets
+its acknowledgement: with Redis persisting the stream (AOF), an acknowledged
+item is no longer lost to a store outage. Every gateway process runs a
+drainer in the consumer group `ag-writers`; it writes entries to the store and
+`XACK`s them only after the write succeeded, retrying with backoff while the
+store is down. Entries left pending by a process that died are claimed by
+another one (`XAUTOCLAIM`) after `claim_idle_seconds`.
+
+Healthy writes go straight to the store, so a client that writes and then
+reads sees its data; while a backlog drains, newer items may be stored before
+older ones (time series stores order by timestamp, so queries are unaffected).
+A retried write whose first attempt did reach the store stores the points
+again: InfluxDB overwrites such duplicates, the embedded store keeps both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from analytics_gateway.backends.base import EventStore, MetricStore
+from analytics_gateway.domain import Event, PointBatch
+from analytics_gateway.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+STREAM = "ag:ingest"
+GROUP = "ag-writers"
+
+
+def encode_points(batch: PointBatch) -> bytes:
+    return orjson.dumps(
+        {
+            "kind": "points",
+            "tenant": batch.tenant,
+            "names": batch.names,
+            "labels": batch.labels,
+            "label_keys": batch.label_keys,
+            "timestamps": batch.timestamps,
+            "values": batch.values,
+        }
+    )
+
+
+def encode_events(events: Sequence[Event]) -> bytes:
+    return orjson.dumps(
+        {
+            "kind": "events",
+            "events": [
+                [e.tenant, e.event_id, e.type, e.user_id, e.timestamp_ms, e.metadata]
+                for e in events
+            ],
+        }
+    )
+
+
+class IngestBuffer:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        metrics: MetricStore,
+        events: EventStore,
+        *,
+        max_entries: int = 100_000,
+        claim_idle_seconds: float = 30.0,
+        block_ms: int = 1000,
+        on_drained: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self._client = client
+        self._metrics = metrics
+        self._events = events
+        self._max_entries = max_entries
+        self._claim_idle_ms = int(claim_idle_seconds * 1000)
+        self.on_drained = on_drained
+        self._block_ms = block_ms
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._group_ready = False
+
+    async def append_points(self, batch: PointBatch) -> None:
+        await self._append(encode_points(batch))
+
+    async def append_events(self, events: Sequence[Event]) -> None:
+        await self._append(encode_events(events))
+
+    async def _append(self, payload: bytes) -> None:
+        try:
+            await self._ensure_group()
+            if await self._client.xlen(STREAM) >= self._max_entries:
+                raise BackendUnavailable(
+                    "the store is unavailable and the ingest buffer is full", backend="buffer"
+                )
+            await self._client.xadd(STREAM, {"b": payload})
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable(
+                "the store and the ingest buffer are unavailable", backend="buffer"
+            ) from exc
+
+    async def pending(self) -> int:
+        """Entries appended and not yet written to the store."""
+        await self._ensure_group()
+        info: dict[str, Any] = await self._client.xinfo_stream(STREAM)
+        return int(info["length"])
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self._client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    # -- draining ---------------------------------------------------------
+
+    async def drain_forever(
+        self, idle_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """The drainer loop: claim stale entries, read new ones, store, acknowledge."""
+        backoff = 0.1
+        while True:
+            try:
+                entries = await self._next_entries()
+                for entry_id, payload in entries:
+                    await self._store(payload)
+                    await self._client.xack(STREAM, GROUP, entry_id)
+                    await self._client.xdel(STREAM, entry_id)
+                    self.on_drained(1)
+                backoff = 0.1
+            except (BackendUnavailable, RedisError, OSError) as exc:
+                log.warning("ingest buffer: cannot drain yet (%s); retrying", exc)
+                self._group_ready = False
+                await idle_sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _next_entries(self) -> list[tuple[bytes, bytes]]:
+        await self._ensure_group()
+        # entries this consumer read before and could not store come first
+        own = await self._client.xreadgroup(GROUP, self.consumer, {STREAM: "0"}, count=50)
+        entries = _entries(own)
+        if entries:
+            return entries
+        claimed = await self._client.xautoclaim(
+            STREAM, GROUP, self.consumer, self._claim_idle_ms, start_id="0-0", count=50
+        )
+        if claimed and claimed[1]:
+            return [(entry_id, fields[b"b"]) for entry_id, fields in claimed[1] if fields]
+        fresh = await self._client.xreadgroup(
+            GROUP, self.consumer, {STREAM: ">"}, count=50, block=self._block_ms
+        )
+        return _entries(fresh)
+
+    async def _store(self, payload: bytes) -> None:
+        item = orjson.loads(payload)
+        if item["kind"] == "points":
+            await self._metrics.write_batch(
+                PointBatch(
+                    item["tenant"],
+                    names=item["names"],
+                    labels=item["labels"],
+                    label_keys=item["label_keys"],
+                    timestamps=item["timestamps"],
+                    values=item["values"],
+                )
+            )
+        else:
+            await self._events.write_events(
+                [
+                    Event(tenant, event_id, type_, user_id, ts, metadata)
+                    for tenant, event_id, type_, user_id, ts, metadata in item["events"]
+                ]
+            )
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _entries(reply: Any) -> list[tuple[bytes, bytes]]:
+    """`XREADGROUP` reply -> `(id, payload)`; deleted entries come back without fields."""
+    found: list[tuple[bytes, bytes]] = []
+    for _, items in reply or []:
+        for entry_id, fields in items:
+            if fields:
+                found.append((entry_id, fields[b"b"]))
+    return found
