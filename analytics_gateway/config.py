@@ -46,8 +46,10 @@ class Settings:
     events_url: str = ""
     config_url: str = ""
     cache_url: str = "memory://"
+    ingest_buffer_url: str = ""
     broker_url: str = "memory://"
     prometheus_url: str = ""
+    prometheus_tenant_label: str = "tenant"
     cache_ttl_seconds: float = 30.0
     graphiql: bool = True
     introspection: bool = True
@@ -56,7 +58,17 @@ class Settings:
     subscriber_queue_size: int = 1000
     live_history_size: int = 1000
     backend_timeout_seconds: float = 5.0
+    request_timeout_seconds: float = 30.0
+    events_retention_days: int = 0  # 0 keeps events forever
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.backend_timeout_seconds < self.request_timeout_seconds:
+            raise ValueError(
+                "ANALYTICS_BACKEND_TIMEOUT_SECONDS must be above 0 and below "
+                "ANALYTICS_REQUEST_TIMEOUT_SECONDS, so a slow store fails its own fields "
+                "before the whole request times out"
+            )
 
     @property
     def resolved_metrics_url(self) -> str:
@@ -64,7 +76,12 @@ class Settings:
 
     @property
     def resolved_events_url(self) -> str:
-        return self.events_url or self.resolved_metrics_url
+        """Events share the metrics' DuckDB file; with metrics elsewhere, a file in data_dir."""
+        if self.events_url:
+            return self.events_url
+        if self.resolved_metrics_url.startswith("duckdb:"):
+            return self.resolved_metrics_url
+        return f"duckdb:///{self.data_dir.resolve() / 'analytics.duckdb'}"
 
     @property
     def resolved_config_url(self) -> str:

@@ -8,6 +8,7 @@ payload. Clients that accept `application/graphql-response+json` get it, with
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,12 @@ from analytics_gateway.subscriptions.transport import CohortTransportWSHandler, 
 log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-HTTP_CODES = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    504: "REQUEST_TIMEOUT",
+}
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:
@@ -83,7 +89,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         principal = request.scope.get("state", {}).get("principal")
         return Context(
             services=self.services,
-            loaders=Loaders.create(self.services.backends.metrics, self.services.backends.events),
+            loaders=Loaders.create(
+                self.services.backends.metrics,
+                self.services.backends.events,
+                self.services.backends.prometheus,
+            ),
             principal=principal,
         )
 
@@ -115,9 +125,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     400,
                     "subscriptions need a WebSocket: connect to /graphql with graphql-transport-ws",
                 )
-        return await super().execute_operation(
-            request, request_adapter, request_data, *args, **kwargs
-        )
+        seconds = self.services.settings.request_timeout_seconds
+        try:
+            async with asyncio.timeout(seconds):
+                return await super().execute_operation(
+                    request, request_adapter, request_data, *args, **kwargs
+                )
+        except TimeoutError:
+            raise HTTPException(
+                504, f"the request did not finish within {seconds:g} s and was stopped"
+            ) from None
 
     async def process_result(
         self, request: Request, result: ExecutionResult

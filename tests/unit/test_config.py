@@ -42,3 +42,36 @@ def test_durations(text: str, ms: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(BadUserInput):
         parse_duration_ms(text, field="last")
+
+
+def test_file_variables_carry_secrets(tmp_path: Path) -> None:
+    secret = tmp_path / "metrics-url"
+    secret.write_text("influxdb://writer:s3cret@influx:8086/metrics\n")
+    settings = Settings.from_env({"ANALYTICS_METRICS_URL_FILE": str(secret)})
+    assert settings.metrics_url == "influxdb://writer:s3cret@influx:8086/metrics"
+
+
+def test_file_variable_and_plain_variable_together_is_an_error(tmp_path: Path) -> None:
+    secret = tmp_path / "url"
+    secret.write_text("redis://r/0")
+    env = {"ANALYTICS_BROKER_URL": "memory://", "ANALYTICS_BROKER_URL_FILE": str(secret)}
+    with pytest.raises(ValueError, match="ANALYTICS_BROKER_URL_FILE: ANALYTICS_BROKER_URL is"):
+        Settings.from_env(env)
+
+
+def test_unreadable_file_variable_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ValueError, match="ANALYTICS_CONFIG_URL_FILE: cannot read"):
+        Settings.from_env({"ANALYTICS_CONFIG_URL_FILE": str(missing)})
+
+
+@pytest.mark.parametrize(("backend", "request_"), [("0", "30"), ("30", "30"), ("40", "30")])
+def test_backend_timeout_must_be_shorter_than_the_request_timeout(
+    backend: str, request_: str
+) -> None:
+    env = {
+        "ANALYTICS_BACKEND_TIMEOUT_SECONDS": backend,
+        "ANALYTICS_REQUEST_TIMEOUT_SECONDS": request_,
+    }
+    with pytest.raises(ValueError, match="ANALYTICS_BACKEND_TIMEOUT_SECONDS must be"):
+        Settings.from_env(env)
