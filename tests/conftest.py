@@ -79,11 +79,20 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
 
 
+async def new_key(settings: Settings, tenant: str = "acme", scopes: str = "read,write") -> str:
+    """A key in the config store `settings` names (the store is closed again)."""
+    store = build_config_store(settings)
+    try:
+        _, key = await create_key(store, tenant, parse_scopes(scopes))
+    finally:
+        await store.close()
+    return key
+
+
 @pytest.fixture
 def make_key(settings: Settings) -> MakeKey:
     async def make(tenant: str, scopes: str = "read,write") -> str:
-        _, key = await create_key(build_config_store(settings), tenant, parse_scopes(scopes))
-        return key
+        return await new_key(settings, tenant, scopes)
 
     return make
 
@@ -135,7 +144,7 @@ async def gql(client: httpx.AsyncClient, make_key: MakeKey) -> GraphQLClient:
 @contextlib.asynccontextmanager
 async def gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
     """An app on custom settings, with a read/write key for tenant `acme`."""
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    key = await new_key(settings)
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:

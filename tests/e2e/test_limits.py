@@ -10,9 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import create_app
-from analytics_gateway.auth import create_key, parse_scopes
-from analytics_gateway.backends.factory import build_config_store
-from tests.conftest import GraphQLClient, make_settings, serving, started
+from tests.conftest import GraphQLClient, make_settings, new_key, serving, started
 from tests.graphql_ws import GraphQLWS
 
 
@@ -22,7 +20,7 @@ async def small(tmp_path: Path) -> AsyncIterator[tuple[str, GraphQLClient]]:
         tmp_path,
         limits={"max_points_per_request": 50, "max_subscriptions_per_connection": 2},
     )
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    key = await new_key(settings)
     app = create_app(settings, registry=CollectorRegistry())
     async with (
         started(app),

@@ -1,0 +1,338 @@
+"""Events on Elasticsearch, behaving exactly like the embedded DuckDB store.
+
+Tenants share indices; every document carries a `tenant` keyword, every read
+filters on it and is routed by it. An index per tenant does not scale to
+thousands of tenants: each index costs at least one shard (plus replicas) in
+the cluster state, and Elasticsearch advises staying under about 1,000 shards
+per node; monthly indices per tenant would multiply that again. Filtered
+aliases per tenant bloat the cluster state the same way and buy nothing over
+the one filter this module adds to every query. Routing by tenant keeps a
+tenant's events on one shard per index, so a query touches one shard, not all
+(a very large tenant makes that shard hot; `index.routing_partition_size`
+spreads it if needed).
+
+Time: indices are monthly by event time, `<prefix>-events-YYYY.MM`. Retention
+(`events_retention_days`, 0 keeps everything) drops whole indices once their
+last day has expired: deleting an index is a file removal, where
+`delete_by_query` rewrites segments and leaves tombstones to merge away. Until
+a month expires whole, every read also filters out events older than the
+retention, so what expires disappears from results at once; writes skip
+already expired events. Months, not days: a backfill of years stays at twelve
+indices a year, at the price of keeping expired data on disk up to a month.
+
+Writes: `_bulk` in chunks of at most 8 MiB, documents `_id`'d by event id, so
+replaying a partly failed batch overwrites instead of duplicating.
+`refresh=wait_for` makes an acknowledged write visible to the next read, as
+with DuckDB, without forcing a refresh (a new tiny segment) per request: the
+write waits for the next periodic refresh (1 s by default), so ingest latency
+grows by up to the refresh interval, not the cluster's indexing cost.
+
+Mapping and documents: see `elasticsearch_mapping`.
+
+Reads: `query_events` is one `_search` sorted by (ts desc, id desc) with
+`search_after`; `count_events_many` is ONE `_msearch` per call, a
+`date_histogram` per query (fixed interval = step, epoch-aligned like DuckDB's
+`ts // step * step`, `min_doc_count: 1`: no empty buckets) with a `terms`
+sub-aggregation on `dims` for `groupBy`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+import orjson
+from elasticsearch import ApiError, AsyncElasticsearch, TransportError
+
+from analytics_gateway.backends.elasticsearch_client import (
+    DEFAULT_PREFIX,
+    build_client,
+    index_prefix,
+)
+from analytics_gateway.backends.elasticsearch_mapping import (
+    DAY_MS,
+    MAPPINGS,
+    count_aggregation,
+    count_series,
+    document,
+    month_end_ms,
+    month_of,
+)
+from analytics_gateway.domain import Event, EventCountQuery, EventQuery, Series
+from analytics_gateway.errors import BackendUnavailable, GatewayError, QueryTooComplex
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BULK_BYTES = 8 * 1024 * 1024
+_SORT = [{"ts": "desc"}, {"id": "desc"}]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _reason(error: Any) -> str:
+    if isinstance(error, dict):
+        cause = error.get("caused_by") or {}
+        return str(error.get("reason") or cause.get("reason") or error.get("type") or error)
+    return str(error)
+
+
+def _failure(status: Any, error: Any) -> GatewayError:
+    if "too_many_buckets" in str(error):
+        return QueryTooComplex(
+            "the counts need more buckets than the events store allows; "
+            "use a coarser step or a shorter range"
+        )
+    return BackendUnavailable(
+        f"events (elasticsearch) failed: {status} {_reason(error)}", backend="elasticsearch"
+    )
+
+
+class ElasticsearchEventStore:
+    """Implements `EventStore`; `requests` counts HTTP requests by endpoint (`_msearch`...)."""
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        timeout_seconds: float = 5.0,
+        retention_days: int = 0,
+        requests: Counter[str] | None = None,
+        clock: Callable[[], int] = _now_ms,
+        janitor_interval_seconds: float = 3600.0,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._pattern = f"{prefix}-events-*"
+        self._month_re = re.compile(rf"^{re.escape(prefix)}-events-(\d{{4}})\.(\d{{2}})$")
+        self._timeout = timeout_seconds
+        self._retention_ms = max(retention_days, 0) * DAY_MS
+        self._clock = clock
+        self._janitor_interval = janitor_interval_seconds
+        self._janitor: asyncio.Task[None] | None = None
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+        self.requests: Counter[str] = requests if requests is not None else Counter()
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, timeout_seconds: float, retention_days: int = 0
+    ) -> ElasticsearchEventStore:
+        prefix = index_prefix(url)
+        requests: Counter[str] = Counter()
+        client = build_client(url, timeout_seconds=timeout_seconds, requests=requests)
+        return cls(
+            client,
+            prefix=prefix,
+            timeout_seconds=timeout_seconds,
+            retention_days=retention_days,
+            requests=requests,
+        )
+
+    async def _call(self, request: Awaitable[T]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await request
+        except TimeoutError as exc:
+            raise BackendUnavailable(
+                "events (elasticsearch) timed out", backend="elasticsearch"
+            ) from exc
+        except ApiError as exc:
+            raise _failure(exc.meta.status, exc.body) from exc
+        except TransportError as exc:
+            raise BackendUnavailable(
+                f"events (elasticsearch) unreachable: {exc.message}", backend="elasticsearch"
+            ) from exc
+
+    async def ensure_ready(self) -> None:
+        """Put the index template (idempotent) and start the retention janitor, once."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if self._ready:
+                return
+            await self._call(
+                self._client.indices.put_index_template(
+                    name=f"{self._prefix}-events",
+                    index_patterns=[self._pattern],
+                    priority=200,
+                    template={"mappings": MAPPINGS},
+                )
+            )
+            self._ready = True
+            if self._retention_ms and self._janitor is None:
+                self._janitor = asyncio.create_task(self._janitor_loop(), name="events-retention")
+
+    def _cutoff(self) -> int | None:
+        return self._clock() - self._retention_ms if self._retention_ms else None
+
+    def _index_of(self, ts: int) -> str:
+        return f"{self._prefix}-events-{month_of(ts)}"
+
+    def _filters(self, tenant: str, start: int | None, end: int | None) -> list[dict[str, Any]]:
+        filters: list[dict[str, Any]] = [{"term": {"tenant": tenant}}]
+        cutoff = self._cutoff()
+        if cutoff is not None:
+            start = cutoff if start is None else max(start, cutoff)
+        bounds: dict[str, int] = {}
+        if start is not None:
+            bounds["gte"] = start
+        if end is not None:
+            bounds["lt"] = end
+        if bounds:
+            filters.append({"range": {"ts": bounds}})
+        return filters
+
+    # -- writes ----------------------------------------------------------
+
+    def _bulk_bodies(self, events: Iterable[Event]) -> Iterator[bytes]:
+        body = bytearray()
+        for event in events:
+            action = {
+                "index": {
+                    "_index": self._index_of(event.timestamp_ms),
+                    "_id": event.event_id,
+                    "routing": event.tenant,
+                }
+            }
+            body += orjson.dumps(action) + b"\n" + orjson.dumps(document(event)) + b"\n"
+            if len(body) >= BULK_BYTES:
+                yield bytes(body)
+                body = bytearray()
+        if body:
+            yield bytes(body)
+
+    async def write_events(self, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        await self.ensure_ready()
+        cutoff = self._cutoff()
+        live = [e for e in events if cutoff is None or e.timestamp_ms >= cutoff]
+        for body in self._bulk_bodies(live):
+            # the body is NDJSON bytes already; the client sends bytes as they are
+            response = await self._call(
+                self._client.bulk(operations=cast(Any, body), refresh="wait_for")
+            )
+            if response["errors"]:
+                failed = [
+                    result
+                    for item in response["items"]
+                    for result in item.values()
+                    if result.get("status", 500) >= 300
+                ]
+                first = failed[0] if failed else {}
+                raise BackendUnavailable(
+                    f"events (elasticsearch) stored only part of a batch: {len(failed)} of "
+                    f"{len(response['items'])} failed, first: {first.get('status')} "
+                    f"{_reason(first.get('error'))}",
+                    backend="elasticsearch",
+                )
+
+    # -- reads -----------------------------------------------------------
+
+    async def query_events(self, query: EventQuery) -> list[Event]:
+        await self.ensure_ready()
+        filters = self._filters(query.tenant, query.start_ms, query.end_ms)
+        for field, value in (("type", query.type), ("user_id", query.user_id)):
+            if value is not None:
+                filters.append({"term": {field: value}})
+        response = await self._call(
+            self._client.search(
+                index=self._pattern,
+                routing=query.tenant,
+                ignore_unavailable=True,
+                query={"bool": {"filter": filters}},
+                sort=_SORT,
+                search_after=list(query.after) if query.after is not None else None,
+                size=max(int(query.limit), 0),
+                source_excludes=["tenant", "dims"],
+                track_total_hits=False,
+            )
+        )
+        return [
+            Event(
+                query.tenant,
+                source["id"],
+                source["type"],
+                source.get("user_id"),
+                int(source["ts"]),
+                source.get("metadata") or {},
+            )
+            for source in (hit["_source"] for hit in response["hits"]["hits"])
+        ]
+
+    async def count_events_many(self, queries: Sequence[EventCountQuery]) -> list[list[Series]]:
+        if not queries:
+            return []
+        await self.ensure_ready()
+        searches: list[dict[str, Any]] = []
+        for query in queries:
+            header = {"index": self._pattern, "routing": query.tenant, "ignore_unavailable": True}
+            filters = self._filters(query.tenant, query.start_ms, query.end_ms)
+            filters.append({"term": {"type": query.type}})
+            body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": {"bool": {"filter": filters}},
+                "aggs": count_aggregation(query),
+            }
+            searches += [header, body]
+        response = await self._call(self._client.msearch(searches=searches))
+        out: list[list[Series]] = []
+        for query, result in zip(queries, response["responses"], strict=True):
+            if "error" in result:
+                raise _failure(result.get("status"), result["error"])
+            buckets = result.get("aggregations", {}).get("t", {}).get("buckets", [])
+            out.append(count_series(query, buckets))
+        return out
+
+    # -- retention -------------------------------------------------------
+
+    async def purge_expired(self) -> list[str]:
+        """Delete the monthly indices whose every event is past the retention."""
+        cutoff = self._cutoff()
+        if cutoff is None:
+            return []
+        response = await self._call(
+            self._client.cat.indices(index=self._pattern, format="json", h="index")
+        )
+        rows: Any = response.body
+        expired: list[str] = []
+        for row in rows:
+            match = self._month_re.match(row["index"])
+            if match and month_end_ms(int(match[1]), int(match[2])) <= cutoff:
+                expired.append(row["index"])
+        if expired:
+            await self._call(
+                self._client.indices.delete(
+                    index=",".join(sorted(expired)), ignore_unavailable=True
+                )
+            )
+        return sorted(expired)
+
+    async def _janitor_loop(self) -> None:
+        while True:
+            try:
+                deleted = await self.purge_expired()
+                if deleted:
+                    log.info("deleted expired event indices: %s", ", ".join(deleted))
+            except GatewayError as exc:
+                log.warning("event retention: %s", exc.message)
+            await asyncio.sleep(self._janitor_interval)
+
+    async def close(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._janitor
+            self._janitor = None
+        await self._client.close()
