@@ -1,0 +1,485 @@
+"""Deployment files stay true to the code: settings, routes, CLI, ports and names.
+
+No container engine or cluster runs here, so the files are checked against what
+they describe: every `ANALYTICS_*` name against the `Settings`/`Limits` fields,
+probes against the app's routes, the entrypoint against the CLI's parser, and
+the Compose file and Kubernetes manifests against their published schemas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import kubernetes_validate
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry
+from starlette.routing import Route
+
+from analytics_gateway.app import create_app
+from analytics_gateway.cli import _parser
+from analytics_gateway.config import ENV_PREFIX, Limits, Settings
+from tests.conftest import make_settings, started
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+DOCS = ROOT / "docs" / "deployment.md"
+PROMETHEUS = ROOT / "deploy" / "prometheus.yml"
+MAKE_SECRETS = ROOT / "deploy" / "make-secrets.sh"
+K8S = ROOT / "deploy" / "kubernetes"
+VARIABLE = re.compile(re.escape(ENV_PREFIX) + r"[A-Z0-9_]*[A-Z0-9]")
+FILE_SUFFIX = "_FILE"
+STORE_IMAGES = {
+    "redis": "redis:",
+    "influxdb": "influxdb:1.8",
+    "elasticsearch": "elasticsearch/elasticsearch:8.",
+    "prometheus": "prom/prometheus",
+}
+
+
+# --- readers -----------------------------------------------------------------
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml(COMPOSE)
+    return data
+
+
+def gateways(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Services built from this repository's Dockerfile."""
+    return {name: svc for name, svc in spec["services"].items() if "build" in svc}
+
+
+def stores(spec: dict[str, Any]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {kind: [] for kind in STORE_IMAGES}
+    for name, svc in spec["services"].items():
+        for kind, image in STORE_IMAGES.items():
+            if image in svc.get("image", "") and "build" not in svc:
+                found[kind].append(name)
+    return found
+
+
+def manifest_files() -> list[Path]:
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    return [K8S / name for name in kustomization["resources"]]
+
+
+def manifests() -> dict[str, dict[str, Any]]:
+    """The Kubernetes objects by kind (one of each)."""
+    by_kind: dict[str, dict[str, Any]] = {}
+    for path in manifest_files():
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            assert doc["kind"] not in by_kind, f"two {doc['kind']} objects"
+            by_kind[doc["kind"]] = doc
+    return by_kind
+
+
+def pod_spec(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = objects["Deployment"]["spec"]["template"]["spec"]
+    return spec
+
+
+def container(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (only,) = pod_spec(objects)["containers"]
+    return dict(only)
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    lines = [
+        line
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    result = []
+    for line in joined.splitlines():
+        if line.strip():
+            word, _, rest = line.strip().partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
+
+
+def dockerfile_args(instruction: str) -> list[str]:
+    return [rest for word, rest in dockerfile() if word == instruction]
+
+
+def dockerfile_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for rest in dockerfile_args("ENV"):
+        for item in shlex.split(rest):
+            key, _, value = item.partition("=")
+            env[key] = value
+    return env
+
+
+def known_variables() -> set[str]:
+    """`ANALYTICS_<FIELD>` for every scalar field of Settings and of Limits."""
+    names = set()
+    for cls in (Settings, Limits):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if not dataclasses.is_dataclass(hints[f.name]):
+                names.add(ENV_PREFIX + f.name.upper())
+    return names
+
+
+def settings_from(env: dict[str, str], files: dict[str, str], tmp_path: Path) -> Settings:
+    """Settings as the container would build them; `files` maps mounted paths to content."""
+    resolved = dict(env)
+    for key, value in env.items():
+        if key.endswith(FILE_SUFFIX):
+            assert value in files, f"{key} names {value}, which nothing mounts"
+            local = tmp_path / f"mounted-{len(list(tmp_path.iterdir()))}"
+            local.write_text(files[value] + "\n", encoding="utf-8")
+            resolved[key] = str(local)
+    return Settings.from_env(resolved)
+
+
+def parse_cli(argv: list[str]) -> Any:
+    try:
+        return _parser().parse_args(argv)
+    except SystemExit as exc:
+        raise AssertionError(f"the CLI refuses {argv}") from exc
+
+
+def container_port() -> int:
+    """The port the gateway listens on inside the image."""
+    port = dockerfile_env().get(ENV_PREFIX + "PORT")
+    return int(port) if port else Settings.from_env({}).port
+
+
+@pytest.fixture(scope="module")
+def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("compose") / "secrets"
+    subprocess.run(["sh", str(MAKE_SECRETS), str(directory)], check=True, capture_output=True)
+    return directory
+
+
+# --- every file ---------------------------------------------------------------
+
+
+def test_every_yaml_file_parses() -> None:
+    paths = [COMPOSE, *sorted((ROOT / "deploy").rglob("*.y*ml"))]
+    assert len(paths) >= 8
+    for path in paths:
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        assert docs, path
+        assert all(isinstance(doc, dict) for doc in docs), path
+
+
+def test_every_settings_variable_named_is_a_real_field() -> None:
+    known = known_variables()
+    for path in [COMPOSE, DOCKERFILE, DOCS, K8S / "configmap.yaml", K8S / "deployment.yaml"]:
+        named = set(VARIABLE.findall(path.read_text(encoding="utf-8")))
+        assert named, f"{path.name} names no settings at all"
+        bare = {name.removesuffix(FILE_SUFFIX) for name in named}
+        assert bare <= known, f"{path.name}: not Settings/Limits fields: {sorted(bare - known)}"
+
+
+# --- Dockerfile -----------------------------------------------------------------
+
+
+def test_dockerfile_entrypoint_is_a_real_command() -> None:
+    (entrypoint,) = dockerfile_args("ENTRYPOINT")
+    argv = json.loads(entrypoint) + [a for c in dockerfile_args("CMD") for a in json.loads(c)]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert argv[0] in scripts
+    args = parse_cli(argv[1:])
+    assert args.command == "serve"
+    assert args.host == "0.0.0.0"
+
+
+def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
+    assert dockerfile_args("FROM") == ["python:3.11-slim"]
+    assert any("pip install ." in rest for rest in dockerfile_args("RUN"))
+    (user,) = dockerfile_args("USER")
+    assert user.split(":")[0] not in {"root", "0"}
+    assert [int(p) for p in dockerfile_args("EXPOSE")] == [container_port()]
+
+
+def test_dockerignore_sends_the_build_inputs_only() -> None:
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert patterns[0] == "*", "an allow-list keeps data and secrets out of the build"
+    allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
+    for rest in dockerfile_args("COPY"):
+        sources = [s for s in shlex.split(rest)[:-1] if not s.startswith("--")]
+        for source in sources:
+            assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
+    assert not any(a.startswith("deploy") for a in allowed)
+
+
+# --- probes and routes ----------------------------------------------------------------
+
+
+async def test_probes_and_scrapes_hit_real_routes_without_a_key(tmp_path: Path) -> None:
+    app = create_app(make_settings(tmp_path / "data"), registry=CollectorRegistry())
+    routes = {r.path for r in app.routes if isinstance(r, Route) and "GET" in (r.methods or ())}
+    (healthcheck,) = dockerfile_args("HEALTHCHECK")
+    match = re.search(r"https?://[^/\s'\"]+(/[\w/.-]*)", healthcheck)
+    assert match, "the HEALTHCHECK calls no URL"
+    c = container(manifests())
+    readiness, liveness = c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"]
+    scrape_paths = [job.get("metrics_path", "/metrics") for job in gateway_scrape_jobs()]
+    paths = [match.group(1), readiness["path"], liveness["path"], *scrape_paths]
+    assert set(paths) <= routes, f"no such GET route: {sorted(set(paths) - routes)}"
+    assert readiness["path"] != liveness["path"]
+    async with started(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            for path in paths:
+                response = await http.get(path)
+                assert response.status_code == 200, (path, response.text)
+            ready = await http.get(readiness["path"])
+            assert ready.json()["checks"], "readiness must check the stores"
+
+
+# --- Docker Compose -------------------------------------------------------------------
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    # check-jsonschema ships the Compose specification's schema; nothing is downloaded.
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+    result = subprocess.run([*command, str(COMPOSE)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_two_gateways_and_every_store() -> None:
+    spec = compose()
+    services = gateways(spec)
+    assert len(services) == 2
+    host_ports = set()
+    for svc in services.values():
+        (mapping,) = svc["ports"]
+        host, _, inside = str(mapping).rpartition(":")
+        host_ports.add(host)
+        assert int(inside) == container_port()
+    assert len(host_ports) == 2, "each gateway needs its own host port"
+    for kind, names in stores(spec).items():
+        assert len(names) == 1, f"want one {kind} service, found {names}"
+
+
+def test_compose_stores_are_configured_as_documented() -> None:
+    spec = compose()
+    found = {kind: spec["services"][names[0]] for kind, names in stores(spec).items()}
+    command = " ".join(found["redis"]["command"])
+    assert "--appendonly yes" in command
+    assert "--appendfsync everysec" in command
+    influx = found["influxdb"]["environment"]
+    assert influx["INFLUXDB_DB"]
+    assert influx["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    elastic = found["elasticsearch"]["environment"]
+    assert elastic["discovery.type"] == "single-node"
+    assert elastic["xpack.security.enabled"] == "false"
+    heap = re.findall(r"-Xm[sx](\d+[mg])", elastic["ES_JAVA_OPTS"])
+    assert len(heap) == 2, "set both the minimum and the maximum heap"
+    assert heap[0] == heap[1], "the minimum and maximum heap must be equal"
+
+
+def test_compose_gateways_wait_for_healthy_stores() -> None:
+    spec = compose()
+    # /readyz probes every configured store, Prometheus included.
+    needed = {names[0] for names in stores(spec).values()}
+    for name, svc in gateways(spec).items():
+        depends = svc["depends_on"]
+        assert set(depends) >= needed, name
+        assert all(depends[d]["condition"] == "service_healthy" for d in needed), name
+    for name, svc in spec["services"].items():
+        if name in gateways(spec):
+            assert dockerfile_args("HEALTHCHECK"), "the gateway image needs a HEALTHCHECK"
+        else:
+            assert svc["healthcheck"]["test"], name
+
+
+def test_compose_leaves_nothing_to_host_interpolation() -> None:
+    # A single `$` would be replaced by Compose from the host's environment.
+    assert "$" not in COMPOSE.read_text().replace("$$", "")
+
+
+def gateway_env(svc: dict[str, Any]) -> dict[str, str]:
+    env = svc["environment"]
+    assert isinstance(env, dict), "use the mapping form for environment"
+    return {k: str(v) for k, v in env.items()}
+
+
+def test_compose_secrets_are_files_from_make_secrets(secrets_dir: Path, tmp_path: Path) -> None:
+    spec = compose()
+    declared = spec["secrets"]
+    made = {p.name for p in secrets_dir.iterdir()}
+    assert {Path(s["file"]).name for s in declared.values()} == made
+    assert all(Path(s["file"]).parent == Path("deploy/secrets") for s in declared.values())
+    for name, svc in spec["services"].items():
+        assert set(svc.get("secrets", [])) <= set(declared), name
+    for svc in gateways(spec).values():
+        env = gateway_env(svc)
+        mounted = {f"/run/secrets/{s}": s for s in svc["secrets"]}
+        for key, value in env.items():
+            if key.endswith(FILE_SUFFIX):
+                assert value in mounted, f"{key}={value} is not a mounted secret"
+        files = {
+            path: (secrets_dir / Path(declared[s]["file"]).name).read_text().strip()
+            for path, s in mounted.items()
+        }
+        settings = settings_from(env, files, tmp_path)
+        url = urlparse(settings.metrics_url)
+        influx_name = stores(spec)["influxdb"][0]
+        influx = spec["services"][influx_name]["environment"]
+        assert url.hostname == influx_name
+        assert url.username == influx["INFLUXDB_USER"]
+        assert url.path.strip("/") == influx["INFLUXDB_DB"]
+        assert url.password == (secrets_dir / "influxdb_gateway_password").read_text().strip()
+
+
+def test_make_secrets_keeps_existing_files(secrets_dir: Path) -> None:
+    before = {p.name: p.read_text() for p in secrets_dir.iterdir()}
+    subprocess.run(["sh", str(MAKE_SECRETS), str(secrets_dir)], check=True, capture_output=True)
+    assert {p.name: p.read_text() for p in secrets_dir.iterdir()} == before
+    assert len(set(before.values())) == len(before), "every secret is generated afresh"
+
+
+def test_compose_gateway_urls_name_compose_services() -> None:
+    spec = compose()
+    for svc in gateways(spec).values():
+        urls = {k: v for k, v in gateway_env(svc).items() if k.endswith("_URL")}
+        assert urls
+        for key, value in urls.items():
+            assert urlparse(value).hostname in spec["services"], f"{key}={value}"
+
+
+def gateway_scrape_jobs() -> list[dict[str, Any]]:
+    jobs = load_yaml(PROMETHEUS)["scrape_configs"]
+    names = set(gateways(compose()))
+    return [
+        job
+        for job in jobs
+        if any(t.split(":")[0] in names for c in job["static_configs"] for t in c["targets"])
+    ]
+
+
+def test_prometheus_scrapes_every_gateway() -> None:
+    targets = {
+        t for job in gateway_scrape_jobs() for c in job["static_configs"] for t in c["targets"]
+    }
+    assert targets == {f"{name}:{container_port()}" for name in gateways(compose())}
+    mounts = [v for v in compose()["services"]["prometheus"]["volumes"] if "prometheus.yml" in v]
+    (mount,) = mounts
+    assert (ROOT / mount.split(":")[0]).resolve() == PROMETHEUS
+
+
+# --- Kubernetes -------------------------------------------------------------------------
+
+
+def test_kubernetes_manifests_follow_the_api_schemas() -> None:
+    version = kubernetes_validate.latest_version()
+    for path in manifest_files():
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert {p.name for p in manifest_files()} == present
+
+
+def test_deployment_runs_three_probed_non_root_replicas() -> None:
+    objects = manifests()
+    assert objects["Deployment"]["spec"]["replicas"] == 3
+    c = container(objects)
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"]["path"], probe
+    assert c["resources"]["requests"]
+    assert c["resources"]["limits"]
+    security = pod_spec(objects)["securityContext"]
+    (user,) = dockerfile_args("USER")
+    assert security["runAsNonRoot"] is True
+    assert security["runAsUser"] == int(user.split(":")[0]) != 0
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_deployment_reads_the_configmap_and_secret_it_ships_with(tmp_path: Path) -> None:
+    objects = manifests()
+    c = container(objects)
+    config_name = objects["ConfigMap"]["metadata"]["name"]
+    secret = objects["Secret"]
+    assert [s["configMapRef"]["name"] for s in c["envFrom"]] == [config_name]
+    volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
+    secret_volumes = [n for n, v in volumes.items() if "secret" in v]
+    assert [volumes[n]["secret"]["secretName"] for n in secret_volumes] == [
+        secret["metadata"]["name"]
+    ]
+    (mount,) = [m["mountPath"] for m in c["volumeMounts"] if m["name"] in secret_volumes]
+    files = {f"{mount}/{key}": value for key, value in secret["stringData"].items()}
+    env = dict(objects["ConfigMap"]["data"])
+    for item in c["env"]:
+        assert item["name"] not in env, f"{item['name']} is set twice"
+        env[item["name"]] = item["value"]
+    assert any(k.endswith(FILE_SUFFIX) for k in env), "the secret is read through *_FILE"
+    settings = settings_from(env, files, tmp_path)
+    assert settings.metrics_url == secret["stringData"]["metrics-url"]
+    assert "PLACEHOLDER" in settings.metrics_url, "the shipped Secret must look like a placeholder"
+    # A store check may take the whole backend timeout before /readyz answers.
+    assert c["readinessProbe"]["timeoutSeconds"] > settings.backend_timeout_seconds
+
+
+def test_ports_and_selectors_agree() -> None:
+    objects = manifests()
+    c = container(objects)
+    ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert list(ports.values()) == [container_port()]
+
+    def number(port: int | str) -> int:
+        return ports[port] if isinstance(port, str) else port
+
+    (service_port,) = objects["Service"]["spec"]["ports"]
+    assert number(service_port["targetPort"]) == container_port()
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert number(c[probe]["httpGet"]["port"]) == container_port()
+    template = objects["Deployment"]["spec"]["template"]["metadata"]
+    assert int(template["annotations"]["prometheus.io/port"]) == container_port()
+    labels = template["labels"].items()
+    assert objects["Service"]["spec"]["selector"].items() <= labels
+    assert objects["Deployment"]["spec"]["selector"]["matchLabels"].items() <= labels
+    budget = objects["PodDisruptionBudget"]["spec"]
+    assert budget["selector"]["matchLabels"].items() <= labels
+    assert 0 < budget["minAvailable"] < objects["Deployment"]["spec"]["replicas"]
+
+
+# --- docs -------------------------------------------------------------------------------
+
+
+def test_docs_commands_are_real_cli_commands() -> None:
+    blocks = re.findall(r"```sh\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.DOTALL)
+    command = re.compile(r"(?:^|\s)analytics-gateway (.*)")
+    found = [m.group(1) for block in blocks for m in command.finditer(block)]
+    assert len(found) >= 2
+    for line in found:
+        parse_cli(shlex.split(line, comments=True))
+
+
+def test_docs_name_every_service_and_manifest() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for name in compose()["services"]:
+        assert f"`{name}`" in text, name
+    for path in [*manifest_files(), PROMETHEUS, MAKE_SECRETS]:
+        assert path.name in text, path.name
