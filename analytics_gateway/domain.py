@@ -35,6 +35,13 @@ class Aggregation(enum.StrEnum):
     RATE = "rate"
 
 
+class MetricSource(enum.StrEnum):
+    """Where a metric query reads: the gateway's store, or a configured Prometheus."""
+
+    STORE = "store"
+    PROMETHEUS = "prometheus"
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: the tenant always comes from the credential."""
@@ -114,6 +121,7 @@ class MetricQuery:
     step_ms: int | None = None
     aggregation: Aggregation | None = None
     group_by: tuple[str, ...] | None = None
+    source: MetricSource = MetricSource.STORE
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics_gateway.backends.base import EventStore, MetricStore
+from analytics_gateway.backends.base import EventStore, MetricStore, PromQLSource
 from analytics_gateway.dataloaders.event_counts import EventCountLoader
 from analytics_gateway.dataloaders.metrics import MetricSeriesLoader
 
@@ -15,5 +15,10 @@ class Loaders:
     event_counts: EventCountLoader
 
     @classmethod
-    def create(cls, metrics: MetricStore, events: EventStore) -> Loaders:
-        return cls(metrics=MetricSeriesLoader(metrics), event_counts=EventCountLoader(events))
+    def create(
+        cls, metrics: MetricStore, events: EventStore, prometheus: PromQLSource | None = None
+    ) -> Loaders:
+        return cls(
+            metrics=MetricSeriesLoader(metrics, prometheus),
+            event_counts=EventCountLoader(events),
+        )

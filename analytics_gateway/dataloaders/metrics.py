@@ -1,19 +1,52 @@
-"""Series for metric queries: all `metrics` fields of a request in one store call."""
+"""Series for metric queries: all `metrics` fields of a request in one store call.
+
+Queries for the Prometheus source go to it concurrently, beside that one
+store call; each field gets its own result or its own error, so one source
+failing leaves the other's fields answered.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
-from analytics_gateway.backends.base import MetricStore
-from analytics_gateway.domain import MetricQuery, Series
+from analytics_gateway.backends.base import MetricStore, PromQLSource
+from analytics_gateway.domain import MetricQuery, MetricSource, Series
+from analytics_gateway.errors import BadUserInput
+
+NOT_CONFIGURED = "the PROMETHEUS source is not configured (set ANALYTICS_PROMETHEUS_URL)"
 
 
 class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
-    def __init__(self, store: MetricStore) -> None:
+    def __init__(self, store: MetricStore, prometheus: PromQLSource | None = None) -> None:
         super().__init__(load_fn=self._load)
         self._store = store
+        self._prometheus = prometheus
 
-    async def _load(self, keys: Sequence[MetricQuery]) -> list[list[Series]]:
-        return await self._store.query_many(list(keys))
+    async def _load(self, keys: Sequence[MetricQuery]) -> list[list[Series] | BaseException]:
+        stored = [q for q in keys if q.source is MetricSource.STORE]
+        remote = [q for q in keys if q.source is MetricSource.PROMETHEUS]
+        if not remote:
+            return list(await self._store.query_many(stored))
+        store_part, remote_part = await asyncio.gather(
+            self._from_store(stored), self._from_prometheus(remote)
+        )
+        answers = iter(store_part), iter(remote_part)
+        return [next(answers[q.source is MetricSource.PROMETHEUS]) for q in keys]
+
+    async def _from_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
+        if not queries:
+            return []
+        try:
+            return list(await self._store.query_many(queries))
+        except Exception as exc:
+            return [exc] * len(queries)
+
+    async def _from_prometheus(
+        self, queries: list[MetricQuery]
+    ) -> list[list[Series] | BaseException]:
+        if self._prometheus is None:
+            return [BadUserInput(NOT_CONFIGURED, field="source")] * len(queries)
+        return list(await self._prometheus.query_many(queries))

@@ -30,6 +30,16 @@ class Aggregation(Enum):
     RATE = "rate"
 
 
+@strawberry.enum(description="Where metric series are read from.")
+class MetricSource(Enum):
+    STORE = strawberry.enum_value("store", description="The gateway's own metric store.")
+    PROMETHEUS = strawberry.enum_value(
+        "prometheus",
+        description="The configured Prometheus (ANALYTICS_PROMETHEUS_URL), read-only and "
+        "scoped to the caller's tenant label.",
+    )
+
+
 def to_datetime(epoch_ms: int) -> datetime:
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
 
@@ -140,4 +150,9 @@ class MetricQueryInput:
     group_by: list[str] | None = strawberry.field(
         default=None,
         description="Combine series sharing these label values ([] merges all series).",
+    )
+    source: MetricSource = strawberry.field(
+        default=MetricSource.STORE,
+        description="Where to read: the gateway's store (default) or the configured "
+        "Prometheus. With PROMETHEUS, LAST and percentiles cannot be combined with groupBy.",
     )
