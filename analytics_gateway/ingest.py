@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from analytics_gateway.backends.base import Broker, EventStore, MetricStore
+from analytics_gateway.backends.base import Broker, Cache, EventStore, MetricStore
 from analytics_gateway.config import Limits
+from analytics_gateway.dataloaders.query_cache import bump
 from analytics_gateway.domain import Event, IngestOutcome, PointBatch, Rejection
 from analytics_gateway.errors import BackendUnavailable, BadUserInput
 from analytics_gateway.ingest_buffer import IngestBuffer
@@ -71,8 +72,10 @@ class IngestService:
         metrics: GatewayMetrics,
         clock: Callable[[], int] = now_ms,
         buffer: IngestBuffer | None = None,
+        cache: Cache | None = None,
     ) -> None:
         self._buffer = buffer
+        self._cache = cache
         self._metrics_store = metrics_store
         self._event_store = event_store
         self._broker = broker
@@ -239,6 +242,8 @@ class IngestService:
                     raise
                 await self._buffer.append_points(batch)
                 self._metrics.buffered.labels(kind="point").inc(len(batch))
+        if self._cache is not None:
+            await bump(self._cache, batch.tenant, batch.names)
         self._metrics.ingested.labels(kind="point").inc(len(batch))
         await self._publish(messages)
 

@@ -30,7 +30,8 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from analytics_gateway.backends.base import EventStore, MetricStore
+from analytics_gateway.backends.base import Cache, EventStore, MetricStore
+from analytics_gateway.dataloaders.query_cache import bump
 from analytics_gateway.domain import Event, PointBatch
 from analytics_gateway.errors import BackendUnavailable
 
@@ -85,6 +86,7 @@ class IngestBuffer:
         self._claim_idle_ms = int(claim_idle_seconds * 1000)
         self.on_drained = on_drained
         self._block_ms = block_ms
+        self.cache: Cache | None = None  # write generations to bump after a drained write
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._group_ready = False
 
@@ -175,6 +177,8 @@ class IngestBuffer:
                     values=item["values"],
                 )
             )
+            if self.cache is not None:
+                await bump(self.cache, item["tenant"], item["names"])
         else:
             await self._events.write_events(
                 [

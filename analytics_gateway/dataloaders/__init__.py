@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from analytics_gateway.backends.base import EventStore, MetricStore, PromQLSource
 from analytics_gateway.dataloaders.event_counts import EventCountLoader
 from analytics_gateway.dataloaders.metrics import MetricSeriesLoader
+from analytics_gateway.dataloaders.query_cache import QueryCache
 
 
 @dataclass
@@ -16,9 +17,13 @@ class Loaders:
 
     @classmethod
     def create(
-        cls, metrics: MetricStore, events: EventStore, prometheus: PromQLSource | None = None
+        cls,
+        metrics: MetricStore,
+        events: EventStore,
+        prometheus: PromQLSource | None = None,
+        cache: QueryCache | None = None,
     ) -> Loaders:
         return cls(
-            metrics=MetricSeriesLoader(metrics, prometheus),
+            metrics=MetricSeriesLoader(metrics, prometheus, cache),
             event_counts=EventCountLoader(events),
         )

@@ -2,7 +2,8 @@
 
 Queries for the Prometheus source go to it concurrently, beside that one
 store call; each field gets its own result or its own error, so one source
-failing leaves the other's fields answered.
+failing leaves the other's fields answered. Store queries over a range that
+ended are answered from the query cache when it holds them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from strawberry.dataloader import DataLoader
 
 from analytics_gateway.backends.base import MetricStore, PromQLSource
+from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.domain import MetricQuery, MetricSource, Series
 from analytics_gateway.errors import BadUserInput
 
@@ -20,15 +22,21 @@ NOT_CONFIGURED = "the PROMETHEUS source is not configured (set ANALYTICS_PROMETH
 
 
 class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
-    def __init__(self, store: MetricStore, prometheus: PromQLSource | None = None) -> None:
+    def __init__(
+        self,
+        store: MetricStore,
+        prometheus: PromQLSource | None = None,
+        cache: QueryCache | None = None,
+    ) -> None:
         super().__init__(load_fn=self._load)
         self._store = store
         self._prometheus = prometheus
+        self._cache = cache
 
     async def _load(self, keys: Sequence[MetricQuery]) -> list[list[Series] | BaseException]:
         stored = [q for q in keys if q.source is MetricSource.STORE]
         remote = [q for q in keys if q.source is MetricSource.PROMETHEUS]
-        if not remote:
+        if not remote and self._cache is None:
             return list(await self._store.query_many(stored))
         store_part, remote_part = await asyncio.gather(
             self._from_store(stored), self._from_prometheus(remote)
@@ -39,6 +47,11 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
     async def _from_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         if not queries:
             return []
+        if self._cache is not None:
+            return await self._cache.answer(queries, self._query_store)
+        return await self._query_store(queries)
+
+    async def _query_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         try:
             return list(await self._store.query_many(queries))
         except Exception as exc:
