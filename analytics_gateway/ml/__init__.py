@@ -1,0 +1,1 @@
+"""Machine learning over metric series: anomaly detection, forecasting, evaluation."""
