@@ -1,4 +1,4 @@
-"""The `analytics-gateway` command: serve, keys, schema."""
+"""The `analytics-gateway` command: serve, keys, schema, eval."""
 
 from __future__ import annotations
 
@@ -53,6 +53,22 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--data-dir")
 
     sub.add_parser("schema", help="print the GraphQL SDL")
+
+    evaluate = sub.add_parser("eval", help="measure the ML features on labelled data")
+    eval_sub = evaluate.add_subparsers(dest="eval_command", required=True)
+    anomalies = eval_sub.add_parser(
+        "anomalies", help="NAB score and event F1 of an anomaly detector, beside a random one"
+    )
+    anomalies.add_argument("--nab", required=True, type=Path, help="NAB-shaped directory")
+    anomalies.add_argument("--out", type=Path, help="write one CSV row per alert raised")
+    anomalies.add_argument("--detector", default="ensemble", help="detector name")
+    fc = eval_sub.add_parser(
+        "forecast", help="hold out a series' end: MASE and interval coverage vs seasonal naive"
+    )
+    fc.add_argument("--csv", required=True, type=Path, help="time,value CSV (header optional)")
+    fc.add_argument("--horizon", required=True, help="points to hold out, or a share: 10%%, 0.1")
+    fc.add_argument("--model", default="auto", help="auto, ets, theta, ces, arima, seasonal_naive")
+    fc.add_argument("--confidence", type=float, default=0.95, help="interval level (0.95)")
     return parser
 
 
@@ -168,6 +184,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return asyncio.run(_keys(args, settings))
+        if args.command == "eval" and args.eval_command == "anomalies":
+            from analytics_gateway.ml.anomaly_eval import format_report, run_anomaly_eval
+
+            print(format_report(run_anomaly_eval(args.nab, args.detector, args.out)))
+            return 0
+        if args.command == "eval" and args.eval_command == "forecast":
+            from analytics_gateway.ml.forecast_eval import run
+
+            print(run(args.csv, args.horizon, args.model, args.confidence))
+            return 0
         return _serve(settings)
     except (GatewayError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
