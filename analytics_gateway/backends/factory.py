@@ -7,17 +7,35 @@ new store is one branch in one function.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from analytics_gateway.backends.base import Broker, Cache, ConfigStore, EventStore, MetricStore
+from analytics_gateway.backends.base import (
+    Broker,
+    Cache,
+    ConfigStore,
+    EventStore,
+    MetricStore,
+    PromQLSource,
+)
 from analytics_gateway.backends.duckdb_store import DuckDBStore
+from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
+from analytics_gateway.backends.influxdb_store import InfluxDBStore
 from analytics_gateway.backends.memory_broker import MemoryBroker
 from analytics_gateway.backends.memory_cache import MemoryCache
+from analytics_gateway.backends.prometheus_source import PrometheusSource
 from analytics_gateway.backends.redis_broker import RedisBroker
+from analytics_gateway.backends.redis_cache import RedisCache
+from analytics_gateway.backends.redis_config import RedisConfigStore
 from analytics_gateway.backends.sqlite_config import SQLiteConfigStore
 from analytics_gateway.config import Settings
+from analytics_gateway.ingest_buffer import IngestBuffer
 
 
 @dataclass
@@ -27,10 +45,17 @@ class Backends:
     config: ConfigStore
     broker: Broker
     cache: Cache = field(default_factory=MemoryCache)
+    buffer: IngestBuffer | None = None
+    prometheus: PromQLSource | None = None
 
     async def close(self) -> None:
         closed: set[int] = set()
-        for backend in (self.broker, self.metrics, self.events, self.config, self.cache):
+        backends: list[Any] = [self.broker, self.metrics, self.events, self.config, self.cache]
+        if self.buffer is not None:
+            backends.append(self.buffer)
+        if self.prometheus is not None:
+            backends.append(self.prometheus)
+        for backend in backends:
             if id(backend) not in closed:
                 closed.add(id(backend))
                 await backend.close()
@@ -50,10 +75,16 @@ def _unsupported(variable: str, url: str, choices: str) -> ValueError:
 
 
 def _redis_client(url: str, settings: Settings) -> aioredis.Redis:
+    """A client that fails within the timeout, retrying once only on a dropped connection.
+
+    The retry replaces a pooled connection that a Redis restart closed; a
+    timeout is not retried, so a stalled server costs one timeout, not several.
+    """
     return aioredis.Redis.from_url(
         url,
         socket_timeout=settings.backend_timeout_seconds,
         socket_connect_timeout=settings.backend_timeout_seconds,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
 
 
@@ -79,46 +110,103 @@ def build_metric_store(settings: Settings, files: _DuckDBFiles) -> MetricStore:
     url = settings.resolved_metrics_url
     if _scheme(url) == "duckdb":
         return files.get(url)
-    raise _unsupported("ANALYTICS_METRICS_URL", url, "duckdb:///path")
+    if _scheme(url) in {"influxdb", "influxdb+https"}:
+        return InfluxDBStore.from_url(
+            url,
+            timeout_seconds=settings.backend_timeout_seconds,
+            max_points=settings.limits.max_points_per_request,
+        )
+    raise _unsupported("ANALYTICS_METRICS_URL", url, "duckdb:///path, influxdb://host/db")
 
 
 def build_event_store(settings: Settings, files: _DuckDBFiles) -> EventStore:
     url = settings.resolved_events_url
     if _scheme(url) == "duckdb":
         return files.get(url)
-    raise _unsupported("ANALYTICS_EVENTS_URL", url, "duckdb:///path")
+    if _scheme(url) in {"elasticsearch", "elasticsearch+https"}:
+        return ElasticsearchEventStore.from_url(
+            url,
+            timeout_seconds=settings.backend_timeout_seconds,
+            retention_days=settings.events_retention_days,
+        )
+    raise _unsupported(
+        "ANALYTICS_EVENTS_URL", url, "duckdb:///path, elasticsearch://host:port[/prefix]"
+    )
 
 
 def build_config_store(settings: Settings) -> ConfigStore:
     url = settings.resolved_config_url
     if _scheme(url) == "sqlite":
         return SQLiteConfigStore(_path_of(url))
-    raise _unsupported("ANALYTICS_CONFIG_URL", url, "sqlite:///path")
+    if _scheme(url) in {"redis", "rediss"}:
+        return RedisConfigStore(_redis_client(url, settings))
+    raise _unsupported("ANALYTICS_CONFIG_URL", url, "sqlite:///path, redis://")
 
 
 def build_cache(settings: Settings) -> Cache:
     url = settings.cache_url
     if _scheme(url) == "memory":
         return MemoryCache()
-    raise _unsupported("ANALYTICS_CACHE_URL", url, "memory://")
+    if _scheme(url) in {"redis", "rediss"}:
+        return RedisCache(_redis_client(url, settings))
+    raise _unsupported("ANALYTICS_CACHE_URL", url, "memory://, redis://")
 
 
 def build_broker(settings: Settings) -> Broker:
     url = settings.broker_url
     scheme = _scheme(url)
     if scheme == "memory":
-        return MemoryBroker()
+        return MemoryBroker(history_size=settings.live_history_size)
     if scheme in {"redis", "rediss"}:
-        return RedisBroker(_redis_client(url, settings))
+        return RedisBroker(_redis_client(url, settings), history_size=settings.live_history_size)
     raise _unsupported("ANALYTICS_BROKER_URL", url, "memory://, redis://")
+
+
+def build_ingest_buffer(
+    settings: Settings, metrics: MetricStore, events: EventStore
+) -> IngestBuffer | None:
+    url = settings.ingest_buffer_url
+    if not url:
+        return None
+    if _scheme(url) in {"redis", "rediss"}:
+        timeout = settings.backend_timeout_seconds
+        return IngestBuffer(
+            _redis_client(url, settings),
+            metrics,
+            events,
+            block_ms=max(10, min(1000, int(timeout * 500))),
+        )
+    raise _unsupported("ANALYTICS_INGEST_BUFFER_URL", url, "redis://")
+
+
+def build_prometheus(settings: Settings) -> PromQLSource | None:
+    """The optional read-only Prometheus source (`http://host:port[/prefix]`)."""
+    url = settings.prometheus_url
+    if not url:
+        return None
+    if _scheme(url) in {"http", "https"}:
+        client = httpx.AsyncClient(
+            base_url=url.rstrip("/"), timeout=settings.backend_timeout_seconds
+        )
+        return PrometheusSource(
+            client,
+            tenant_label=settings.prometheus_tenant_label,
+            timeout_seconds=settings.backend_timeout_seconds,
+            max_points=settings.limits.max_points_per_request,
+        )
+    raise _unsupported("ANALYTICS_PROMETHEUS_URL", url, "http://host:port, https://")
 
 
 def build_backends(settings: Settings) -> Backends:
     files = _DuckDBFiles(settings)
+    metrics = build_metric_store(settings, files)
+    events = build_event_store(settings, files)
     return Backends(
-        metrics=build_metric_store(settings, files),
-        events=build_event_store(settings, files),
+        metrics=metrics,
+        events=events,
+        buffer=build_ingest_buffer(settings, metrics, events),
         config=build_config_store(settings),
         broker=build_broker(settings),
         cache=build_cache(settings),
+        prometheus=build_prometheus(settings),
     )

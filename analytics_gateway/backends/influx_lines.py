@@ -1,0 +1,162 @@
+"""Point batches as InfluxDB line protocol, built column-wise, and the tag encoding.
+
+Ingest is the hot path, so a body is never built point by point in Python:
+each distinct series gets its line prefix (`measurement,tags value=`) once,
+and Arrow kernels take the prefix per point, format the floats (shortest
+round-trip form) and the timestamps, and join the lines in C++.
+
+Tags are the series' labels plus `TENANT_TAG`. Label keys match
+`validation.LABEL_KEY_RE`, which never starts with `@`, so `@tenant` cannot
+collide with a label; the keys InfluxDB refuses or reserves (`time`, and
+`_field`/`_measurement` on 2.x) are stored as `@time` and so on. A label value
+that line protocol cannot carry (empty, a backslash, control characters) is
+stored percent-encoded behind `ENCODED_MARK`, and so is one that starts with
+the mark: the encoding is one-to-one, so filters and results see the labels
+exactly as written.
+
+Timestamps are written in nanoseconds: the millisecond the API speaks plus a
+sub-millisecond offset from a per-process counter with a random start.
+InfluxDB keeps one point per series and timestamp, while the gateway keeps
+every acknowledged point; the offset keeps two points of one series in the
+same millisecond apart, and no reader sees it (reads are in milliseconds).
+"""
+
+from __future__ import annotations
+
+import secrets
+import zlib
+from collections.abc import Mapping
+from urllib.parse import quote, unquote_to_bytes
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics_gateway.domain import PointBatch
+
+TENANT_TAG = "@tenant"
+FIELD = "value"
+ENCODED_MARK = "%%"
+RESERVED_KEYS = frozenset({"time", "_field", "_measurement"})
+_NS_PER_MS = 1_000_000
+_SERIES_CACHE = 100_000
+_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ "})
+_NAME_ESCAPES = str.maketrans({",": r"\,", " ": r"\ "})
+
+
+def _unsafe(text: str) -> bool:
+    """True if line protocol cannot carry `text` as a tag value, even escaped."""
+    return not text or "\\" in text or not text.isprintable() or text.startswith(ENCODED_MARK)
+
+
+def encode_tag_value(value: str) -> str:
+    if not _unsafe(value):
+        return value
+    return ENCODED_MARK + quote(value.encode("utf-8", "surrogatepass"), safe="")
+
+
+def decode_tag_value(stored: str) -> str:
+    if not stored.startswith(ENCODED_MARK):
+        return stored
+    return unquote_to_bytes(stored[len(ENCODED_MARK) :]).decode("utf-8", "surrogatepass")
+
+
+def encode_tag_key(key: str) -> str:
+    return "@" + key if key in RESERVED_KEYS else key
+
+
+def decode_tag_key(stored: str) -> str | None:
+    """The label a stored tag key holds; None for the tenant tag."""
+    if stored == TENANT_TAG:
+        return None
+    if stored.startswith("@") and stored[1:] in RESERVED_KEYS:
+        return stored[1:]
+    return stored
+
+
+def _checked(text: str, what: str) -> str:
+    if not text or "\\" in text or not text.isprintable():
+        raise ValueError(f"{what} {text!r} cannot be stored in InfluxDB")
+    return text
+
+
+def series_prefix(tenant: str, name: str, labels: Mapping[str, str]) -> str:
+    """`measurement,@tenant=t,k=v... value=`: tags sorted, as InfluxDB keeps them."""
+    tags = [(TENANT_TAG, tenant)]
+    tags += [(encode_tag_key(_checked(k, "label name")), v) for k, v in labels.items()]
+    tags.sort()
+    parts = [_checked(name, "metric name").translate(_NAME_ESCAPES)]
+    for key, value in tags:
+        parts.append(
+            f",{key.translate(_KEY_ESCAPES)}={encode_tag_value(value).translate(_KEY_ESCAPES)}"
+        )
+    parts.append(f" {FIELD}=")
+    return "".join(parts)
+
+
+class LineEncoder:
+    """Turns a `PointBatch` into gzipped line-protocol bodies of at most `chunk_points`.
+
+    `reserve` runs on the event loop, so concurrent batches never share
+    offsets; `encode` may then run in any thread: the prefix cache only ever
+    gains entries whose value is a pure function of their key.
+    """
+
+    def __init__(self, chunk_points: int = 5000, compress_level: int = 1) -> None:
+        self.chunk_points = chunk_points
+        self.compress_level = compress_level
+        self._prefixes: dict[tuple[str, str, str], str] = {}
+        self._sequence = secrets.randbelow(_NS_PER_MS)
+
+    def reserve(self, count: int) -> int:
+        """The first of `count` sub-millisecond offsets for one batch."""
+        start = self._sequence
+        self._sequence = (start + count) % _NS_PER_MS
+        return start
+
+    def encode(self, batch: PointBatch, start: int) -> list[bytes]:
+        count = len(batch)
+        if count == 0:
+            return []
+        lines = self._lines(batch, start)
+        offsets = np.frombuffer(
+            lines.buffers()[1], dtype=np.int32, count=count + 1, offset=lines.offset * 4
+        )
+        data = memoryview(lines.buffers()[2])
+        wbits = 31  # gzip container
+        return [
+            zlib.compress(
+                data[offsets[i] : offsets[min(i + self.chunk_points, count)]],
+                self.compress_level,
+                wbits,
+            )
+            for i in range(0, count, self.chunk_points)
+        ]
+
+    def _lines(self, batch: PointBatch, sequence: int) -> pa.StringArray:
+        names = pa.array(batch.names, pa.string()).dictionary_encode()
+        keys = pa.array(batch.label_keys, pa.string()).dictionary_encode()
+        width = len(keys.dictionary)
+        combined = names.indices.to_numpy().astype(np.int64) * width + keys.indices.to_numpy()
+        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+        prefixes = pa.array([self._prefix(batch, int(i)) for i in first], pa.string())
+        stamps = np.asarray(batch.timestamps, dtype=np.int64) * _NS_PER_MS
+        stamps += (np.arange(sequence, sequence + len(batch), dtype=np.int64)) % _NS_PER_MS
+        return pc.binary_join_element_wise(
+            pc.take(prefixes, pa.array(inverse.ravel())),
+            pc.cast(pa.array(batch.values, pa.float64()), pa.string()),
+            " ",
+            pc.cast(pa.array(stamps), pa.string()),
+            "\n",
+            "",
+        )
+
+    def _prefix(self, batch: PointBatch, index: int) -> str:
+        key = (batch.tenant, batch.names[index], batch.label_keys[index])
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) > _SERIES_CACHE:
+                self._prefixes.clear()
+            prefix = series_prefix(batch.tenant, batch.names[index], batch.labels[index])
+            self._prefixes[key] = prefix
+        return prefix

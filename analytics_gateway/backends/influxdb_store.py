@@ -1,0 +1,318 @@
+"""Metric store on InfluxDB (decision 7): line protocol in, InfluxQL out, over HTTP.
+
+Only the v1 endpoints are used (`/write`, `/query`), which InfluxDB 1.x
+serves natively and 2.x/3.x serve for compatibility, so one backend covers
+all three. Its behaviour follows the embedded store (`duckdb_store`); what
+InfluxDB cannot express is computed here (see `influxql`).
+
+Tenants share one database and are told apart by the `@tenant` tag. A tag
+rather than a database per tenant, because databases need admin rights to
+create and the URL names one database; and `@tenant`, because label names
+never start with `@` (`validation.LABEL_KEY_RE`), so no label can collide
+with it. Every statement, including SHOW MEASUREMENTS and SHOW TAG VALUES,
+filters on it.
+
+Writes are gzipped line protocol (`influx_lines`); every acknowledged point
+is kept, even two of one series in the same millisecond. A batch larger than
+`chunk_points` is written as several requests at once; InfluxDB has no
+transactions, so if one of them fails the others may be stored, and a write
+that timed out may still be stored later. `query_many` sends all its
+statements as ONE request, asking for MessagePack; `requests` counts the
+requests to `/query`.
+
+Where answers can differ from the embedded store: sums and averages by the
+last bits (float addition in another order), `-0.0` comes back as `0.0`, and
+P95/P99/RATE count the raw points they read against `max_points`.
+
+URL: `influxdb://[user:password@]host[:8086]/database[?rp=policy&token=...]`,
+`influxdb+https://...` for TLS (default port 443). A user and password are
+sent as basic auth (1.x); `token=`, or a password without a user, as
+`Authorization: Token ...` (2.x/3.x). The database is created on first use
+where the credentials allow it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import httpx
+import msgpack  # type: ignore[import-untyped]
+import orjson
+
+from analytics_gateway.backends import influxql
+from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
+from analytics_gateway.domain import MetricQuery, PointBatch, Series
+from analytics_gateway.errors import BackendUnavailable, BadUserInput, GatewayError, QueryTooComplex
+from analytics_gateway.validation import LABEL_KEY_RE
+
+_LIMIT_ERRORS = ("max-select-point", "max-select-series", "max-select-buckets")
+# MessagePack where the server offers it (1.x does): about half the server's encoding work
+# of JSON, and cheaper to decode. Uncompressed: gzip costs the server more than a LAN saves.
+_MSGPACK = "application/x-msgpack"
+_QUERY_HEADERS = {"Accept": _MSGPACK, "Accept-Encoding": "identity"}  # servers without it: JSON
+
+
+@dataclass(frozen=True)
+class InfluxTarget:
+    """Where the store talks to, read from an `influxdb://` URL."""
+
+    base_url: str
+    database: str
+    retention_policy: str | None = None
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> InfluxTarget:
+        parsed = urlparse(url)
+        schemes = {"influxdb": ("http", 8086), "influxdb+https": ("https", 443)}
+        if parsed.scheme not in schemes:
+            raise ValueError(f"not an InfluxDB URL: {parsed.scheme}:// (use influxdb://)")
+        protocol, default_port = schemes[parsed.scheme]
+        prefix, _, database = parsed.path.rstrip("/").rpartition("/")
+        if not parsed.hostname or not database:
+            raise ValueError("InfluxDB URL needs a host and a database: influxdb://host:8086/db")
+        params = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
+        unknown = set(params) - {"rp", "token"}
+        if unknown:
+            raise ValueError(f"InfluxDB URL: unknown parameters {sorted(unknown)} (use rp, token)")
+        username = unquote(parsed.username) if parsed.username else None
+        password = unquote(parsed.password) if parsed.password else None
+        token = params.get("token") or None
+        if token and (username or password):
+            raise ValueError("InfluxDB URL: give either user:password or ?token=, not both")
+        if password and not username:
+            token, password = password, None
+        host = parsed.hostname if ":" not in parsed.hostname else f"[{parsed.hostname}]"
+        return cls(
+            base_url=f"{protocol}://{host}:{parsed.port or default_port}{prefix}",
+            database=unquote(database),
+            retention_policy=params.get("rp") or None,
+            username=username,
+            password=password,
+            token=token,
+        )
+
+    def client(self, timeout_seconds: float) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
+        auth = httpx.BasicAuth(self.username, self.password or "") if self.username else None
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=auth,
+            headers=headers,
+            timeout=timeout_seconds,
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+
+
+class InfluxDBStore:
+    """Implements `MetricStore` on one InfluxDB database."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        database: str,
+        *,
+        retention_policy: str | None = None,
+        timeout_seconds: float = 5.0,
+        max_points: int = 1_000_000,
+        chunk_points: int = 5000,
+    ) -> None:
+        self._client = client
+        self._database = database
+        self._rp = retention_policy
+        self._timeout = timeout_seconds
+        self._max_points = max_points
+        self._encoder = LineEncoder(chunk_points)
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-lines")
+        self._write_params = {"db": database, "precision": "ns"}
+        if retention_policy:
+            self._write_params["rp"] = retention_policy
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+        self.requests = 0  # HTTP requests to /query
+        self.writes = 0  # HTTP requests to /write
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, timeout_seconds: float = 5.0, max_points: int = 1_000_000
+    ) -> InfluxDBStore:
+        target = InfluxTarget.from_url(url)
+        return cls(
+            target.client(timeout_seconds),
+            target.database,
+            retention_policy=target.retention_policy,
+            timeout_seconds=timeout_seconds,
+            max_points=max_points,
+        )
+
+    @property
+    def calls(self) -> int:
+        """Reads so far, under the name the embedded store counts its calls by."""
+        return self.requests
+
+    def _source(self, measurement: str) -> str:
+        if self._rp:
+            return ".".join(map(influxql.ident, (self._database, self._rp, measurement)))
+        return influxql.ident(measurement)
+
+    # -- HTTP --------------------------------------------------------------
+
+    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+        """POST within the timeout; no answer, or a 5xx, means the store is unavailable."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.post(path, **kwargs)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise BackendUnavailable("store (influxdb) timed out", backend="influxdb") from exc
+        except httpx.HTTPError as exc:
+            raise BackendUnavailable(
+                f"store (influxdb) unreachable: {exc}", backend="influxdb"
+            ) from exc
+        if response.status_code >= 500:
+            raise BackendUnavailable(
+                f"store (influxdb) failed: {response.status_code} {_error_text(response)}",
+                backend="influxdb",
+            )
+        return response
+
+    async def _ensure_database(self) -> None:
+        """CREATE DATABASE once (idempotent in 1.x); a refusal (no rights, 2.x) is fine."""
+        if self._ready:
+            return
+        async with self._ready_lock:
+            if not self._ready:
+                self.requests += 1
+                statement = f"CREATE DATABASE {influxql.ident(self._database)}"
+                await self._post("/query", data={"q": statement})
+                self._ready = True
+
+    async def _query(self, statement: str, count: int = 1) -> list[dict[str, Any]]:
+        """Run `count` `;`-joined statements in one request; one result per statement."""
+        await self._ensure_database()
+        self.requests += 1
+        response = await self._post(
+            "/query",
+            data={"q": statement, "db": self._database, "epoch": "ms"},
+            headers=_QUERY_HEADERS,
+        )
+        body = _body(response)
+        if response.status_code == 400:
+            raise GatewayError(f"influxdb rejected the query: {body.get('error')}")
+        if response.status_code != 200 or "error" in body:
+            raise _refusal("query", response.status_code, str(body.get("error")))
+        results: list[dict[str, Any]] = body.get("results") or []
+        for result in results:
+            error = result.get("error")
+            if error is None:
+                continue
+            if any(limit in error for limit in _LIMIT_ERRORS):
+                raise QueryTooComplex(f"influxdb refused the query: {error}")
+            if "database not found" in error:
+                self._ready = False  # dropped since: try to create it on the next call
+            raise _refusal("query", response.status_code, error)
+        if len(results) != count:
+            raise GatewayError(f"influxdb answered {len(results)} of {count} statements")
+        return results
+
+    # -- MetricStore ---------------------------------------------------------
+
+    async def write_batch(self, batch: PointBatch) -> None:
+        if not batch:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            start = self._encoder.reserve(len(batch))
+            bodies = await loop.run_in_executor(self._executor, self._encoder.encode, batch, start)
+        except ValueError as exc:
+            raise BadUserInput(str(exc)) from exc
+        await self._ensure_database()
+        await asyncio.gather(*(self._write(body) for body in bodies))
+
+    async def _write(self, body: bytes, *, retry: bool = True) -> None:
+        self.writes += 1
+        response = await self._post(
+            "/write",
+            params=self._write_params,
+            content=body,
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+        )
+        if response.status_code == 204:
+            return
+        message = _error_text(response)
+        if response.status_code == 404 and "database not found" in message and retry:
+            self._ready = False  # dropped since: create it again, once
+            await self._ensure_database()
+            await self._write(body, retry=False)
+            return
+        if response.status_code == 400:
+            raise BadUserInput(f"influxdb refused the points: {message}")
+        raise _refusal("write", response.status_code, message)
+
+    async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
+        if not queries:
+            return []
+        plans = [influxql.plan(q, self._source(q.name), self._max_points + 1) for q in queries]
+        statements = [p.statement for p in plans if p.statement is not None]
+        if not statements:
+            return [[] for _ in queries]
+        results = iter(await self._query(";".join(statements), len(statements)))
+        answered = [next(results) if p.statement is not None else {} for p in plans]
+        if sum(map(influxql.rows_of, answered)) > self._max_points:
+            raise QueryTooComplex(
+                f"the request would return more than {self._max_points} points; "
+                "narrow the time range or use a coarser step",
+                limit=self._max_points,
+            )
+        return [influxql.series_of(p, r) for p, r in zip(plans, answered, strict=True)]
+
+    async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
+        [result] = await self._query(
+            influxql.metric_names_statement(self._database, tenant, prefix)
+        )
+        names = set(influxql.column(result, 0))
+        return sorted(n for n in names if n.startswith(prefix or ""))
+
+    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
+        if not LABEL_KEY_RE.match(label):
+            return []  # no stored label has such a name
+        statement = influxql.label_values_statement(
+            self._database, self._source(metric), tenant, label
+        )
+        [result] = await self._query(statement)
+        return sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
+
+    async def close(self) -> None:
+        await self._client.aclose()
+        self._executor.shutdown(wait=True)
+
+
+def _body(response: httpx.Response) -> dict[str, Any]:
+    """The decoded answer (MessagePack or JSON), or `{"error": ...}` if it is neither."""
+    try:
+        if response.headers.get("content-type", "").startswith(_MSGPACK):
+            body = msgpack.unpackb(response.content, use_list=False)
+        else:
+            body = orjson.loads(response.content)
+    except (ValueError, msgpack.UnpackException):
+        return {"error": response.text[:500] or f"HTTP {response.status_code}"}
+    return body if isinstance(body, dict) else {"error": "unexpected response"}
+
+
+def _refusal(action: str, status: int, message: str) -> BackendUnavailable:
+    """A refusal the gateway cannot fix (credentials, missing database): report it."""
+    if status in (401, 403):
+        message = f"credentials refused ({status}): {message}"
+    return BackendUnavailable(
+        f"store (influxdb) refused the {action}: {message}", backend="influxdb"
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    return str(_body(response).get("error") or response.text[:500])
