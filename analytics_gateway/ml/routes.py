@@ -1,0 +1,230 @@
+"""REST routes for models, thin shells over `MlService` (the same rules as GraphQL).
+
+- `POST /analytics/ml/train`: train (or retrain, with `modelId`) a model; 201.
+- `POST /analytics/ml/predict`: use a model: anomalies or a forecast.
+- `GET /analytics/ml/models`: the tenant's models (`?kind=anomaly|forecast`).
+
+Bodies are JSON with the GraphQL argument names; errors are
+`{"errors": [{"message", "extensions": {"code", "field"...}}]}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from analytics_gateway.domain import Scope
+from analytics_gateway.errors import BadUserInput, GatewayError
+from analytics_gateway.ml import detectors
+from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
+from analytics_gateway.ml.scoring import AnomalyResult
+from analytics_gateway.ml.service import ForecastResult
+from analytics_gateway.resolvers.ml import columns_of, ml_service, train_spec
+from analytics_gateway.rest import Handler, error_response, principal_of
+from analytics_gateway.services import Services
+
+MAX_ANOMALIES = 1000
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def model_json(record: ModelRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "kind": record.kind,
+        "metric": record.metric,
+        "labels": record.labels,
+        "method": record.method,
+        "parameters": record.parameters,
+        "trainedFrom": record.trained_from_ms,
+        "trainedTo": record.trained_to_ms,
+        "trainingPoints": record.training_points,
+        "trainedAt": record.trained_at_ms,
+        "threshold": record.threshold,
+        "sensitivity": record.sensitivity,
+        "version": record.revision,
+        "evaluation": record.evaluation,
+    }
+
+
+def anomalies_json(result: AnomalyResult, record: ModelRecord) -> dict[str, Any]:
+    picked = result.anomalous()[-MAX_ANOMALIES:]
+    lower, upper = result.band_at(picked)
+    return {
+        "metric": record.metric,
+        "labels": record.labels,
+        "detector": result.detector,
+        "modelId": result.model_id,
+        "trainedFrom": result.trained_from_ms,
+        "trainedTo": result.trained_to_ms,
+        "threshold": result.threshold,
+        "points": int(result.values.size),
+        "count": int(result.anomalous().size),
+        "anomalies": [
+            {
+                "timestamp": int(result.timestamps[i]),
+                "value": float(result.values[i]),
+                "score": float(result.scores[i]),
+                "expectedLower": lo,
+                "expectedUpper": hi,
+                "alert": bool(result.alerts[i]),
+            }
+            for i, lo, hi in zip(picked.tolist(), lower.tolist(), upper.tolist(), strict=True)
+        ],
+        "scores": {"t": result.timestamps.tolist(), "v": np.round(result.scores, 6).tolist()},
+    }
+
+
+def forecast_json(result: ForecastResult) -> dict[str, Any]:
+    fc = result.forecast
+    return {
+        "metric": result.metric,
+        "labels": result.labels,
+        "modelId": result.model_id,
+        "model": fc.model,
+        "data": {"t": fc.timestamps_ms, "v": fc.values},
+        "lower": {"t": fc.timestamps_ms, "v": fc.lower},
+        "upper": {"t": fc.timestamps_ms, "v": fc.upper},
+        "backtestMase": fc.backtest_mase,
+        "baselineMase": fc.baseline_backtest_mase,
+        "confidenceInterval": fc.confidence_interval,
+        "seasonLength": fc.season_length,
+        "calibrated": fc.calibrated,
+    }
+
+
+def _body(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadUserInput("body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadUserInput(f"{key}: must be a string", field=key)
+    return value
+
+
+def _moment(body: dict[str, Any], key: str) -> datetime | None:
+    text = _text(body, key)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadUserInput(f"{key}: must be an ISO-8601 date-time", field=key) from None
+
+
+def _sensitivity(body: dict[str, Any]) -> detectors.Sensitivity | None:
+    raw = _text(body, "sensitivity")
+    if raw is None:
+        return None
+    try:
+        return detectors.Sensitivity[raw.upper()]
+    except KeyError:
+        raise BadUserInput(
+            "sensitivity: must be LOW, MEDIUM or HIGH", field="sensitivity"
+        ) from None
+
+
+def _number(body: dict[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadUserInput(f"{key}: must be a number", field=key)
+    return float(value)
+
+
+class MlRoutes:
+    def __init__(self, services: Callable[[], Services]) -> None:
+        self._services = services
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except GatewayError as exc:
+                return error_response(exc)
+
+        return wrapped
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "train": self._guard(self.train),
+            "predict": self._guard(self.predict),
+            "models": self._guard(self.models),
+        }
+
+    async def train(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.WRITE)
+        body = _body(await request.body())
+        kind = (_text(body, "kind") or ANOMALY).lower()
+        if kind not in (ANOMALY, FORECAST):
+            raise BadUserInput("kind: must be anomaly or forecast", field="kind")
+        metric = _text(body, "metric")
+        if metric is None:
+            raise BadUserInput("metric: required", field="metric")
+        spec = train_spec(
+            metric=metric,
+            labels=body.get("labels"),
+            kind=kind,
+            window=_text(body, "window"),
+            start=_moment(body, "from"),
+            end=_moment(body, "to"),
+            detector=_text(body, "detector"),
+            method=_text(body, "method"),
+            parameters=body.get("parameters"),
+            sensitivity=_sensitivity(body) or detectors.Sensitivity.MEDIUM,
+            horizon=_text(body, "horizon"),
+            confidence_interval=_number(body, "confidenceInterval") or 0.95,
+            name=_text(body, "name"),
+            model_id=_text(body, "modelId"),
+        )
+        record = await ml_service(services).train(principal.tenant, spec)
+        return _json(model_json(record), 201)
+
+    async def predict(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.READ)
+        body = _body(await request.body())
+        model_id = _text(body, "modelId")
+        if not model_id:
+            raise BadUserInput("modelId: required", field="modelId")
+        prediction = await ml_service(services).predict(
+            principal.tenant,
+            model_id,
+            data=columns_of(body.get("data")),
+            window=_text(body, "window"),
+            horizon=_text(body, "horizon"),
+            confidence_interval=_number(body, "confidenceInterval"),
+            sensitivity=_sensitivity(body),
+        )
+        answer: dict[str, Any] = {"model": model_json(prediction.model)}
+        answer["anomalies"] = (
+            anomalies_json(prediction.anomalies, prediction.model) if prediction.anomalies else None
+        )
+        answer["forecast"] = forecast_json(prediction.forecast) if prediction.forecast else None
+        return _json(answer)
+
+    async def models(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.READ)
+        kind = request.query_params.get("kind")
+        records = await ml_service(services).models(principal.tenant)
+        return _json({"models": [model_json(r) for r in records if kind is None or r.kind == kind]})
