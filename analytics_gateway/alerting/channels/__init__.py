@@ -1,0 +1,1 @@
+"""Senders per channel kind: webhook (signed JSON), Slack incoming webhook, email (SMTP)."""

@@ -1,0 +1,436 @@
+"""The alert condition language: a Lark grammar, a typed AST, errors with positions.
+
+    error_rate > 0.05
+    avg(cpu_usage{host="a"}[5m]) > 90 and p95(latency_ms[10m]) > 250
+    errors / requests > 0.05
+    cpu_usage outside band(7d, sensitivity=high)
+
+A bare metric reads its latest value within the last 5 minutes; `fn(metric[w])`
+aggregates the window `w` (avg sum min max count last p50 p95 p99 rate). Label
+matchers are `=`, `!=`, `=~` and `!~` (regular expressions match whole values).
+Conditions are parsed into the AST below and interpreted; nothing is `eval`ed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
+
+from analytics_gateway.alerting.model import LabelMatcher as Matcher
+from analytics_gateway.alerting.model import MatchOp
+from analytics_gateway.domain import Aggregation
+from analytics_gateway.durations import parse_duration_ms
+from analytics_gateway.errors import BadUserInput
+
+DEFAULT_LOOKBACK_MS = 5 * 60_000
+MAX_WINDOW_MS = 90 * 86_400_000
+MAX_NODES = 64
+
+_GRAMMAR = r"""
+?start: disj
+?disj: conj | disj OR conj -> logic
+?conj: neg | conj AND neg -> logic
+?neg: NOT neg -> negation | comparison
+?comparison: sum | sum CMP sum -> compare | sum OUTSIDE band -> outside
+band: BAND "(" DURATION ("," band_arg)* ")"
+band_arg: NAME "=" NAME
+?sum: product | sum PLUS product -> arith | sum MINUS product -> arith
+?product: unary | product TIMES unary -> arith | product DIVIDE unary -> arith
+?unary: atom | MINUS unary -> minus
+?atom: NUMBER -> number | selector | call | "(" disj ")"
+call: NAME "(" NAME matchers? window? ")"
+selector: NAME matchers? window?
+matchers: "{" [matcher ("," matcher)*] "}"
+matcher: NAME MATCH_OP STRING
+window: "[" DURATION "]"
+
+OR: "or"
+AND: "and"
+NOT: "not"
+OUTSIDE: "outside"
+BAND: "band"
+CMP: ">=" | "<=" | "==" | "!=" | ">" | "<"
+MATCH_OP: "=~" | "!~" | "!=" | "="
+PLUS: "+"
+MINUS: "-"
+TIMES: "*"
+DIVIDE: "/"
+NAME: /[A-Za-z_:][A-Za-z0-9_:.]*/
+NUMBER: /(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/
+DURATION: /\d+(\.\d+)?(ms|s|m|h|d|w)/
+STRING: /"([^"\\]|\\.)*"/
+%ignore /\s+/
+"""
+
+_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True)
+
+_READABLE = {
+    "OR": "'or'",
+    "AND": "'and'",
+    "NOT": "'not'",
+    "OUTSIDE": "'outside'",
+    "BAND": "'band'",
+    "CMP": "a comparison (> >= < <= == !=)",
+    "MATCH_OP": "a label matcher (= != =~ !~)",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "TIMES": "'*'",
+    "DIVIDE": "'/'",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "DURATION": "a duration (e.g. 5m)",
+    "STRING": 'a quoted string (e.g. "a")',
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "$END": "the end",
+}
+
+FUNCTIONS = {a.value: a for a in Aggregation}
+
+Sensitivity = Literal["low", "medium", "high"]
+
+
+class ConditionError(BadUserInput):
+    """A condition that does not parse or type-check; names the column and what was expected."""
+
+    def __init__(self, message: str, column: int, source: str) -> None:
+        pointer = f"\n  {source}\n  {' ' * (column - 1)}^"
+        super().__init__(
+            f"condition: {message} at column {column}{pointer}", field="condition", column=column
+        )
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Number:
+    value: float
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One value per series of `metric` matching `matchers`: `function` over `window_ms`."""
+
+    metric: str
+    matchers: tuple[Matcher, ...]
+    function: Aggregation
+    window_ms: int
+
+    def selects(self, labels: dict[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+
+@dataclass(frozen=True)
+class Arith:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Minus:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Compare:
+    op: str
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Logic:
+    op: str  # and / or
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class Outside:
+    """The selector's value lies outside the band learned from its own history."""
+
+    selector: Selector
+    window_ms: int
+    sensitivity: Sensitivity
+
+
+Node = Number | Selector | Arith | Minus | Compare | Logic | Not | Outside
+NUMERIC = (Number, Selector, Arith, Minus)
+
+
+@dataclass(frozen=True)
+class Positioned:
+    node: Node
+    column: int
+
+
+@v_args(meta=True)
+class _Build(Transformer[Token, Positioned]):
+    """Parse tree -> AST, checking types; every node remembers its column."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self._source = source
+        self._nodes = 0
+
+    def _at(self, node: Node, column: int) -> Positioned:
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            self._fail(f"the condition has more than {MAX_NODES} parts", column)
+        return Positioned(node, column)
+
+    def _fail(self, message: str, column: int) -> Any:
+        raise ConditionError(message, column, self._source)
+
+    def _numeric(self, item: Positioned, role: str) -> Node:
+        if not isinstance(item.node, NUMERIC):
+            self._fail(f"{role} must be a number or a metric, not a condition", item.column)
+        return item.node
+
+    def _boolean(self, item: Positioned, role: str) -> Node:
+        if isinstance(item.node, NUMERIC):
+            self._fail(f"{role} must be a condition (e.g. a comparison), not a value", item.column)
+        return item.node
+
+    def _duration(self, token: Token) -> int:
+        try:
+            ms = parse_duration_ms(str(token), field="condition")
+        except BadUserInput:
+            return int(self._fail(f"{token!s} is not a positive duration", token.column or 1))
+        if ms > MAX_WINDOW_MS:
+            self._fail(f"{token!s} is longer than the 90d maximum", token.column or 1)
+        return ms
+
+    def number(self, meta: Any, children: list[Token]) -> Positioned:
+        return self._at(Number(float(children[0])), meta.column)
+
+    def matchers(self, meta: Any, children: list[Matcher | None]) -> tuple[Matcher, ...]:
+        return tuple(m for m in children if m is not None)
+
+    def matcher(self, meta: Any, children: list[Token]) -> Matcher:
+        label, op, raw = children
+        value = bytes(str(raw)[1:-1], "utf-8").decode("unicode_escape")
+        if op in ("=~", "!~"):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                self._fail(f"invalid regular expression {value!r}: {exc}", raw.column or 1)
+        return Matcher(str(label), MatchOp(str(op)), value)
+
+    def window(self, meta: Any, children: list[Token]) -> int:
+        return self._duration(children[0])
+
+    def selector(self, meta: Any, children: list[Any]) -> Positioned:
+        metric, matchers, window = self._parts(children)
+        if window is not None:
+            self._fail(
+                f"a window needs a function, e.g. avg({metric}[...]); "
+                f"one of {', '.join(FUNCTIONS)}",
+                meta.column,
+            )
+        return self._at(
+            Selector(metric, matchers, Aggregation.LAST, DEFAULT_LOOKBACK_MS), meta.column
+        )
+
+    def _parts(self, children: list[Any]) -> tuple[str, tuple[Matcher, ...], int | None]:
+        matchers: tuple[Matcher, ...] = ()
+        window: int | None = None
+        for child in children[1:]:
+            if isinstance(child, tuple):
+                matchers = child
+            elif isinstance(child, int):
+                window = child
+        return str(children[0]), matchers, window
+
+    def call(self, meta: Any, children: list[Any]) -> Positioned:
+        function = FUNCTIONS.get(str(children[0]).lower())
+        if function is None:
+            self._fail(
+                f"unknown function {children[0]!s}; use one of {', '.join(FUNCTIONS)}",
+                meta.column,
+            )
+        assert function is not None
+        metric, matchers, window = self._parts(children[1:])
+        return self._at(
+            Selector(metric, matchers, function, window or DEFAULT_LOOKBACK_MS), meta.column
+        )
+
+    def arith(self, meta: Any, children: list[Any]) -> Positioned:
+        left, op, right = children
+        return self._at(
+            Arith(str(op), self._numeric(left, "an operand"), self._numeric(right, "an operand")),
+            meta.column,
+        )
+
+    def minus(self, meta: Any, children: list[Any]) -> Positioned:
+        operand = self._numeric(children[1], "the operand of '-'")
+        if isinstance(operand, Number):
+            return self._at(Number(-operand.value), meta.column)
+        return self._at(Minus(operand), meta.column)
+
+    def compare(self, meta: Any, children: list[Any]) -> Positioned:
+        left, op, right = children
+        lhs = self._numeric(left, "the left side of a comparison")
+        rhs = self._numeric(right, "the right side of a comparison")
+        if isinstance(lhs, Number) and isinstance(rhs, Number):
+            self._fail("this comparison reads no metric", meta.column)
+        return self._at(Compare(str(op), lhs, rhs), meta.column)
+
+    def logic(self, meta: Any, children: list[Any]) -> Positioned:
+        left, op, right = children
+        return self._at(
+            Logic(
+                str(op).lower(),
+                self._boolean(left, f"the left side of '{op!s}'"),
+                self._boolean(right, f"the right side of '{op!s}'"),
+            ),
+            meta.column,
+        )
+
+    def negation(self, meta: Any, children: list[Any]) -> Positioned:
+        return self._at(Not(self._boolean(children[1], "the operand of 'not'")), meta.column)
+
+    def band_arg(self, meta: Any, children: list[Token]) -> tuple[str, str, int]:
+        return str(children[0]), str(children[1]), meta.column
+
+    def band(self, meta: Any, children: list[Any]) -> tuple[int, Sensitivity]:
+        window = self._duration(children[1])
+        sensitivity: Sensitivity = "medium"
+        for key, value, column in children[2:]:
+            if key != "sensitivity":
+                self._fail(f"unknown band option {key!r}; use sensitivity", column)
+            if value not in ("low", "medium", "high"):
+                self._fail("sensitivity must be low, medium or high", column)
+            sensitivity = value
+        return window, sensitivity
+
+    def outside(self, meta: Any, children: list[Any]) -> Positioned:
+        subject, _, (window, sensitivity) = children
+        if not isinstance(subject.node, Selector):
+            self._fail(
+                "the left side of 'outside' must be one metric (its history makes the band)",
+                subject.column,
+            )
+        return self._at(Outside(subject.node, window, sensitivity), meta.column)
+
+
+def _describe(token: Token | None) -> str:
+    if token is None or token.type == "$END":
+        return "end of condition"
+    return repr(str(token))
+
+
+def _expected(names: set[str]) -> str:
+    readable = sorted({_READABLE.get(n, n.lower()) for n in names})
+    if len(readable) > 6:
+        readable = [*readable[:6], "..."]
+    return ", ".join(readable)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed condition and its source text."""
+
+    source: str
+    root: Node
+
+    def selectors(self) -> list[Selector]:
+        return self._selectors
+
+    @cached_property
+    def _selectors(self) -> list[Selector]:
+        found: list[Selector] = []
+        _collect(self.root, found)
+        return found
+
+    @property
+    def is_dynamic(self) -> bool:
+        return _has_band(self.root)
+
+
+def _collect(node: Node, found: list[Selector]) -> None:
+    if isinstance(node, Selector):
+        found.append(node)
+    elif isinstance(node, Arith | Compare | Logic):
+        _collect(node.left, found)
+        _collect(node.right, found)
+    elif isinstance(node, Minus | Not):
+        _collect(node.operand, found)
+    elif isinstance(node, Outside):
+        found.append(node.selector)
+
+
+def _has_band(node: Node) -> bool:
+    if isinstance(node, Outside):
+        return True
+    if isinstance(node, Logic):
+        return _has_band(node.left) or _has_band(node.right)
+    if isinstance(node, Not):
+        return _has_band(node.operand)
+    return False
+
+
+def parse_condition(source: str) -> Condition:
+    """Parse and type-check; raise `ConditionError` naming the column and what was expected."""
+    if len(source) > 2000:
+        raise ConditionError("the condition is longer than 2000 characters", 1, source[:40])
+    try:
+        tree = _PARSER.parse(source)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, source) from None
+    try:
+        result = _Build(source).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ConditionError):
+            raise exc.orig_exc from None
+        raise
+    if isinstance(result.node, NUMERIC):
+        raise ConditionError(
+            "a condition must compare (e.g. error_rate > 0.05), not just compute a value",
+            1,
+            source,
+        )
+    return Condition(source, result.node)
+
+
+def _syntax_error(exc: UnexpectedInput, source: str) -> ConditionError:
+    column = getattr(exc, "column", None) or len(source) + 1
+    if isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream or 0
+        char = source[pos] if pos < len(source) else ""
+        expected = _expected(set(exc.allowed or ()))
+        return ConditionError(f"unexpected character {char!r}; expected {expected}", column, source)
+    if isinstance(exc, UnexpectedToken):
+        found = _describe(exc.token)
+        if exc.token.type == "$END":
+            column = len(source) + 1
+        return ConditionError(
+            f"unexpected {found}; expected {_expected(set(exc.expected))}", column, source
+        )
+    if isinstance(exc, UnexpectedEOF):
+        return ConditionError(
+            f"unexpected end; expected {_expected(set(exc.expected))}", len(source) + 1, source
+        )
+    return ConditionError("cannot parse", column, source)

@@ -1,0 +1,180 @@
+"""The durable outbox: notifications survive crashes and receiver outages, and go once.
+
+The evaluator queues a notification (create-only, by its deterministic id)
+before it stores the state change that caused it, so a crash in between
+re-creates the same id, which the outbox refuses. A dispatcher then claims
+due entries (a versioned write: on several replicas one claim wins), sends
+them, and records the result under the same id (`alert_sent`), which also
+blocks any later re-queue of that id. Failures are retried with exponential
+backoff until `max_age_ms`; a permanent failure (e.g. HTTP 400) or age ends
+the entry as failed. A sender that dies mid-send leaves its claim to expire,
+then the entry is sent again: at-least-once at that one point, which is why
+every notification carries its id for the receiver to deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from analytics_gateway.alerting.channels.base import DeliveryError
+from analytics_gateway.alerting.channels.registry import Senders
+from analytics_gateway.alerting.metrics import AlertMetrics
+from analytics_gateway.alerting.model import Channel
+from analytics_gateway.alerting.store import AlertDocuments
+from analytics_gateway.errors import Conflict, GatewayError
+
+log = logging.getLogger(__name__)
+
+BASE_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 5 * 60_000
+MAX_AGE_MS = 24 * 3_600_000
+CLAIM_MS = 60_000
+SENT_RETENTION_MS = 7 * 86_400_000
+CONCURRENCY = 16
+
+
+def backoff_ms(attempts: int) -> int:
+    return int(min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** max(0, attempts - 1)))
+
+
+class Outbox:
+    def __init__(
+        self,
+        docs: AlertDocuments,
+        senders: Senders,
+        clock: Callable[[], int],
+        replica_id: str,
+        metrics: AlertMetrics,
+    ) -> None:
+        self._docs = docs
+        self._senders = senders
+        self._clock = clock
+        self._replica = replica_id
+        self._metrics = metrics
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._last_prune = 0
+
+    async def enqueue(self, notifications: list[dict[str, Any]]) -> int:
+        """Queue each once; return how many were new."""
+        now = self._clock()
+        created = 0
+        for notification in notifications:
+            if await self._docs.enqueue(notification, now):
+                created += 1
+        if created:
+            self._metrics.notifications_queued.inc(created)
+            self._wake.set()
+        return created
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self, tick_seconds: float) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), tick_seconds)
+            self._wake.clear()
+            try:
+                await self.dispatch()
+            except GatewayError as exc:
+                log.warning("outbox dispatch failed: %s", exc.message)
+
+    async def dispatch(self) -> int:
+        """Send every due entry once; return how many were delivered."""
+        async with self._lock:
+            now = self._clock()
+            due: list[tuple[str, str, int, dict[str, Any]]] = []
+            for tenant in await self._docs.outbox_tenants():
+                for doc_id, version, entry in await self._docs.outbox(tenant):
+                    if entry["next_attempt_ms"] <= now and entry["claim_until_ms"] <= now:
+                        due.append((tenant, doc_id, version, entry))
+            limit = asyncio.Semaphore(CONCURRENCY)
+
+            async def one(item: tuple[str, str, int, dict[str, Any]]) -> bool:
+                async with limit:
+                    return await self._deliver(*item)
+
+            results = await asyncio.gather(*(one(item) for item in due))
+            if now - self._last_prune > 3_600_000:
+                self._last_prune = now
+                await self._prune(now)
+            return sum(results)
+
+    async def _deliver(self, tenant: str, doc_id: str, version: int, entry: dict[str, Any]) -> bool:
+        now = self._clock()
+        claimed = {**entry, "claimed_by": self._replica, "claim_until_ms": now + CLAIM_MS}
+        try:
+            version = await self._docs.update_entry(tenant, doc_id, claimed, version)
+        except Conflict:
+            return False  # another dispatcher has it
+        notification = entry["notification"]
+        attempts = int(entry["attempts"]) + 1
+        channel = await self._channel(tenant, notification["target"])
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel named {notification['target']!r}", permanent=True)
+            await self._senders.send(channel, notification)
+        except DeliveryError as exc:
+            self._metrics.delivery_failures.inc()
+            log.warning("notification %s to %s failed: %s", doc_id, notification["target"],
+                        exc.message)  # fmt: skip
+            first = int(notification["createdAt"])
+            if exc.permanent or self._clock() - first > MAX_AGE_MS:
+                await self._docs.finish(
+                    tenant, doc_id, _record(notification, attempts, exc, self._clock())
+                )
+                return False
+            retry = {
+                **entry,
+                "attempts": attempts,
+                "next_attempt_ms": self._clock() + backoff_ms(attempts),
+                "claimed_by": None,
+                "claim_until_ms": 0,
+                "last_error": exc.message,
+            }
+            with contextlib.suppress(Conflict):
+                await self._docs.update_entry(tenant, doc_id, retry, version)
+            return False
+        await self._docs.finish(
+            tenant, doc_id, _record(notification, attempts, None, self._clock())
+        )
+        self._metrics.notifications_sent.inc()
+        return True
+
+    async def _channel(self, tenant: str, name: str) -> Channel | None:
+        for channel in await self._docs.channels(tenant):
+            if channel.name == name:
+                return channel
+        return None
+
+    async def _prune(self, now: int) -> None:
+        for tenant in await self._docs.config.document_tenants("alert_sent"):
+            for doc_id, _, record in await self._docs.sent(tenant):
+                if now - int(record.get("finishedAt") or 0) > SENT_RETENTION_MS:
+                    await self._docs.forget_sent(tenant, doc_id)
+
+    async def pending(self, tenant: str) -> list[dict[str, Any]]:
+        return [entry for _, _, entry in await self._docs.outbox(tenant)]
+
+
+def _record(
+    notification: dict[str, Any],
+    attempts: int,
+    error: DeliveryError | None,
+    finished_at: int,
+) -> dict[str, Any]:
+    return {
+        "target": notification["target"],
+        "alertId": notification["alertId"],
+        "status": notification["status"],
+        "delivered": error is None,
+        "attempts": attempts,
+        "error": None if error is None else error.message,
+        "createdAt": notification["createdAt"],
+        "finishedAt": finished_at,
+    }

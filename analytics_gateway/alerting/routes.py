@@ -1,0 +1,160 @@
+"""REST routes of the brief for alerts, thin shells over `AlertService`.
+
+- `GET /analytics/alerts`: the tenant's alerts with their state (`?state=FIRING`).
+- `POST /analytics/alerts`: create one; 201. Body (camelCase, as in GraphQL):
+  `{"name", "condition", "severity", "for", "keepFiringFor", "interval",
+  "channels", "actions", "labels", "annotations", "enabled", "groupBy",
+  "groupWait", "groupInterval", "repeatInterval"}`.
+- `PUT /analytics/alerts/{alert_id}`: replace one (optional `"version"`: CONFLICT
+  if it changed since).
+- `DELETE /analytics/alerts/{alert_id}`: 204, or 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from analytics_gateway.alerting.engine import RuleState
+from analytics_gateway.alerting.model import AlertRule, Severity
+from analytics_gateway.alerting.specs import RuleSpec
+from analytics_gateway.domain import Scope
+from analytics_gateway.errors import BadUserInput, GatewayError, NotFound
+from analytics_gateway.rest import Handler, error_response, principal_of
+from analytics_gateway.services import Services
+
+_TEXT = ("for", "keepFiringFor", "interval", "groupWait", "groupInterval", "repeatInterval")
+_LISTS = ("channels", "actions", "groupBy")
+_KNOWN = {"name", "condition", "severity", "labels", "annotations", "enabled", "version"}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def rule_spec(body: Any) -> RuleSpec:
+    if not isinstance(body, Mapping):
+        raise BadUserInput("body must be a JSON object")
+    unknown = set(body) - _KNOWN - set(_TEXT) - set(_LISTS)
+    if unknown:
+        raise BadUserInput(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for key in ("name", "condition", *(k for k in _TEXT if k in body)):
+        if not isinstance(body.get(key), str):
+            raise BadUserInput(f"{key} must be a string", field=key)
+    for key in _LISTS:
+        value = body.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BadUserInput(f"{key} must be a list of strings", field=key)
+    try:
+        severity = Severity(str(body.get("severity", "WARNING")).upper())
+    except ValueError:
+        raise BadUserInput("severity must be INFO, WARNING or CRITICAL", field="severity") from None
+    enabled = body.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise BadUserInput("enabled must be true or false", field="enabled")
+    defaults = RuleSpec("", "")
+    return RuleSpec(
+        name=body["name"],
+        condition=body["condition"],
+        severity=severity,
+        for_=body.get("for", defaults.for_),
+        keep_firing_for=body.get("keepFiringFor", defaults.keep_firing_for),
+        interval=body.get("interval", defaults.interval),
+        channels=body.get("channels", []),
+        actions=body.get("actions", []),
+        labels=body.get("labels"),
+        annotations=body.get("annotations"),
+        enabled=enabled,
+        group_by=body.get("groupBy", []),
+        group_wait=body.get("groupWait", defaults.group_wait),
+        group_interval=body.get("groupInterval", defaults.group_interval),
+        repeat_interval=body.get("repeatInterval", defaults.repeat_interval),
+    )
+
+
+def alert_json(rule: AlertRule, state: RuleState) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "version": rule.version,
+        **{k: v for k, v in rule.to_document().items() if k != "id"},
+        "state": state.state.value,
+        "instances": [
+            {"labels": i.labels, "state": i.state.value, "value": i.value, "since": i.since_ms}
+            for i in state.instances.values()
+        ],
+    }
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"body is not valid JSON: {exc}") from None
+
+
+class AlertRoutes:
+    def __init__(self, services: Callable[[], Services]) -> None:
+        self._services = services
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except GatewayError as exc:
+                return error_response(exc)
+
+        return wrapped
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "list": self._guard(self.list),
+            "create": self._guard(self.create),
+            "update": self._guard(self.update),
+            "delete": self._guard(self.delete),
+        }
+
+    async def list(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.READ)
+        alerts = services.alerts
+        states = await alerts.states(principal.tenant)
+        wanted = request.query_params.get("state")
+        out = [
+            alert_json(r, states.get(r.id, RuleState()))
+            for r in await alerts.rules(principal.tenant)
+        ]
+        if wanted:
+            out = [a for a in out if a["state"] == wanted.upper()]
+        return _json({"alerts": out})
+
+    async def create(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.WRITE)
+        spec = rule_spec(await _body(request))
+        rule = await services.alerts.create_rule(principal.tenant, spec, principal.key_id)
+        return _json(alert_json(rule, RuleState()), 201)
+
+    async def update(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.WRITE)
+        body = await _body(request)
+        version = body.get("version") if isinstance(body, Mapping) else None
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise BadUserInput("version must be an integer", field="version")
+        alert_id = request.path_params["alert_id"]
+        rule = await services.alerts.update_rule(
+            principal.tenant, alert_id, rule_spec(body), version
+        )
+        return _json(alert_json(rule, await services.alerts.state(principal.tenant, alert_id)))
+
+    async def delete(self, request: Request) -> Response:
+        services = self._services()
+        principal = await principal_of(services, request, Scope.WRITE)
+        alert_id = request.path_params["alert_id"]
+        if not await services.alerts.delete_rule(principal.tenant, alert_id):
+            raise NotFound(f"no alert {alert_id!r}", id=alert_id)
+        return Response(status_code=204)
