@@ -1,0 +1,241 @@
+"""Named data sources, the presets of `createRealtimeDashboard`, and the demo dashboard.
+
+A component such as `{type: CHART, data: "daily_revenue"}` names a data
+source here; a name not listed is read as a metric name with default settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics_gateway.dashboards.model import (
+    ChartStyle,
+    DashboardSpec,
+    Position,
+    QueryKind,
+    Variable,
+    Widget,
+    WidgetQuery,
+    WidgetType,
+    auto_positions,
+)
+from analytics_gateway.domain import Aggregation
+from analytics_gateway.errors import BadUserInput
+
+
+def metric(
+    name: str,
+    aggregation: Aggregation = Aggregation.AVG,
+    *,
+    group_by: tuple[str, ...] | None = None,
+    labels: dict[str, str] | None = None,
+    step: str | None = None,
+    last: str | None = None,
+) -> WidgetQuery:
+    return WidgetQuery(
+        QueryKind.METRIC,
+        name=name,
+        labels=labels or {},
+        aggregation=aggregation,
+        group_by=group_by,
+        step=step,
+        last=last,
+    )
+
+
+def events(
+    event_type: str,
+    *,
+    group_by: str | None = None,
+    step: str | None = None,
+    last: str | None = None,
+) -> WidgetQuery:
+    return WidgetQuery(
+        QueryKind.EVENTS,
+        name=event_type,
+        group_by=(group_by,) if group_by else None,
+        step=step,
+        last=last,
+    )
+
+
+def formula(text: str, aggregation: Aggregation = Aggregation.AVG) -> WidgetQuery:
+    return WidgetQuery(QueryKind.FORMULA, formula=text, aggregation=aggregation)
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    query: WidgetQuery
+
+
+DATA_SOURCES: dict[str, Source] = {
+    "daily_revenue": Source(
+        "Daily revenue", metric("revenue", Aggregation.SUM, step="1d", last="7d")
+    ),
+    "revenue": Source("Revenue", metric("revenue", Aggregation.SUM)),
+    "active_users": Source("Active users", metric("active_users", Aggregation.LAST)),
+    "user_activity": Source(
+        "Listening activity by country",
+        events("song_play", group_by="country", step="1h", last="24h"),
+    ),
+    "song_plays": Source(
+        "Song plays per minute by country",
+        metric("song_plays", Aggregation.AVG, group_by=("country",)),
+    ),
+    "revenue_per_user": Source(
+        "Revenue per active user", formula("revenue / active_users", Aggregation.LAST)
+    ),
+    "conversion_rate": Source("Conversion rate", metric("conversion_rate", Aggregation.AVG)),
+    "error_rate": Source("Error rate", metric("error_rate", Aggregation.AVG)),
+    "cpu_usage": Source("CPU by host", metric("cpu_usage", Aggregation.AVG, group_by=("host",))),
+    "request_latency": Source(
+        "Request latency p95 by endpoint",
+        metric("request_latency_ms", Aggregation.P95, group_by=("endpoint",)),
+    ),
+}
+
+
+def source(name: str) -> Source:
+    """The named data source, or the metric of that name with default settings."""
+    known = DATA_SOURCES.get(name)
+    if known is not None:
+        return known
+    return Source(name.replace("_", " ").capitalize(), metric(name))
+
+
+PresetWidget = tuple[WidgetType, str, WidgetQuery | None, ChartStyle]
+
+PRESETS: dict[str, list[PresetWidget]] = {
+    "system_health": [
+        (WidgetType.KPI, "Error rate", metric("error_rate", Aggregation.AVG), ChartStyle.LINE),
+        (
+            WidgetType.KPI,
+            "Latency p95 (ms)",
+            metric("request_latency_ms", Aggregation.P95),
+            ChartStyle.LINE,
+        ),
+        (WidgetType.CHART, "CPU by host", DATA_SOURCES["cpu_usage"].query, ChartStyle.LINE),
+        (
+            WidgetType.CHART,
+            "Request latency p95",
+            DATA_SOURCES["request_latency"].query,
+            ChartStyle.LINE,
+        ),
+    ],
+    "user_activity": [
+        (WidgetType.KPI, "Active users", DATA_SOURCES["active_users"].query, ChartStyle.LINE),
+        (WidgetType.KPI, "Plays", events("song_play"), ChartStyle.LINE),
+        (
+            WidgetType.CHART,
+            "Song plays by country",
+            DATA_SOURCES["song_plays"].query,
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.HEATMAP,
+            "Listening activity by country",
+            DATA_SOURCES["user_activity"].query,
+            ChartStyle.LINE,
+        ),
+    ],
+    "revenue": [
+        (WidgetType.KPI, "Revenue", DATA_SOURCES["revenue"].query, ChartStyle.LINE),
+        (
+            WidgetType.KPI,
+            "Revenue per active user",
+            DATA_SOURCES["revenue_per_user"].query,
+            ChartStyle.LINE,
+        ),
+        (WidgetType.KPI, "Conversion rate", DATA_SOURCES["conversion_rate"].query, ChartStyle.LINE),
+        (WidgetType.CHART, "Revenue", DATA_SOURCES["revenue"].query, ChartStyle.AREA),
+    ],
+    "alerts": [(WidgetType.ALERTS, "Alerts", None, ChartStyle.LINE)],
+    "anomalies": [(WidgetType.ANOMALIES, "Anomalies", None, ChartStyle.LINE)],
+    "forecast": [(WidgetType.FORECAST, "Revenue forecast", metric("revenue"), ChartStyle.LINE)],
+}
+
+
+def laid_out(items: list[PresetWidget]) -> tuple[Widget, ...]:
+    """Widgets with ids w1.. and flowed grid positions."""
+    positions = auto_positions([t for t, _, _, _ in items])
+    return tuple(
+        Widget(f"w{i + 1}", widget_type, title, position, query, style)
+        for i, ((widget_type, title, query, style), position) in enumerate(
+            zip(items, positions, strict=True)
+        )
+    )
+
+
+def realtime_spec(presets: list[str], name: str | None) -> DashboardSpec:
+    if not presets:
+        raise BadUserInput("give at least one preset", field="widgets")
+    unknown = [p for p in presets if p not in PRESETS]
+    if unknown:
+        raise BadUserInput(
+            f"unknown preset(s) {', '.join(map(repr, unknown))}; use {', '.join(PRESETS)}",
+            field="widgets",
+        )
+    items = [item for p in dict.fromkeys(presets) for item in PRESETS[p]]
+    title = name or "Realtime: " + ", ".join(p.replace("_", " ") for p in dict.fromkeys(presets))
+    return DashboardSpec(name=title, widgets=laid_out(items), time_range="1h")
+
+
+DEMO_NAME = "Music platform overview"
+
+
+def demo_spec() -> DashboardSpec:
+    """The dashboard tenant `demo` starts with: every widget type, one variable."""
+    country = {"country": "$country"}
+    items: list[PresetWidget] = [
+        (WidgetType.KPI, "Active users", DATA_SOURCES["active_users"].query, ChartStyle.LINE),
+        (WidgetType.KPI, "Revenue (range total)", DATA_SOURCES["revenue"].query, ChartStyle.LINE),
+        (
+            WidgetType.KPI,
+            "Revenue per active user",
+            formula("revenue / active_users", Aggregation.LAST),
+            ChartStyle.LINE,
+        ),
+        (WidgetType.KPI, "Error rate", DATA_SOURCES["error_rate"].query, ChartStyle.LINE),
+        (
+            WidgetType.CHART,
+            "Song plays per minute ($country)",
+            metric("song_plays", Aggregation.AVG, group_by=("country",), labels=country),
+            ChartStyle.AREA,
+        ),
+        (WidgetType.CHART, "CPU by host", DATA_SOURCES["cpu_usage"].query, ChartStyle.LINE),
+        (
+            WidgetType.HEATMAP,
+            "Listening activity by country (24h)",
+            DATA_SOURCES["user_activity"].query,
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Request latency p95 (ms)",
+            DATA_SOURCES["request_latency"].query,
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.TABLE,
+            "Song plays per minute by country",
+            metric("song_plays", Aggregation.AVG, group_by=("country",), labels=country),
+            ChartStyle.LINE,
+        ),
+        (WidgetType.ALERTS, "Alerts", None, ChartStyle.LINE),
+        (WidgetType.ANOMALIES, "Anomalies", metric("cpu_usage"), ChartStyle.LINE),
+        (WidgetType.FORECAST, "Revenue forecast", metric("revenue"), ChartStyle.LINE),
+    ]
+    variable = Variable(
+        name="country",
+        label="Country",
+        default="",
+        options_metric="song_plays",
+        options_label="country",
+    )
+    return DashboardSpec(
+        name=DEMO_NAME, widgets=laid_out(items), time_range="1h", variables=(variable,)
+    )
+
+
+__all__ = ["DATA_SOURCES", "PRESETS", "Position", "demo_spec", "realtime_spec", "source"]

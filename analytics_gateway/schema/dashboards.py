@@ -1,0 +1,306 @@
+"""GraphQL types and inputs for dashboards, their widgets and their live updates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, cast
+
+import strawberry
+from strawberry.scalars import JSON
+
+from analytics_gateway.context import Info
+from analytics_gateway.dashboards import model, planner, results
+from analytics_gateway.dashboards.planner import View
+from analytics_gateway.schema.metrics import (
+    Aggregation,
+    MetricSource,
+    Series,
+    to_datetime,
+)
+from analytics_gateway.schema.scalars import SeriesData
+
+
+@strawberry.enum(description="What a widget shows.")
+class WidgetType(Enum):
+    CHART = strawberry.enum_value("chart", description="Line or area chart of series.")
+    KPI = strawberry.enum_value(
+        "kpi", description="One number with its change and a sparkline (a metric, an event "
+        "count or a formula such as `revenue / active_users`)."
+    )  # fmt: skip
+    HEATMAP = strawberry.enum_value("heatmap", description="Series by time as a colour grid.")
+    TABLE = strawberry.enum_value("table", description="One row per series with its summary.")
+    ALERTS = strawberry.enum_value("alerts", description="Alert events (from alerting).")
+    ANOMALIES = strawberry.enum_value("anomalies", description="Detected anomalies (from ML).")
+    FORECAST = strawberry.enum_value("forecast", description="A forecast (from ML).")
+
+
+@strawberry.enum(description="How widgets are arranged.")
+class DashboardLayout(Enum):
+    GRID = strawberry.enum_value("grid", description="A 12-column grid of rows.")
+
+
+@strawberry.enum(description="How a chart draws its series.")
+class ChartStyle(Enum):
+    LINE = strawberry.enum_value("line", description="Lines.")
+    AREA = strawberry.enum_value("area", description="Filled areas.")
+
+
+@strawberry.enum(description="What feeds a widget.")
+class WidgetQueryKind(Enum):
+    METRIC = strawberry.enum_value("metric", description="A metric query.")
+    EVENTS = strawberry.enum_value("events", description="Counts of one event type.")
+    FORMULA = strawberry.enum_value("formula", description="A formula over metrics.")
+
+
+@strawberry.type(description="Place and size of a widget on the 12-column grid.")
+class GridPosition:
+    x: int = strawberry.field(description="First column, 0 to 11.")
+    y: int = strawberry.field(description="First row, from 0.")
+    w: int = strawberry.field(description="Width in columns, 1 to 12.")
+    h: int = strawberry.field(description="Height in rows.")
+
+
+@strawberry.type(description="The query that feeds a widget, as stored (variables unreplaced).")
+class WidgetQuery:
+    kind: WidgetQueryKind = strawberry.field(description="Metric, event count or formula.")
+    name: str = strawberry.field(description="Metric name, or event type for EVENTS.")
+    formula: str = strawberry.field(description="The formula of a FORMULA query.")
+    labels: JSON = strawberry.field(description="Label filter; values may name variables.")
+    aggregation: Aggregation | None = strawberry.field(description="Per-bucket aggregation.")
+    step: str | None = strawberry.field(description="Bucket width; null: chosen from the range.")
+    group_by: list[str] | None = strawberry.field(description="Labels the series are split by.")
+    last: str | None = strawberry.field(description="The widget's own range, if not the board's.")
+    source: MetricSource = strawberry.field(description="Where metrics are read from.")
+
+
+@strawberry.type(description="Series to draw as a line or area chart.")
+class ChartData:
+    series: list[Series] = strawberry.field(description="The series, as columns.")
+    style: ChartStyle = strawberry.field(description="Line or area.")
+
+
+@strawberry.type(
+    description="A KPI: its value over the range (a total for SUM and COUNT, else the latest "
+    "bucket), the same over the previous period of equal length, and the relative change."
+)
+class KpiData:
+    value: float | None = strawberry.field(description="Current value; null with no data.")
+    previous: float | None = strawberry.field(description="Value over the previous period.")
+    change: float | None = strawberry.field(
+        description="(value - previous) / |previous|; null when previous is null or 0."
+    )
+    sparkline: SeriesData = strawberry.field(description="The series behind the value.")
+
+
+@strawberry.type(description="A matrix of values: one row per series, one column per bucket.")
+class HeatmapData:
+    row_labels: list[str] = strawberry.field(description="Row names (the series' label values).")
+    timestamps: list[float] = strawberry.field(description="Column starts, epoch ms (UTC).")
+    values: JSON = strawberry.field(description="values[row][column]; null where no value.")
+
+
+@strawberry.type(description="One row per series: its labels and summary.")
+class TableData:
+    rows: list[Series] = strawberry.field(description="Series; read `labels` and `summary`.")
+
+
+@strawberry.type(
+    description="A panel whose data comes from a feature this gateway does not offer yet "
+    "(alerting, anomaly detection, forecasting): it stays empty, with the reason."
+)
+class PanelData:
+    kind: WidgetType = strawberry.field(description="The panel's widget type.")
+    available: bool = strawberry.field(description="Whether the feature is available.")
+    message: str = strawberry.field(description="Why the panel is empty.")
+
+
+WidgetData = Annotated[
+    ChartData | KpiData | HeatmapData | TableData | PanelData,
+    strawberry.union("WidgetData", description="What a widget shows, by widget type."),
+]
+
+
+def widget_data(result: results.WidgetResult) -> WidgetData:
+    if isinstance(result, results.ChartResult):
+        return ChartData(
+            series=[Series(series=s) for s in result.series], style=ChartStyle[result.style.name]
+        )
+    if isinstance(result, results.KpiResult):
+        return KpiData(
+            value=result.value,
+            previous=result.previous,
+            change=result.change,
+            sparkline=cast(
+                SeriesData, {"t": result.sparkline.timestamps, "v": result.sparkline.values}
+            ),
+        )
+    if isinstance(result, results.HeatmapResult):
+        return HeatmapData(
+            row_labels=result.rows,
+            timestamps=[float(t) for t in result.timestamps],
+            values=cast(JSON, result.values),
+        )
+    if isinstance(result, results.TableResult):
+        return TableData(rows=[Series(series=s) for s in result.series])
+    return PanelData(kind=WidgetType[result.kind.upper()], available=False, message=result.reason)
+
+
+def widget_query(query: model.WidgetQuery) -> WidgetQuery:
+    return WidgetQuery(
+        kind=WidgetQueryKind[query.kind.name],
+        name=query.name,
+        formula=query.formula,
+        labels=cast(JSON, dict(query.labels)),
+        aggregation=Aggregation[query.aggregation.name] if query.aggregation else None,
+        step=query.step,
+        group_by=list(query.group_by) if query.group_by is not None else None,
+        last=query.last,
+        source=MetricSource[query.source.name],
+    )
+
+
+@strawberry.type(description="One widget of a dashboard, and its data for the chosen range.")
+class Widget:
+    widget: strawberry.Private[model.Widget]
+    view: strawberry.Private[View]
+
+    @strawberry.field(description="Id, unique within the dashboard.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.widget.id)
+
+    @strawberry.field(description="What the widget shows.")
+    def type(self) -> WidgetType:
+        return WidgetType[self.widget.type.name]
+
+    @strawberry.field(description="Title shown above the widget.")
+    def title(self) -> str:
+        return self.widget.title
+
+    @strawberry.field(description="Place and size on the grid.")
+    def position(self) -> GridPosition:
+        p = self.widget.position
+        return GridPosition(x=p.x, y=p.y, w=p.w, h=p.h)
+
+    @strawberry.field(description="How a chart draws its series.")
+    def style(self) -> ChartStyle:
+        return ChartStyle[self.widget.style.name]
+
+    @strawberry.field(description="The query that feeds the widget; null for some panels.")
+    def query(self) -> WidgetQuery | None:
+        return widget_query(self.widget.query) if self.widget.query else None
+
+    @strawberry.field(
+        description="The widget's data for the dashboard's range and variables. All widgets "
+        "of a request are read together: one call per backend, however many widgets."
+    )
+    async def data(self, info: Info) -> WidgetData | None:
+        return widget_data(await planner.widget_data(self.widget, self.view, info.context.loaders))
+
+
+@strawberry.type(description="A dashboard variable: `$name` in widget queries takes its value.")
+class DashboardVariable:
+    variable: strawberry.Private[model.Variable]
+    tenant: strawberry.Private[str]
+    values: strawberry.Private[Mapping[str, str]]
+
+    @strawberry.field(description="Name, referred to as `$name` in queries.")
+    def name(self) -> str:
+        return self.variable.name
+
+    @strawberry.field(description="Label shown in the variable picker.")
+    def label(self) -> str:
+        return self.variable.label or self.variable.name
+
+    @strawberry.field(description="Value used when none is chosen; empty means all.")
+    def default(self) -> str:
+        return self.variable.default
+
+    @strawberry.field(description="The value in effect for this view of the dashboard.")
+    def value(self) -> str:
+        return self.values.get(self.variable.name, self.variable.default)
+
+    @strawberry.field(
+        description="Values to choose from: fixed ones, or the values of a metric's label."
+    )
+    async def options(self, info: Info) -> list[str]:
+        v = self.variable
+        if v.options_metric is None or v.options_label is None:
+            return list(v.options)
+        store = info.context.services.backends.metrics
+        found = await store.label_values(self.tenant, v.options_metric, v.options_label)
+        return list(dict.fromkeys([*v.options, *found]))
+
+
+@strawberry.type(description="A dashboard of the caller's tenant.")
+class Dashboard:
+    dashboard: strawberry.Private[model.Dashboard]
+    view: strawberry.Private[View]
+
+    @strawberry.field(description="Id of the dashboard.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.dashboard.id)
+
+    @strawberry.field(description="Name of the dashboard.")
+    def name(self) -> str:
+        return self.dashboard.spec.name
+
+    @strawberry.field(description="How widgets are arranged.")
+    def layout(self) -> DashboardLayout:
+        return DashboardLayout[self.dashboard.spec.layout.name]
+
+    @strawberry.field(
+        description="Version, one more at each save; pass it to updateDashboard, which fails "
+        "with CONFLICT when someone saved a newer one."
+    )
+    def version(self) -> int:
+        return self.dashboard.version
+
+    @strawberry.field(description='Default time range ending now, e.g. "1h".')
+    def time_range(self) -> str:
+        return self.dashboard.spec.time_range
+
+    @strawberry.field(description="When it was last saved (UTC).")
+    def updated_at(self) -> datetime | None:
+        return to_datetime(self.dashboard.updated_at_ms) if self.dashboard.updated_at_ms else None
+
+    @strawberry.field(description="Variables substituted into every widget's query.")
+    def variables(self) -> list[DashboardVariable]:
+        return [
+            DashboardVariable(variable=v, tenant=self.view.tenant, values=self.view.values)
+            for v in self.dashboard.spec.variables
+        ]
+
+    @strawberry.field(description="The widgets, with their data for this view.")
+    def widgets(self) -> list[Widget]:
+        return [Widget(widget=w, view=self.view) for w in self.dashboard.spec.widgets]
+
+
+@strawberry.type(description="New data of one widget.")
+class WidgetUpdate:
+    widget: strawberry.Private[model.Widget]
+    result: strawberry.Private[results.WidgetResult | Exception]
+
+    @strawberry.field(description="Id of the widget.")
+    def widget_id(self) -> strawberry.ID:
+        return strawberry.ID(self.widget.id)
+
+    @strawberry.field(description="Its data now; null with an error when a backend failed.")
+    def data(self) -> WidgetData | None:
+        if isinstance(self.result, Exception):
+            raise self.result
+        return widget_data(self.result)
+
+
+@strawberry.type(
+    description="Widgets of a dashboard that have new data: at most one update per widget "
+    "per second, however many points arrive."
+)
+class DashboardUpdate:
+    dashboard_id: strawberry.ID = strawberry.field(description="Id of the dashboard.")
+    version: int = strawberry.field(
+        description="The dashboard's version; when it changes, every widget is sent again."
+    )
+    timestamp: datetime = strawberry.field(description="When the data was read (UTC).")
+    widgets: list[WidgetUpdate] = strawberry.field(description="The widgets that changed.")

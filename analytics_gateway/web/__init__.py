@@ -1,0 +1,1 @@
+"""The web UI and the offline GraphiQL page, built from `frontend/` into `web/dist`."""

@@ -1,0 +1,92 @@
+"""Serves the built front end: the dashboard UI at `/`, its assets under `/static/`,
+and the GraphiQL page the `/graphql` endpoint shows to browsers.
+
+The front end is built by `npm ci --prefix frontend && npm run build --prefix
+frontend` into `analytics_gateway/web/dist` (not committed). Without it, `/`
+and GraphiQL answer 503 with that command. Every asset, GraphiQL's included,
+comes from this server: the pages work on a machine with no internet.
+
+Each page gets a small JSON config in place of `"__GATEWAY_CONFIG__"`: in demo
+mode, the demo API key, so GraphiQL's Authorization header and the UI's key
+field are filled in. Outside demo mode there is no key in any page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
+
+from analytics_gateway.cli import DEMO_KEY_FILE
+from analytics_gateway.config import Settings
+
+DIST = Path(__file__).resolve().parent / "dist"
+PLACEHOLDER = '"__GATEWAY_CONFIG__"'
+BUILD_COMMAND = "npm ci --prefix frontend && npm run build --prefix frontend"
+NOT_BUILT = """<!doctype html>
+<html><head><meta charset="utf-8"><title>analytics-gateway: UI not built</title></head>
+<body style="font-family: sans-serif; max-width: 40rem; margin: 3rem auto">
+<h1>The web UI has not been built</h1>
+<p>The gateway is running (the GraphQL API answers at <code>/graphql</code>), but the
+{what} was not built. From the project root, run:</p>
+<pre>{command}</pre>
+<p>then reload this page (no restart needed).</p>
+</body></html>
+"""
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    demo_key = None
+    if settings.demo:
+        path = settings.data_dir / DEMO_KEY_FILE
+        if path.exists():
+            demo_key = path.read_text().strip() or None
+    return {"demo": settings.demo, "demoKey": demo_key, "graphqlPath": "/graphql"}
+
+
+def _render(settings: Settings, page: str) -> str | None:
+    path = DIST / page
+    if not path.exists():
+        return None
+    config = orjson.dumps(_config(settings)).decode().replace("<", "\\u003c")
+    return path.read_text(encoding="utf-8").replace(PLACEHOLDER, config, 1)
+
+
+async def render(settings: Settings, page: str, what: str) -> Response:
+    html = await asyncio.to_thread(_render, settings, page)
+    if html is None:
+        body = NOT_BUILT.format(what=what, command=BUILD_COMMAND)
+        return HTMLResponse(body, status_code=503, headers=NO_STORE)
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+async def graphiql_page(settings: Settings) -> Response:
+    return await render(settings, "graphiql.html", "GraphiQL explorer")
+
+
+class _Assets:
+    """Static files of the build; 404 (not an error) while nothing is built."""
+
+    def __init__(self) -> None:
+        self._files = StaticFiles(directory=DIST, check_dir=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not DIST.is_dir():
+            await Response("not built: " + BUILD_COMMAND, status_code=404)(scope, receive, send)
+            return
+        await self._files(scope, receive, send)
+
+
+def routes(settings: Settings) -> list[BaseRoute]:
+    async def index(request: Request) -> Response:
+        return await render(settings, "index.html", "dashboard UI")
+
+    return [Route("/", index, methods=["GET"]), Mount("/static", app=_Assets())]

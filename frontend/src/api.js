@@ -1,0 +1,66 @@
+// GraphQL over HTTP with the API key, and one graphql-transport-ws connection for live data.
+import { createClient } from "graphql-ws";
+
+export class Unauthorized extends Error {}
+
+export class Api {
+  constructor(urls, key, onStatus = () => {}) {
+    this.urls = urls;
+    this.key = key;
+    this.onStatus = onStatus;
+    this.ws = null;
+  }
+
+  async query(query, variables = {}) {
+    const response = await fetch(this.urls.http, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json",
+        authorization: `Bearer ${this.key}`,
+      },
+      body: JSON.stringify({ query, variables }),
+    });
+    if (response.status === 401) throw new Unauthorized("the API key was refused");
+    const body = await response.json();
+    if (!response.ok && !body.data) {
+      throw new Error(body.errors?.[0]?.message ?? `HTTP ${response.status}`);
+    }
+    return body;
+  }
+
+  client() {
+    if (this.ws === null) {
+      this.ws = createClient({
+        url: this.urls.ws,
+        connectionParams: { Authorization: `Bearer ${this.key}` },
+        lazy: true,
+        retryAttempts: Infinity,
+        shouldRetry: () => true,
+        on: {
+          connecting: () => this.onStatus("connecting"),
+          connected: () => this.onStatus("live"),
+          closed: () => this.onStatus("offline"),
+        },
+      });
+    }
+    return this.ws;
+  }
+
+  // Returns a function that ends the subscription.
+  subscribe(query, variables, sink) {
+    return this.client().subscribe({ query, variables }, {
+      next: sink.next,
+      error: sink.error ?? ((error) => console.error("subscription failed", error)),
+      complete: sink.complete ?? (() => {}),
+    });
+  }
+
+  async dispose() {
+    if (this.ws !== null) {
+      const ws = this.ws;
+      this.ws = null;
+      await ws.dispose();
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// The GraphQL documents of the UI.
+export const WIDGET_DATA = `
+fragment WidgetDataFields on WidgetData {
+  __typename
+  ... on ChartData { style series { name labels data } }
+  ... on KpiData { value previous change sparkline }
+  ... on HeatmapData { rowLabels timestamps values }
+  ... on TableData { rows { name labels summary { count min max avg last } } }
+  ... on PanelData { kind available message }
+}`;
+
+export const DASHBOARD = `
+query Dashboard($id: ID!, $range: String, $vars: JSON) {
+  dashboard(id: $id, timeRange: $range, variables: $vars) {
+    id name version timeRange
+    variables { name label value options }
+    widgets {
+      id type title style
+      position { x y w h }
+      data { ...WidgetDataFields }
+    }
+  }
+}
+${WIDGET_DATA}`;
+
+export const UPDATES = `
+subscription DashboardUpdates($id: ID!, $range: String, $vars: JSON) {
+  dashboardUpdates(id: $id, timeRange: $range, variables: $vars) {
+    version timestamp
+    widgets { widgetId data { ...WidgetDataFields } }
+  }
+}
+${WIDGET_DATA}`;
+
+export const DASHBOARDS = `{ viewer dashboards { id name version timeRange widgets { id type } } }`;
+
+export const CREATE_REALTIME = `
+mutation { createRealtimeDashboard(widgets: ["system_health", "user_activity", "revenue"]) { id } }`;
+
+export const VIEWER = `{ viewer }`;

@@ -1,0 +1,89 @@
+// Line and area charts with uPlot: series aligned on the union of their timestamps.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+import { PALETTE, element, labelText } from "../format.js";
+
+export function aligned(series) {
+  const stamps = [...new Set(series.flatMap((s) => s.data.t))].sort((a, b) => a - b);
+  const columns = series.map((s) => {
+    const byTime = new Map(s.data.t.map((t, i) => [t, s.data.v[i]]));
+    return stamps.map((t) => (byTime.has(t) ? byTime.get(t) : null));
+  });
+  return [stamps.map((t) => t / 1000), ...columns];
+}
+
+// The plot fills the widget; the legend (a table under the plot) takes its share.
+function size(root) {
+  const legend = root.querySelector(".u-legend");
+  return {
+    width: Math.max(root.clientWidth, 120),
+    height: Math.max(root.clientHeight - (legend?.offsetHeight ?? 0) - 4, 60),
+  };
+}
+
+export function createChart(body, widget) {
+  const root = element("div", "chart");
+  const empty = element("p", "empty", "No data in this range.");
+  body.append(root, empty);
+  let plot = null;
+  let shape = "";
+
+  const observer = new ResizeObserver(() => plot?.setSize(size(root)));
+  observer.observe(root);
+
+  function build(series, data) {
+    plot?.destroy();
+    const area = widget.style === "AREA";
+    plot = new uPlot(
+      {
+        ...size(root),
+        legend: { show: series.length > 1 },
+        cursor: { points: { size: 5 } },
+        scales: { x: { time: true } },
+        axes: [
+          { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" } },
+          { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" }, size: 56 },
+        ],
+        series: [
+          {},
+          ...series.map((s, i) => {
+            const color = PALETTE[i % PALETTE.length];
+            return {
+              label: labelText(s),
+              stroke: color,
+              width: 1.5,
+              spanGaps: true,
+              fill: area ? `${color}33` : undefined,
+            };
+          }),
+        ],
+      },
+      data,
+      root,
+    );
+    plot.setSize(size(root));
+  }
+
+  return {
+    update(data) {
+      const series = data.series ?? [];
+      const points = series.reduce((n, s) => n + s.data.t.length, 0);
+      body.dataset.points = String(points);
+      empty.hidden = points > 0;
+      root.hidden = points === 0;
+      if (points === 0) return;
+      const columns = aligned(series);
+      const nextShape = series.map(labelText).join("|");
+      if (plot === null || nextShape !== shape) {
+        shape = nextShape;
+        build(series, columns);
+      } else {
+        plot.setData(columns);
+      }
+    },
+    destroy() {
+      observer.disconnect();
+      plot?.destroy();
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import { createChart } from "./chart.js";
+import { createHeatmap } from "./heatmap.js";
+import { createKpi } from "./kpi.js";
+import { createPanel } from "./panel.js";
+import { createTable } from "./table.js";
+
+const BY_DATA = {
+  ChartData: createChart,
+  KpiData: createKpi,
+  HeatmapData: createHeatmap,
+  TableData: createTable,
+  PanelData: createPanel,
+};
+
+// The renderer for a widget's data; it keeps its state (charts) between updates.
+export function rendererFor(typename, body, widget) {
+  const create = BY_DATA[typename];
+  if (!create) throw new Error(`no renderer for ${typename}`);
+  return create(body, widget);
+}

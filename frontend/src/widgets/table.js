@@ -1,0 +1,33 @@
+// A table: one row per series with its summary.
+import { element, formatNumber, labelText } from "../format.js";
+
+const COLUMNS = ["last", "avg", "min", "max", "count"];
+
+export function createTable(body) {
+  const table = element("table", "summary-table");
+  const head = element("tr");
+  head.append(element("th", "", "series"), ...COLUMNS.map((c) => element("th", "num", c)));
+  const rows = element("tbody");
+  table.append(element("thead"), rows);
+  table.tHead.append(head);
+  body.append(table);
+  return {
+    update(data) {
+      body.dataset.points = String(data.rows.length);
+      rows.replaceChildren(
+        ...data.rows.map((series) => {
+          const row = element("tr");
+          row.append(element("td", "", labelText(series)));
+          for (const column of COLUMNS) {
+            const value = series.summary[column];
+            row.append(
+              element("td", "num", column === "count" ? String(value) : formatNumber(value)),
+            );
+          }
+          return row;
+        }),
+      );
+    },
+    destroy() {},
+  };
+}

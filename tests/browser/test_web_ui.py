@@ -1,0 +1,147 @@
+"""The web UI and GraphiQL in a real headless Chromium, against `serve --demo`.
+
+Every request the pages make beyond loopback is aborted and recorded: the UI
+and GraphiQL must work on a machine with no internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Browser, Page, expect
+
+from tests.fixtures.chromium import DemoGateway, cut_off_from_the_internet
+
+DEMO_NAME = "Music platform overview"
+DATA_WIDGETS = ".widget:not(.widget-alerts):not(.widget-anomalies):not(.widget-forecast)"
+
+PAINTED_PIXELS = """(canvas) => {
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted += 1;
+  return painted;
+}"""
+
+
+async def _painted(page: Page, selector: str) -> int:
+    painted: int = await page.locator(selector).first.evaluate(PAINTED_PIXELS)
+    return painted
+
+
+async def _kpi(page: Page, widget_id: str) -> float:
+    raw = await page.locator(f'[data-widget-id="{widget_id}"] .kpi-value').get_attribute(
+        "data-value"
+    )
+    assert raw, f"KPI {widget_id} has no value"
+    return float(raw)
+
+
+async def test_demo_dashboard_renders_and_updates_live(
+    browser: Browser, demo_gateway: DemoGateway, tmp_path: Path
+) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1400})
+    offline = await cut_off_from_the_internet(context)
+    page = await context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+
+    await page.goto(demo_gateway.url + "/")
+    # demo mode fills in the demo key; the key then lives in the tab's session
+    await expect(page.locator("#api-key")).to_have_value(demo_gateway.key)
+    await page.click("#login button[type=submit]")
+    await page.get_by_role("link", name=DEMO_NAME).click()
+
+    widgets = page.locator(DATA_WIDGETS)
+    await expect(widgets).to_have_count(9)
+    for index in range(9):
+        await expect(widgets.nth(index)).to_have_attribute("data-state", "ready")
+    for widget in await widgets.all():
+        points = await widget.locator(".widget-body").get_attribute("data-points")
+        assert points is not None, await widget.inner_text()
+        assert int(points) > 0, await widget.inner_text()
+    chart_canvas = '[data-widget-type="CHART"] .chart canvas'
+    assert await page.locator(chart_canvas).count() == 3
+    for index in range(3):
+        canvas = page.locator(chart_canvas).nth(index)
+        assert await canvas.evaluate(PAINTED_PIXELS) > 500  # lines were drawn
+    assert await _painted(page, '[data-widget-type="KPI"] .sparkline canvas') > 50
+    assert await page.locator(".heatmap-cell[style*=background]").count() > 20
+    panels = page.locator(".widget-alerts, .widget-anomalies, .widget-forecast")
+    await expect(panels).to_have_count(3)
+    await expect(panels.locator(".badge")).to_have_text(["Not available yet"] * 3)
+
+    # live: the range total of revenue moves once new points are ingested
+    await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    before = await _kpi(page, "w2")
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            demo_gateway.url + "/analytics/metrics",
+            json=[{"name": "revenue", "value": 1e9}],
+            headers={"Authorization": f"Bearer {demo_gateway.key}"},
+        )
+    assert response.status_code == 200, response.text
+    await page.wait_for_function(
+        """(floor) => Number(document.querySelector('[data-widget-id="w2"] .kpi-value')
+             .dataset.value) >= floor""",
+        arg=before + 0.99e9,
+        timeout=10_000,
+    )
+    assert "B" in await page.locator('[data-widget-id="w2"] .kpi-value').inner_text()
+
+    screenshot = tmp_path / "demo-dashboard.png"
+    await page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 20_000
+
+    # a variable narrows every widget that refers to it
+    await page.select_option('select[data-variable="country"]', "DE")
+    table = page.locator('[data-widget-type="TABLE"] tbody tr')
+    await expect(table).to_have_count(1)
+    await expect(table.locator("td").first).to_have_text("DE")
+    assert "var.country=DE" in page.url
+    # and the time range picker re-reads the dashboard for the new range
+    await page.select_option("#time-range", "6h")
+    await expect(page.locator(DATA_WIDGETS).first).to_have_attribute("data-state", "ready")
+    assert "range=6h" in page.url
+
+    assert offline.blocked == []
+    assert page_errors == []
+    await context.close()
+
+
+async def test_graphiql_works_offline_with_the_demo_key(
+    browser: Browser, demo_gateway: DemoGateway
+) -> None:
+    async with httpx.AsyncClient() as http:
+        page_html = await http.get(demo_gateway.url + "/graphql", headers={"accept": "text/html"})
+    assert page_html.status_code == 200
+    assert "unpkg.com" not in page_html.text
+    assert "cdn" not in page_html.text.lower()
+    context = await browser.new_context()
+    offline = await cut_off_from_the_internet(context)
+    page = await context.new_page()
+    failed: list[str] = []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+
+    await page.goto(demo_gateway.url + "/graphql")
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    await expect(editor).to_be_visible(timeout=15_000)
+    headers = page.locator(".graphiql-editor-tool .CodeMirror").last
+    await expect(headers).to_contain_text(f"Bearer {demo_gateway.key}")
+
+    await editor.evaluate(
+        """(node) => node.CodeMirror.setValue(
+             '{ viewer dashboards { name widgets { type } } }')"""
+    )
+    await page.locator(".graphiql-execute-button").click()
+    result = page.locator(".graphiql-response .CodeMirror")
+    await expect(result).to_contain_text(DEMO_NAME, timeout=10_000)
+    await expect(result).to_contain_text('"tenant": "demo"')
+
+    assert offline.blocked == []
+    assert failed == []
+    # the guard itself works: a request beyond loopback is stopped in the browser
+    probe = "https://cdn.example.invalid/graphiql.min.js"
+    await page.evaluate("(url) => fetch(url).catch(() => null)", probe)
+    assert offline.blocked == [probe]
+    await context.close()
