@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -17,12 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from analytics_gateway.alerting.metrics import AlertMetrics
+from analytics_gateway.alerting.routes import AlertRoutes
+from analytics_gateway.alerting.service import AlertService
 from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.config import Settings
+from analytics_gateway.dashboards.routes import DashboardRoutes
 from analytics_gateway.domain import EventQuery
 from analytics_gateway.graphql_view import GatewayGraphQL
-from analytics_gateway.ingest import IngestService
+from analytics_gateway.ingest import IngestService, now_ms
 from analytics_gateway.limits import BodySizeLimit
+from analytics_gateway.ml.routes import MlRoutes
+from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import CorrelationIdMiddleware, GatewayMetrics
 from analytics_gateway.rest import RestRoutes
 from analytics_gateway.schema import build_schema
@@ -30,6 +36,7 @@ from analytics_gateway.services import Services
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 from analytics_gateway.subscriptions.sessions import SessionRegistry
+from analytics_gateway.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +44,11 @@ log = logging.getLogger(__name__)
 class Gateway:
     """Holds what the lifespan opens, so handlers reach it without globals."""
 
-    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, settings: Settings, registry: CollectorRegistry, clock: Callable[[], int] = now_ms
+    ) -> None:
         self.settings = settings
+        self.clock = clock
         self.metrics = GatewayMetrics(registry)
         self._services: Services | None = None
         self._background: list[asyncio.Task[None]] = []
@@ -65,6 +75,8 @@ class Gateway:
             self.settings.limits,
             metrics,
             buffer=backends.buffer,
+            cache=backends.cache,
+            clock=self.clock,
         )
         cohorts = CohortRegistry(
             self.settings.subscriber_queue_size,
@@ -72,12 +84,25 @@ class Gateway:
             on_active_change=metrics.active_subscriptions.inc,
         )
         sessions = SessionRegistry(backends.config)
-        self._services = Services(self.settings, backends, ingest, hub, metrics, cohorts, sessions)
+        alerts = AlertService(
+            self.settings, backends.config, backends.metrics, backends.broker, hub,
+            AlertMetrics(metrics.registry), self.clock,
+        )  # fmt: skip
+        ml = MlService(
+            self.settings, backends.config, backends.metrics, backends.broker, self.clock
+        )
+        ingest.listeners.append(ml.observe)
+        self._services = Services(
+            self.settings, backends, ingest, hub, metrics, cohorts, sessions, alerts=alerts, ml=ml
+        )
         await hub.start()
         await sessions.start()
+        await alerts.start()
+        await ml.start()
         if backends.buffer is not None:
             buffer = backends.buffer
             buffer.on_drained = metrics.buffer_drained.inc
+            buffer.cache = backends.cache
             self._background.append(
                 asyncio.create_task(buffer.drain_forever(), name="ingest-buffer")
             )
@@ -96,6 +121,8 @@ class Gateway:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await ml.stop()
+            await alerts.stop()
             await sessions.stop()
             await hub.stop()
             await backends.close()
@@ -147,8 +174,14 @@ async def _probe(probe: Awaitable[object], seconds: float) -> bool:
         return False
 
 
-def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> Starlette:
-    gateway = Gateway(settings, registry or CollectorRegistry())
+def create_app(
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    clock: Callable[[], int] = now_ms,
+) -> Starlette:
+    """`clock` (epoch ms) drives ingest and alerting time; tests inject their own."""
+    gateway = Gateway(settings, registry or CollectorRegistry(), clock)
     limits = settings.limits
 
     graphql = GatewayGraphQL(
@@ -160,6 +193,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         connection_init_wait_timeout=timedelta(seconds=10),
     )
     rest = RestRoutes(lambda: gateway.services).handlers()
+    boards = DashboardRoutes(lambda: gateway.services).handlers()
+    ml_rest = MlRoutes(lambda: gateway.services).handlers()
+    alerts = AlertRoutes(lambda: gateway.services).handlers()
     routes = [
         Route("/healthz", gateway.healthz),
         Route("/readyz", gateway.readyz),
@@ -171,6 +207,17 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         Route("/api/v2/write", rest["write_v2"], methods=["POST"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
+        Route("/analytics/dashboards", boards["list"], methods=["GET"]),
+        Route("/analytics/dashboards", boards["create"], methods=["POST"]),
+        Route("/analytics/dashboards/{dashboard_id}", boards["get"], methods=["GET"]),
+        Route("/analytics/ml/train", ml_rest["train"], methods=["POST"]),
+        Route("/analytics/ml/predict", ml_rest["predict"], methods=["POST"]),
+        Route("/analytics/ml/models", ml_rest["models"], methods=["GET"]),
+        Route("/analytics/alerts", alerts["list"], methods=["GET"]),
+        Route("/analytics/alerts", alerts["create"], methods=["POST"]),
+        Route("/analytics/alerts/{alert_id}", alerts["update"], methods=["PUT"]),
+        Route("/analytics/alerts/{alert_id}", alerts["delete"], methods=["DELETE"]),
+        *web_pages.routes(settings),
     ]
     app = Starlette(
         routes=routes,

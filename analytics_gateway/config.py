@@ -60,6 +60,9 @@ class Settings:
     backend_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 30.0
     events_retention_days: int = 0  # 0 keeps events forever
+    alert_tick_seconds: float = 1.0  # alert scheduler wake-up period
+    alert_lease_seconds: float = 10.0  # rule-shard lease TTL with a Redis config store
+    model_dir: str = ""  # ML model files; default <data_dir>/models (shared by replicas)
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,8 @@ import math
 import random
 from collections.abc import Iterator
 
+from analytics_gateway.dashboards.catalogue import demo_spec
+from analytics_gateway.dashboards.repository import DashboardRepository
 from analytics_gateway.domain import MetricPoint, PointBatch
 from analytics_gateway.ingest import RawEvent, now_ms
 from analytics_gateway.services import Services
@@ -24,6 +26,7 @@ HISTORY_MS = 7 * 86_400_000
 COUNTRIES = {"US": 1.0, "DE": 0.45, "GB": 0.4, "BR": 0.55, "JP": 0.35, "FR": 0.3}
 HOSTS = ("web-1", "web-2", "db-1")
 SONGS = [f"song-{i}" for i in range(1, 41)]
+DEMO_DASHBOARD = "overview"
 
 
 def _daily(ts_ms: int, phase_hours: float = 0.0) -> float:
@@ -84,6 +87,7 @@ def play_events(ts_ms: int, count: int, rng: random.Random) -> list[RawEvent]:
 
 
 async def seed(services: Services, rng: random.Random) -> None:
+    await DashboardRepository(services.backends.config).ensure(TENANT, DEMO_DASHBOARD, demo_spec())
     if await services.backends.metrics.metric_names(TENANT, None):
         log.info("demo tenant already has data; not seeding again")
         return

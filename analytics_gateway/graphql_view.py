@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -18,10 +18,11 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -29,9 +30,11 @@ from strawberry.types.unset import UnsetType
 from analytics_gateway.auth import authenticate, credential_from
 from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
+from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.services import Services
 from analytics_gateway.subscriptions.transport import CohortTransportWSHandler, is_subscription
+from analytics_gateway.web.pages import graphiql_page
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +51,19 @@ def error_body(error: GatewayError) -> dict[str, Any]:
     return {"errors": [{"message": error.message, "extensions": error.as_extensions()}]}
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Protocol messages as text frames: browsers' graphql-ws clients refuse binary ones."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = CohortTransportWSHandler
+    websocket_adapter_class = TextFrames
 
     def __init__(self, services: Callable[[], Services], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -61,6 +75,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # GraphiQL built from npm packages and served by the gateway itself: no CDN
+        return await graphiql_page(self.services.settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -93,6 +111,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 self.services.backends.metrics,
                 self.services.backends.events,
                 self.services.backends.prometheus,
+                QueryCache(self.services.backends.cache, self.services.settings.cache_ttl_seconds),
             ),
             principal=principal,
         )

@@ -85,6 +85,8 @@ class IngestService:
         # line-protocol series key -> checked labels and canonical text, or why not:
         # agents send the same series every flush, so they are checked once
         self._line_series: dict[str, tuple[Mapping[str, str], str] | str] = {}
+        # called with every stored batch, after its publish; must return at once
+        self.listeners: list[Callable[[PointBatch], None]] = []
 
     def _check_batch(self, size: int) -> None:
         if size > self._limits.max_batch_size:
@@ -246,6 +248,11 @@ class IngestService:
             await bump(self._cache, batch.tenant, batch.names)
         self._metrics.ingested.labels(kind="point").inc(len(batch))
         await self._publish(messages)
+        for listener in self.listeners:
+            try:
+                listener(batch)
+            except Exception:
+                log.exception("an ingest listener failed; the batch is stored and published")
 
     async def ingest_events(self, tenant: str, raws: Sequence[RawEvent]) -> IngestOutcome:
         self._check_batch(len(raws))

@@ -15,10 +15,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import fanout, ingest, query_latency
+from bench import dashboard, fanout, influx, ingest, ml, query_latency
 from bench.common import Comparison, table
 
-BENCHMARKS = ("query", "ingest", "fanout")
+BENCHMARKS = ("query", "ingest", "fanout", "influx", "dashboard", "ml")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         "--ingest-concurrency", type=int, default=1, help="requests in flight (1: sequential)"
     )
     group.add_argument("--fanout-clients", type=int, help="WebSocket subscribers (1000)")
+    group.add_argument(
+        "--dashboard-rounds", type=int, help="dashboard loads and widget-query rounds (60)"
+    )
     group.add_argument("--fanout-messages", type=int, help="published messages per round (20)")
+    group.add_argument("--ml-points", type=int, help="points of the detection series (1000000)")
+    group.add_argument(
+        "--ml-detector", default="iforest", help="detector compared with PyOD (iforest)"
+    )
     group.add_argument(
         "--fanout-rounds", type=int, help="measurement rounds per server, alternating (3)"
     )
@@ -118,6 +125,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                     rounds=_pick(args.fanout_rounds, 3, 1, q),
                     interval_s=args.fanout_interval_ms / 1000,
                     deflate=args.fanout_deflate,
+                ),
+                workdir,
+                profile_dir,
+            )
+        if "influx" in only:
+            rows += influx.run(
+                influx.InfluxOptions(
+                    points=_pick(args.ingest_points, 200_000, 40_000, q),
+                    batch=args.ingest_batch,
+                    concurrency=args.ingest_concurrency,
+                    requests=_pick(args.query_requests, 200, 50, q),
+                    warmup=10 if q else 20,
+                ),
+                workdir,
+                profile_dir,
+            )
+        if "dashboard" in only:
+            rows += dashboard.run(
+                dashboard.DashboardOptions(rounds=_pick(args.dashboard_rounds, 60, 20, q)),
+                workdir,
+                profile_dir,
+            )
+        if "ml" in only:
+            rows += ml.run(
+                ml.MlOptions(
+                    points=_pick(args.ml_points, 1_000_000, 200_000, q),
+                    detector=args.ml_detector,
+                    repeats=2 if q else 3,
                 ),
                 workdir,
                 profile_dir,

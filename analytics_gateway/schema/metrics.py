@@ -10,7 +10,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from analytics_gateway import domain
+from analytics_gateway.context import Info
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.resolvers import ml as ml_resolvers
+from analytics_gateway.schema.ml import AnomalyReport, Forecast, Sensitivity
 from analytics_gateway.schema.scalars import SeriesData
 
 MAX_POINT_OBJECTS = 10_000
@@ -104,6 +107,42 @@ class Series:
             max=max(values),
             avg=sum(values) / len(values),
             last=values[-1],
+        )
+
+    @strawberry.field(
+        description="Anomalies of this series as returned here (same shape as detectAnomalies); "
+        "null with an error when detection fails."
+    )
+    async def anomalies(
+        self,
+        info: Info,
+        detector: Annotated[
+            str | None,
+            strawberry.argument(description="Detector; default: the series' model, else ensemble."),
+        ] = None,
+        sensitivity: Annotated[
+            Sensitivity | None,
+            strawberry.argument(description="Threshold; default: the model's own, or MEDIUM."),
+        ] = None,
+    ) -> AnomalyReport | None:
+        return await ml_resolvers.resolve_series_anomalies(info, self.series, detector, sensitivity)
+
+    @strawberry.field(description="A forecast continuing this series as returned here.")
+    async def forecast(
+        self,
+        info: Info,
+        horizon: Annotated[
+            str, strawberry.argument(description='How far ahead: a duration ("1d") or points.')
+        ],
+        confidence_interval: Annotated[
+            float, strawberry.argument(description="Coverage of the prediction interval.")
+        ] = 0.95,
+        model: Annotated[
+            str | None, strawberry.argument(description="Forecasting method; default auto.")
+        ] = None,
+    ) -> Forecast | None:
+        return await ml_resolvers.resolve_series_forecast(
+            info, self.series, horizon, confidence_interval, model
         )
 
 

@@ -8,16 +8,19 @@ import strawberry
 
 from analytics_gateway.context import Info
 from analytics_gateway.resolvers import ingest as ingest_resolvers
+from analytics_gateway.schema.alert_roots import AlertMutation
+from analytics_gateway.schema.dashboard_roots import DashboardMutation
 from analytics_gateway.schema.ingest import (
     BusinessMetricsInput,
     EventInput,
     IngestResult,
     MetricPointInput,
 )
+from analytics_gateway.schema.ml_roots import MlMutation
 
 
 @strawberry.type(description="Write metrics and events for the caller's tenant.")
-class Mutation:
+class Mutation(DashboardMutation, AlertMutation, MlMutation):
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."
     )

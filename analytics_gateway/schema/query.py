@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -10,12 +11,19 @@ from strawberry.scalars import JSON
 from analytics_gateway.context import Info
 from analytics_gateway.resolvers import events as event_resolvers
 from analytics_gateway.resolvers import metrics as metric_resolvers
+from analytics_gateway.schema.alert_roots import AlertQuery
+from analytics_gateway.schema.dashboard_roots import DashboardQuery
 from analytics_gateway.schema.events import EventConnection, EventFilter
-from analytics_gateway.schema.metrics import MetricQueryInput, Series
+from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
+from analytics_gateway.schema.ml_roots import MlQuery
 
 
-@strawberry.type(description="Read metrics and events of the caller's tenant.")
-class Query:
+@strawberry.type(
+    description="Read metrics and events of the caller's tenant. Root fields are nullable: "
+    "when one store is down its fields are null with a BACKEND_UNAVAILABLE error, and the "
+    "other fields still answer."
+)
+class Query(DashboardQuery, AlertQuery, MlQuery):
     @strawberry.field(
         description="Series of one metric matching the query; raw or bucketed by `step`."
     )
@@ -25,7 +33,7 @@ class Query:
         query: Annotated[
             MetricQueryInput, strawberry.argument(description="Metric, labels, range and shape.")
         ],
-    ) -> list[Series]:
+    ) -> list[Series] | None:
         return await metric_resolvers.resolve_metrics(info, query)
 
     @strawberry.field(description="Metric names stored for this tenant, optionally by prefix.")
@@ -35,8 +43,11 @@ class Query:
         prefix: Annotated[
             str | None, strawberry.argument(description="Only names starting with this.")
         ] = None,
-    ) -> list[str]:
-        return await metric_resolvers.resolve_metric_names(info, prefix)
+        source: Annotated[
+            MetricSource, strawberry.argument(description="Where to look: store or Prometheus.")
+        ] = MetricSource.STORE,
+    ) -> list[str] | None:
+        return await metric_resolvers.resolve_metric_names(info, prefix, source)
 
     @strawberry.field(description="Distinct values of one label of one metric.")
     async def label_values(
@@ -44,8 +55,42 @@ class Query:
         info: Info,
         metric: Annotated[str, strawberry.argument(description="Metric name.")],
         label: Annotated[str, strawberry.argument(description="Label name.")],
-    ) -> list[str]:
-        return await metric_resolvers.resolve_label_values(info, metric, label)
+        source: Annotated[
+            MetricSource, strawberry.argument(description="Where to look: store or Prometheus.")
+        ] = MetricSource.STORE,
+    ) -> list[str] | None:
+        return await metric_resolvers.resolve_label_values(info, metric, label, source)
+
+    @strawberry.field(
+        description="A PromQL expression evaluated by the configured Prometheus as a range "
+        "query, read-only: every selector in it is restricted to the caller's tenant, and "
+        "matching on the tenant label yourself is refused. Series are named by their "
+        "`__name__` label, or by the query when the expression drops it."
+    )
+    async def promql(
+        self,
+        info: Info,
+        query: Annotated[
+            str, strawberry.argument(description='The PromQL, e.g. "sum by (job) (up)".')
+        ],
+        step: Annotated[
+            str, strawberry.argument(description='Resolution of the range query, e.g. "1m".')
+        ],
+        last: Annotated[
+            str | None,
+            strawberry.argument(
+                description='Relative range ending now, e.g. "1h". Default 1h when no from/to.'
+            ),
+        ] = None,
+        from_: Annotated[
+            datetime | None,
+            strawberry.argument(name="from", description="Range start (inclusive)."),
+        ] = None,
+        to: Annotated[
+            datetime | None, strawberry.argument(description="Range end; default now.")
+        ] = None,
+    ) -> list[Series] | None:
+        return await metric_resolvers.resolve_promql(info, query, last, from_, to, step)
 
     @strawberry.field(description="Events, newest first, with cursor pagination.")
     async def events(
@@ -56,7 +101,7 @@ class Query:
         after: Annotated[
             str | None, strawberry.argument(description="Cursor of the last event already seen.")
         ] = None,
-    ) -> EventConnection:
+    ) -> EventConnection | None:
         return await event_resolvers.resolve_events(info, filter, first, after)
 
     @strawberry.field(
@@ -74,7 +119,7 @@ class Query:
         group_by: Annotated[
             str | None, strawberry.argument(description="Metadata field to split counts by.")
         ] = None,
-    ) -> list[Series]:
+    ) -> list[Series] | None:
         return await event_resolvers.resolve_event_counts(info, type, last, step, group_by)
 
     @strawberry.field(description="Who the caller is: tenant and scopes of the API key.")

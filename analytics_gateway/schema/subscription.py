@@ -9,13 +9,16 @@ import strawberry
 from strawberry.scalars import JSON
 
 from analytics_gateway.context import Info
+from analytics_gateway.schema.alert_roots import AlertSubscription
+from analytics_gateway.schema.dashboard_roots import DashboardSubscription
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint
+from analytics_gateway.schema.ml_roots import MlSubscription
 from analytics_gateway.subscriptions import resolvers
 
 
 @strawberry.type(description="Live data of the caller's tenant.")
-class Subscription:
+class Subscription(DashboardSubscription, AlertSubscription, MlSubscription):
     @strawberry.subscription(
         description="Every new point of the metric whose labels contain the given ones."
     )

@@ -11,3 +11,11 @@ def metric_channel(tenant: str, metric: str) -> str:
 
 def events_channel(tenant: str) -> str:
     return f"{PREFIX}:{tenant}:events"
+
+
+def alerts_channel(tenant: str) -> str:
+    return f"{PREFIX}:{tenant}:alerts"
+
+
+def anomalies_channel(tenant: str) -> str:
+    return f"{PREFIX}:{tenant}:anomalies"
