@@ -1,5 +1,14 @@
 # The gateway image: the package and its dependencies, run as an unprivileged user.
 # Build: docker build -t analytics-gateway:0.1.0 .
+
+# The web UI (dashboards, offline GraphiQL), built with npm into the package.
+FROM node:20-slim AS ui
+WORKDIR /src
+COPY frontend/package.json frontend/package-lock.json ./frontend/
+RUN npm ci --prefix frontend --no-audit --no-fund
+COPY frontend ./frontend
+RUN npm run build --prefix frontend
+
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -17,6 +26,7 @@ RUN groupadd --system --gid 10001 gateway \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY analytics_gateway ./analytics_gateway
+COPY --from=ui /src/analytics_gateway/web/dist ./analytics_gateway/web/dist
 RUN pip install . && rm -rf /src
 
 WORKDIR /var/lib/analytics-gateway

@@ -40,6 +40,8 @@ from analytics_gateway.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_SECONDS = 5.0
+
 
 class Gateway:
     """Holds what the lifespan opens, so handlers reach it without globals."""
@@ -119,8 +121,12 @@ class Gateway:
         finally:
             for task in self._background:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if self._background:
+                # a task stuck in a store call must not hold the shutdown forever
+                _, stuck = await asyncio.wait(self._background, timeout=SHUTDOWN_GRACE_SECONDS)
+                for task in stuck:
+                    log.warning("background task %s did not stop in time", task.get_name())
+            self._background.clear()
             await ml.stop()
             await alerts.stop()
             await sessions.stop()

@@ -125,6 +125,7 @@ def _serve(settings: Settings) -> int:
         print(f'  In GraphiQL, open Headers and paste: {{"Authorization": "Bearer {key}"}}')
     if settings.graphiql:
         print(f"GraphiQL: {base}/graphql", flush=True)
+    print(f"Dashboards: {base}/", flush=True)
     app = create_app(settings)
     # Ingest allocates many short-lived containers per batch: collect the young
     # generation less often, and keep start-up objects out of full collections.

@@ -142,6 +142,10 @@ class IngestBuffer:
                     self.on_drained(1)
                 backoff = 0.1
             except (BackendUnavailable, RedisError, OSError) as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # a store timeout can swallow the cancellation that raced it
+                    raise asyncio.CancelledError from exc
                 log.warning("ingest buffer: cannot drain yet (%s); retrying", exc)
                 self._group_ready = False
                 await idle_sleep(backoff)

@@ -15,10 +15,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import dashboard, fanout, influx, ingest, ml, query_latency
+from bench import alerts, dashboard, fanout, influx, ingest, ml, query_latency
 from bench.common import Comparison, table
 
-BENCHMARKS = ("query", "ingest", "fanout", "influx", "dashboard", "ml")
+BENCHMARKS = ("query", "ingest", "fanout", "influx", "dashboard", "ml", "alerts")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--ml-points", type=int, help="points of the detection series (1000000)")
     group.add_argument(
         "--ml-detector", default="iforest", help="detector compared with PyOD (iforest)"
+    )
+    group.add_argument("--alert-rules", type=int, help="alert rules evaluated (10000)")
+    group.add_argument(
+        "--alert-seconds", type=float, help="seconds of live ingest while rules run (30)"
     )
     group.add_argument(
         "--fanout-rounds", type=int, help="measurement rounds per server, alternating (3)"
@@ -156,6 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 workdir,
                 profile_dir,
+            )
+        if "alerts" in only:
+            seconds = (
+                args.alert_seconds if args.alert_seconds is not None else (10.0 if q else 30.0)
+            )
+            rows += alerts.run(
+                alerts.AlertOptions(
+                    rules=_pick(args.alert_rules, 10_000, 2_000, q), seconds=seconds
+                ),
+                workdir,
             )
     finally:
         if args.workdir is None:

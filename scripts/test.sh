@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the tests need (Debian's redis-server, influxdb, prometheus and the
-# Python test extras in ./.venv, osmem-server among them), then run lint, type
+# Install what the tests need (Debian's redis-server, influxdb, prometheus, chromium,
+# Node.js for the web UI build, and the Python test extras in ./.venv, osmem-server
+# and Playwright among them), build the web UI, then run lint, type
 # checks and the whole suite; then the end-to-end suite again with every store on
 # its production backend (InfluxDB, Elasticsearch API, Redis).
 # Arguments go to the first pytest run, and skip the second.
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need=()
-for pair in redis-server:redis-server influxd:influxdb prometheus:prometheus; do
+for pair in redis-server:redis-server influxd:influxdb prometheus:prometheus \
+  chromium:chromium node:nodejs npm:npm; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -22,6 +24,8 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+npm run build --prefix frontend --silent
 
 .venv/bin/ruff check analytics_gateway tests bench
 .venv/bin/ruff format --check analytics_gateway tests bench

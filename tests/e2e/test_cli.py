@@ -87,6 +87,7 @@ def test_serve_demo_prints_graphiql_address_and_a_working_key(tmp_path: Path) ->
     try:
         log = server.log.read_text()
         assert f"GraphiQL: http://127.0.0.1:{server.port}/graphql" in log
+        assert f"Dashboards: http://127.0.0.1:{server.port}/" in log
         key = log.split("Demo API key (tenant 'demo'): ")[1].split()[0]
         body = {
             "query": '{ metrics(query: {name: "cpu_usage", last: "7d", step: "1d", '

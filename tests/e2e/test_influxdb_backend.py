@@ -17,10 +17,8 @@ from influxdb_client import Point, WritePrecision
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import Gateway, create_app
-from analytics_gateway.auth import create_key, parse_scopes
-from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
-from tests.conftest import GraphQLClient, make_settings, started
+from tests.conftest import GraphQLClient, make_settings, new_key, started
 from tests.fixtures.influxdb import InfluxServer, influx_server
 
 INGEST = """
@@ -36,7 +34,7 @@ async def influx_gateway(
 ) -> AsyncIterator[tuple[GraphQLClient, Gateway]]:
     """An app whose metrics URL is `metrics_url`, with a read/write key for `acme`."""
     settings = make_settings(data_dir, metrics_url=metrics_url, **overrides)
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    key = await new_key(settings)
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:

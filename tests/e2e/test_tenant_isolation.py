@@ -709,6 +709,7 @@ async def test_revoked_key_stops_working_at_once_on_http(
 
     assert [r.status_code for r in await calls()] == [200, 200, 200, 200, 200, 204, 204]
     assert await store.revoke_key(key_id) is True
+    await store.close()
     after = await calls()
     assert [r.status_code for r in after] == [401] * len(after)
     for response in after:
@@ -1009,6 +1010,7 @@ async def test_websocket_with_revoked_key_is_closed(
     ws = await connect(live, key_b, TENANT_B)  # works before revocation
     await ws.close()
     assert await store.revoke_key(key_id) is True
+    await store.close()
     await expect_rejected(
         live, {"Authorization": f"Bearer {key_b}"}, GraphQLClient(live.http, key_a)
     )

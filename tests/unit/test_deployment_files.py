@@ -208,7 +208,10 @@ def test_dockerfile_entrypoint_is_a_real_command() -> None:
 
 
 def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
-    assert dockerfile_args("FROM") == ["python:3.11-slim"]
+    *stages, final = dockerfile_args("FROM")
+    assert final == "python:3.11-slim"
+    assert stages == ["node:20-slim AS ui"], "the web UI is built in its own stage"
+    assert any("/web/dist" in rest for rest in dockerfile_args("COPY") if "--from=ui" in rest)
     assert any("pip install ." in rest for rest in dockerfile_args("RUN"))
     (user,) = dockerfile_args("USER")
     assert user.split(":")[0] not in {"root", "0"}
@@ -224,9 +227,12 @@ def test_dockerignore_sends_the_build_inputs_only() -> None:
     assert patterns[0] == "*", "an allow-list keeps data and secrets out of the build"
     allowed = {p[1:].rstrip("/") for p in patterns if p.startswith("!")}
     for rest in dockerfile_args("COPY"):
+        if "--from=" in rest:
+            continue  # copied from an earlier stage, not from the build context
         sources = [s for s in shlex.split(rest)[:-1] if not s.startswith("--")]
         for source in sources:
-            assert source.rstrip("/") in allowed, f"COPY {source} is excluded by .dockerignore"
+            top = source.rstrip("/").split("/")[0]
+            assert top in allowed, f"COPY {source} is excluded by .dockerignore"
     assert not any(a.startswith("deploy") for a in allowed)
 
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the gateway in ./.venv, build its web UI (dashboards and an offline
+# GraphiQL) when Node.js is there, and run it on the embedded stores with a week
+# of demo data. Arguments go to `analytics-gateway serve` (e.g. --port 8080).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+if command -v npm >/dev/null 2>&1; then
+  npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+  npm run build --prefix frontend --silent
+else
+  echo "npm not found: the API runs, but the web UI and GraphiQL pages need" \
+    "'npm ci --prefix frontend && npm run build --prefix frontend' (Node.js 20+)" >&2
+fi
+exec .venv/bin/analytics-gateway serve --demo "$@"
