@@ -56,6 +56,7 @@ class RawEvent:
 
 
 LINE_SERIES_CACHE = 100_000
+THREADED_MESSAGES_MIN = 1000  # points; below this a thread hop costs more than it frees
 
 
 def now_ms() -> int:
@@ -228,14 +229,19 @@ class IngestService:
     async def store_batch(self, batch: PointBatch) -> None:
         """Store validated points, then publish them, one message per metric channel.
 
-        The messages are built while the store writes (it works off the event
-        loop), and sent only once the write has succeeded.
+        The messages are built while the store writes (big batches in a thread,
+        so the event loop can drive the store's request meanwhile), and sent
+        only once the write has succeeded.
         """
         if not batch:
             return
         write = asyncio.ensure_future(self._metrics_store.write_batch(batch))
         try:
-            messages = live_messages(batch)
+            if len(batch) >= THREADED_MESSAGES_MIN:
+                # in a thread, so the loop sends the write meanwhile
+                messages = await asyncio.to_thread(live_messages, batch)
+            else:
+                messages = live_messages(batch)
         finally:
             try:
                 await write

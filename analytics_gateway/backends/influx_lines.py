@@ -95,7 +95,8 @@ def series_prefix(tenant: str, name: str, labels: Mapping[str, str]) -> str:
 
 
 class LineEncoder:
-    """Turns a `PointBatch` into gzipped line-protocol bodies of at most `chunk_points`.
+    """Turns a `PointBatch` into line-protocol bodies of at most `chunk_points`,
+    gzipped unless `compress_level` is 0.
 
     `reserve` runs on the event loop, so concurrent batches never share
     offsets; `encode` may then run in any thread: the prefix cache only ever
@@ -124,6 +125,11 @@ class LineEncoder:
         )
         data = memoryview(lines.buffers()[2])
         wbits = 31  # gzip container
+        if not self.compress_level:
+            return [
+                bytes(data[offsets[i] : offsets[min(i + self.chunk_points, count)]])
+                for i in range(0, count, self.chunk_points)
+            ]
         return [
             zlib.compress(
                 data[offsets[i] : offsets[min(i + self.chunk_points, count)]],

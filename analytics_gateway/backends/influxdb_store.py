@@ -57,6 +57,9 @@ _MSGPACK = "application/x-msgpack"
 _QUERY_HEADERS = {"Accept": _MSGPACK, "Accept-Encoding": "identity"}  # servers without it: JSON
 
 
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 @dataclass(frozen=True)
 class InfluxTarget:
     """Where the store talks to, read from an `influxdb://` URL."""
@@ -67,6 +70,7 @@ class InfluxTarget:
     username: str | None = None
     password: str | None = None
     token: str | None = None
+    gzip: bool = True
 
     @classmethod
     def from_url(cls, url: str) -> InfluxTarget:
@@ -79,9 +83,14 @@ class InfluxTarget:
         if not parsed.hostname or not database:
             raise ValueError("InfluxDB URL needs a host and a database: influxdb://host:8086/db")
         params = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
-        unknown = set(params) - {"rp", "token"}
+        unknown = set(params) - {"rp", "token", "gzip"}
         if unknown:
-            raise ValueError(f"InfluxDB URL: unknown parameters {sorted(unknown)} (use rp, token)")
+            raise ValueError(
+                f"InfluxDB URL: unknown parameters {sorted(unknown)} (use rp, token, gzip)"
+            )
+        gzip = params.get("gzip", "auto").lower()
+        if gzip not in ("auto", "true", "false"):
+            raise ValueError("InfluxDB URL: gzip must be true, false or auto")
         username = unquote(parsed.username) if parsed.username else None
         password = unquote(parsed.password) if parsed.password else None
         token = params.get("token") or None
@@ -97,6 +106,8 @@ class InfluxTarget:
             username=username,
             password=password,
             token=token,
+            # on loopback, compressing costs both ends CPU and saves no time
+            gzip=gzip == "true" or (gzip == "auto" and parsed.hostname not in _LOOPBACK),
         )
 
     def client(self, timeout_seconds: float) -> httpx.AsyncClient:
@@ -122,14 +133,18 @@ class InfluxDBStore:
         retention_policy: str | None = None,
         timeout_seconds: float = 5.0,
         max_points: int = 1_000_000,
-        chunk_points: int = 5000,
+        chunk_points: int = 2500,
+        gzip: bool = True,
     ) -> None:
         self._client = client
         self._database = database
         self._rp = retention_policy
         self._timeout = timeout_seconds
         self._max_points = max_points
-        self._encoder = LineEncoder(chunk_points)
+        self._encoder = LineEncoder(chunk_points, compress_level=1 if gzip else 0)
+        self._write_headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if gzip:
+            self._write_headers["Content-Encoding"] = "gzip"
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-lines")
         self._write_params = {"db": database, "precision": "ns"}
         if retention_policy:
@@ -150,6 +165,7 @@ class InfluxDBStore:
             retention_policy=target.retention_policy,
             timeout_seconds=timeout_seconds,
             max_points=max_points,
+            gzip=target.gzip,
         )
 
     @property
@@ -241,7 +257,7 @@ class InfluxDBStore:
             "/write",
             params=self._write_params,
             content=body,
-            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
+            headers=self._write_headers,
         )
         if response.status_code == 204:
             return

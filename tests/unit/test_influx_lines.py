@@ -22,7 +22,20 @@ T0 = 1_700_000_000_000
 
 def lines_of(encoder: LineEncoder, batch: PointBatch) -> list[list[str]]:
     bodies = encoder.encode(batch, encoder.reserve(len(batch)))
-    return [gzip.decompress(body).decode().splitlines() for body in bodies]
+    if encoder.compress_level:
+        bodies = [gzip.decompress(body) for body in bodies]
+    return [body.decode().splitlines() for body in bodies]
+
+
+def test_uncompressed_bodies_carry_the_same_lines_in_the_same_chunks() -> None:
+    points = [MetricPoint("acme", "cpu", {"host": f"h{i % 3}"}, T0 + i, i / 4) for i in range(7)]
+    batch = PointBatch.of("acme", points)
+    zipped = LineEncoder(chunk_points=3)
+    plain = LineEncoder(chunk_points=3, compress_level=0)
+    plain._sequence = zipped._sequence
+    expected = lines_of(zipped, batch)
+    assert [len(chunk) for chunk in expected] == [3, 3, 1]
+    assert lines_of(plain, batch) == expected
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,21 @@ def test_a_token_or_a_lone_password_is_a_token_header(url: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "gzip"),
+    [
+        ("influxdb://db.local/m", True),
+        ("influxdb://127.0.0.1:8086/m", False),
+        ("influxdb://localhost/m", False),
+        ("influxdb://[::1]/m", False),
+        ("influxdb://127.0.0.1/m?gzip=true", True),
+        ("influxdb://db.local/m?gzip=false", False),
+    ],
+)
+def test_writes_are_gzipped_except_on_loopback(url: str, gzip: bool) -> None:
+    assert InfluxTarget.from_url(url).gzip is gzip
+
+
+@pytest.mark.parametrize(
     ("url", "message"),
     [
         ("influxdb://h", "database"),
@@ -57,6 +72,7 @@ def test_a_token_or_a_lone_password_is_a_token_header(url: str) -> None:
         ("influxdb://h/db?retention=x", "unknown parameters"),
         ("influxdb://u:p@h/db?token=t", "either"),
         ("http://h/db", "not an InfluxDB URL"),
+        ("influxdb://h/db?gzip=maybe", "gzip must be"),
     ],
 )
 def test_bad_urls_are_refused_with_a_reason(url: str, message: str) -> None:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from analytics_gateway import lineprotocol
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.lineprotocol import parse_body
 
@@ -93,3 +96,58 @@ def test_known_series_single_field_lines_take_the_same_rules() -> None:
         (3, "line 4: invalid field value 'oops'"),
         (5, "line 6: invalid timestamp '17000000000x'"),
     ]
+
+
+def _line_by_line(body: str, precision: str | None) -> tuple[object, object]:
+    """`parse_body` with the columnar path switched off."""
+    saved = lineprotocol._COLUMNAR_MIN_BYTES
+    lineprotocol._COLUMNAR_MIN_BYTES = 1 << 62
+    try:
+        return parse_body(body, precision)
+    finally:
+        lineprotocol._COLUMNAR_MIN_BYTES = saved
+
+
+def _bulk(lines: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        f"cpu,host=h{rng.randrange(5)},region=r{rng.randrange(2)} "
+        f"{rng.choice(['value', 'idle'])}={rng.uniform(-1e6, 1e6)!r} "
+        f"{1_700_000_000_000_000_000 + rng.randrange(10**15)}"
+        for _ in range(lines)
+    ]
+
+
+@pytest.mark.parametrize("precision", ["ns", "us", "ms", None])
+def test_columnar_parse_of_bulk_bodies_equals_the_line_parser(precision: str | None) -> None:
+    body = "\n".join(_bulk(500, 1)) + "\n"
+    stamps_ok = body if precision in ("ns", None) else body.replace("1700000000", "17000", -1)
+    assert lineprotocol._parse_columnar(stamps_ok, lineprotocol.precision_divisor(precision))
+    assert parse_body(stamps_ok, precision) == _line_by_line(stamps_ok, precision)
+
+
+@pytest.mark.parametrize(
+    "odd_line",
+    [
+        "",  # blank line
+        "# comment",
+        "cpu,host=a value=5i 1700000000000000000",  # integer field
+        "cpu,host=a value=t 1700000000000000000",  # boolean field
+        "cpu,host=a value=1,idle=2 1700000000000000000",  # two fields
+        "cpu,host=a value=1",  # no timestamp
+        "cpu,host=a value= 1700000000000000000",  # empty value
+        "cpu,host=a value=1 99999999999999999999",  # timestamp out of range
+        "cpu,host=a  value=1 1700000000000000000",  # double space
+        r"cpu,host=a\ b value=1 1700000000000000000",  # escape
+        'cpu,host=a text="x" 1700000000000000000',  # string field
+        "cpu,host value=1 1700000000000000000",  # tag without a value
+        ",host=a value=1 1700000000000000000",  # no measurement
+        "cpu,host=a =1 1700000000000000000",  # empty field name
+        "cpu,host=a value=1_0 1700000000000000000",  # Python-only float syntax
+    ],
+)
+def test_bulk_bodies_with_an_odd_line_parse_as_line_by_line(odd_line: str) -> None:
+    lines = _bulk(300, 2)
+    lines.insert(150, odd_line)
+    body = "\n".join(lines)
+    assert parse_body(body, "ns") == _line_by_line(body, "ns")
