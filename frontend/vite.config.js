@@ -14,6 +14,11 @@ export default defineConfig({
     chunkSizeWarningLimit: 4096,
     rollupOptions: {
       input: { index: here("index.html"), graphiql: here("graphiql.html") },
+      // GraphiQL's dependencies mark modules "use client" for React Server
+      // Components; meaningless in this client-only bundle, so not worth a warning
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
     },
   },
   // `npm run dev` serves the UI with hot reload against a running gateway

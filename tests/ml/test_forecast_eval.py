@@ -24,6 +24,8 @@ DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "forecas
 def test_real_series_beat_seasonal_naive_and_cover_the_hold_out(
     name: str, points: int, seasons: tuple[int, ...]
 ) -> None:
+    if not (DATA / name).is_file():
+        pytest.skip(f"forecast data not found at {DATA} (the project's ../shared/data)")
     timestamps, values = read_csv(DATA / name)
     assert len(values) == points
     score = evaluate(timestamps, values, holdout="10%")
