@@ -8,6 +8,8 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+from types import FrameType
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
@@ -125,7 +127,11 @@ class Gateway:
                 # a task stuck in a store call must not hold the shutdown forever
                 _, stuck = await asyncio.wait(self._background, timeout=SHUTDOWN_GRACE_SECONDS)
                 for task in stuck:
-                    log.warning("background task %s did not stop in time", task.get_name())
+                    log.warning(
+                        "background task %s did not stop in time: %s",
+                        task.get_name(),
+                        " <- ".join(_frame(f) for f in task.get_stack()),
+                    )
             self._background.clear()
             await ml.stop()
             await alerts.stop()
@@ -171,6 +177,10 @@ _READYZ_EVENTS = EventQuery("__readyz__", None, None, None, None, limit=1)
 async def _ok(awaitable: Awaitable[object]) -> bool:
     await awaitable
     return True
+
+
+def _frame(frame: FrameType) -> str:
+    return f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})"
 
 
 async def _probe(probe: Awaitable[object], seconds: float) -> bool:

@@ -132,7 +132,12 @@ class IngestBuffer:
     ) -> None:
         """The drainer loop: claim stale entries, read new ones, store, acknowledge."""
         backoff = 0.1
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # a cancel that landed inside the client's own timeout handling was
+                # swallowed there; honour it here, within one blocking read
+                raise asyncio.CancelledError
             try:
                 entries = await self._next_entries()
                 for entry_id, payload in entries:
@@ -142,7 +147,6 @@ class IngestBuffer:
                     self.on_drained(1)
                 backoff = 0.1
             except (BackendUnavailable, RedisError, OSError) as exc:
-                task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     # a store timeout can swallow the cancellation that raced it
                     raise asyncio.CancelledError from exc
