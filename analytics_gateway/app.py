@@ -96,6 +96,7 @@ class Gateway:
             self.settings, backends.config, backends.metrics, backends.broker, self.clock
         )
         ingest.listeners.append(ml.observe)
+        ml.live.score_sink = ingest.store_batch  # scores become points ML alerts read
         self._services = Services(
             self.settings, backends, ingest, hub, metrics, cohorts, sessions, alerts=alerts, ml=ml
         )

@@ -7,7 +7,10 @@ hub listeners would see every replica's points and score them once per
 replica. `observe` only queues the batch (bounded; when full the batch is
 dropped and counted) and returns: one worker task groups the points by
 series and scores them in a thread, then publishes the alerts on the
-tenant's anomalies channel.
+tenant's anomalies channel. Every scored point's score is also stored as a
+point of `ml_anomaly_score{model="<id>"}` (through `score_sink`, the ingest
+path), which is what ML alert rules (`createMlAlert`) evaluate, and which
+anyone can chart or query like any metric.
 
 Each model rolls forward over its series: the last points seen are its
 window context and the base of the expected band, and recent scores decide
@@ -21,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +45,8 @@ from analytics_gateway.subscriptions.channels import anomalies_channel
 
 log = logging.getLogger(__name__)
 
+SCORE_METRIC = "ml_anomaly_score"
+SCORE_LABEL = "model"
 SYNC_SECONDS = 5.0
 QUEUE_BATCHES = 1000
 MAX_LOOKBACK_MS = 7 * 86_400_000
@@ -61,6 +66,7 @@ class LiveModel:
         self._keep = max(detector.context, BAND_WINDOW)
         self._ts, self._vs = ts[-self._keep :], vs[-self._keep :]
         self._recent: FloatArray = np.empty(0)
+        self.last_scores: tuple[IntArray, FloatArray] = (np.empty(0, dtype=np.int64), np.empty(0))
         self._roll()
 
     def _roll(self) -> None:
@@ -78,12 +84,14 @@ class LiveModel:
             fresh = ts > self._ts[-1]
             ts, vs = ts[fresh], vs[fresh]
         if ts.size == 0:
+            self.last_scores = (ts, np.empty(0))
             return []
         surprise = self.detector.surprise(ts, vs)
         combined = np.concatenate((self._recent, surprise))
         alerts = to_probability(suppress(combined, COOLDOWN))[self._recent.size :]
         self._recent = combined[-COOLDOWN:]
         scores = to_probability(surprise)
+        self.last_scores = (ts, scores)
         lower, upper = expected_band(np.concatenate((self._vs, vs)), self.threshold)
         lower, upper = lower[-ts.size :], upper[-ts.size :]
         self._ts = np.concatenate((self._ts, ts))[-self._keep :]
@@ -152,6 +160,8 @@ class LiveScorer:
         self._syncer = BackgroundTask(self._sync_forever, "ml-registry-sync")
         self.dropped_batches = 0
         self.scored_points = 0
+        # where scores go as points (the ingest service's store-and-publish path)
+        self.score_sink: Callable[[PointBatch], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         try:
@@ -252,8 +262,13 @@ class LiveScorer:
                         work.append((model, group))
         if not work:
             return
-        events = await asyncio.to_thread(_score_all, work)
+        events, scores = await asyncio.to_thread(_score_all, tenant, work)
         self.scored_points += sum(len(group[1]) for _, group in work)
+        if scores and self.score_sink is not None:
+            try:
+                await self.score_sink(scores)
+            except GatewayError as exc:
+                log.warning("anomaly scores not stored (ML alerts miss them): %s", exc.message)
         if events:
             message = orjson.dumps(events)
             try:
@@ -305,9 +320,19 @@ class LiveScorer:
         return np.empty(0, dtype=np.int64), np.empty(0)
 
 
-def _score_all(work: list[tuple[LiveModel, Group]]) -> list[dict[str, Any]]:
+def _score_all(
+    tenant: str, work: list[tuple[LiveModel, Group]]
+) -> tuple[list[dict[str, Any]], PointBatch]:
+    """The anomaly events among the new points, and every new point's score as a
+    point of `SCORE_METRIC` labelled with its model (what ML alert rules read)."""
     events: list[dict[str, Any]] = []
+    scores = PointBatch(tenant)
     for model, (_, ts, vs) in work:
         with contextlib.suppress(GatewayError):  # e.g. non-finite values: nothing to score
             events.extend(model.score(ts, vs))
-    return events
+            labels = {SCORE_LABEL: model.record.id}
+            key = canonical_labels(labels)
+            stamps, values = model.last_scores
+            for t, v in zip(stamps.tolist(), values.tolist(), strict=True):
+                scores.append(SCORE_METRIC, labels, key, t, v)
+    return events, scores

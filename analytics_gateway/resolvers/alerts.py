@@ -16,7 +16,11 @@ from analytics_gateway.alerting.specs import ChannelSpec, RuleSpec, duration
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.ml import detectors
+from analytics_gateway.ml.live import SCORE_LABEL, SCORE_METRIC
+from analytics_gateway.ml.registry import ANOMALY
 from analytics_gateway.resolvers.common import epoch_ms
+from analytics_gateway.resolvers.ml import ml_service
 from analytics_gateway.schema.alert_inputs import AlertRuleInput, ChannelInput, SilenceInput
 from analytics_gateway.schema.alerts import (
     Alert,
@@ -38,6 +42,7 @@ from analytics_gateway.schema.alerts import (
     SimulationResult,
 )
 from analytics_gateway.schema.metrics import to_datetime
+from analytics_gateway.schema.ml import Sensitivity
 from analytics_gateway.subscriptions.channels import alerts_channel
 from analytics_gateway.subscriptions.cursors import cursor
 from analytics_gateway.subscriptions.resolvers import _messages
@@ -176,6 +181,46 @@ async def resolve_create_alert(info: Info, rule: AlertRuleInput) -> Alert:
     principal = info.context.require(Scope.WRITE)
     created = await info.context.services.alerts.create_rule(
         principal.tenant, rule_spec(rule), principal.key_id
+    )
+    return to_alert(created, RuleState())
+
+
+async def resolve_create_ml_alert(
+    info: Info,
+    name: str,
+    model_id: str,
+    threshold: float | None,
+    sensitivity: Sensitivity | None,
+    severity: Severity,
+    for_: str,
+    channels: list[str],
+) -> Alert:
+    principal = info.context.require(Scope.WRITE)
+    record = await ml_service(info.context.services).registry.get(principal.tenant, model_id)
+    if record.kind != ANOMALY:
+        raise BadUserInput(
+            f"model {model_id!r} is a {record.kind} model; ML alerts need an ANOMALY model",
+            field="model",
+        )
+    if threshold is not None and not 0 < threshold < 1:
+        raise BadUserInput("threshold must be a score between 0 and 1", field="threshold")
+    if threshold is None:
+        threshold = (
+            sensitivity.core().threshold
+            if sensitivity is not None
+            else record.threshold or detectors.Sensitivity.MEDIUM.threshold
+        )
+    spec = RuleSpec(
+        name=name,
+        condition=f'{SCORE_METRIC}{{{SCORE_LABEL}="{record.id}"}} >= {threshold!r}',
+        severity=model.Severity(severity.value),
+        for_=for_,
+        channels=channels,
+        labels={"model": record.id, "metric": record.metric},
+        annotations={"summary": f"anomaly score {{{{ $value }}}} on {record.metric}"},
+    )
+    created = await info.context.services.alerts.create_rule(
+        principal.tenant, spec, principal.key_id
     )
     return to_alert(created, RuleState())
 

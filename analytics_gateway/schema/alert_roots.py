@@ -20,6 +20,7 @@ from analytics_gateway.schema.alerts import (
     Silence,
     SimulationResult,
 )
+from analytics_gateway.schema.ml import Sensitivity
 
 ALERT_ID = strawberry.argument(description="Alert id.")
 CHANNEL_ID = strawberry.argument(description="Channel id.")
@@ -85,6 +86,43 @@ class AlertMutation:
         input: Annotated[AlertRuleInput, strawberry.argument(description="The rule.")],
     ) -> Alert:
         return await resolvers.resolve_create_alert(info, input)
+
+    @strawberry.mutation(
+        description="Create an alert on a trained anomaly model: it fires while the model's "
+        'score of new points (the metric `ml_anomaly_score{model="<id>"}`) is at or above '
+        "the threshold. A rule like any other: it can be read, updated, silenced, simulated."
+    )
+    async def create_ml_alert(
+        self,
+        info: Info,
+        name: Annotated[str, strawberry.argument(description="Name; also the alertname label.")],
+        model: Annotated[strawberry.ID, strawberry.argument(description="An ANOMALY model id.")],
+        threshold: Annotated[
+            float | None,
+            strawberry.argument(
+                description="Score in (0, 1) to fire at; default: the sensitivity's threshold."
+            ),
+        ] = None,
+        sensitivity: Annotated[
+            Sensitivity | None,
+            strawberry.argument(
+                description="Used when no threshold is given; default: the model's own."
+            ),
+        ] = None,
+        severity: Annotated[Severity, strawberry.argument(description="Severity.")] = (
+            Severity.WARNING
+        ),
+        for_: Annotated[
+            str,
+            strawberry.argument(name="for", description="How long the score must stay high."),
+        ] = "0s",
+        channels: Annotated[
+            list[str] | None, strawberry.argument(description="Channel names to notify.")
+        ] = None,
+    ) -> Alert:
+        return await resolvers.resolve_create_ml_alert(
+            info, name, str(model), threshold, sensitivity, severity, for_, channels or []
+        )
 
     @strawberry.mutation(
         description="Replace an alert rule. With `version`, CONFLICT if it changed since."
