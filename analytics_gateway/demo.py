@@ -12,6 +12,8 @@ import math
 import random
 from collections.abc import Iterator
 
+from analytics_gateway.alerting.model import Severity
+from analytics_gateway.alerting.specs import RuleSpec
 from analytics_gateway.dashboards.catalogue import demo_spec
 from analytics_gateway.dashboards.repository import DashboardRepository
 from analytics_gateway.domain import MetricPoint, PointBatch
@@ -86,8 +88,29 @@ def play_events(ts_ms: int, count: int, rng: random.Random) -> list[RawEvent]:
     ]
 
 
+DEMO_ALERTS = (
+    RuleSpec(
+        name="CPU busy",
+        condition="avg(cpu_usage[1m]) > 65",
+        severity=Severity.WARNING,
+        for_="1m",
+        interval="15s",
+        group_by=("host",),
+        annotations={"summary": "{{ $labels.host }} at {{ $value }}% CPU"},
+    ),
+    RuleSpec(
+        name="High error rate",
+        condition="avg(error_rate[5m]) > 0.05",
+        severity=Severity.CRITICAL,
+        interval="15s",
+        annotations={"summary": "error rate is {{ $value }}"},
+    ),
+)
+
+
 async def seed(services: Services, rng: random.Random) -> None:
     await DashboardRepository(services.backends.config).ensure(TENANT, DEMO_DASHBOARD, demo_spec())
+    await _seed_alerts(services)
     if await services.backends.metrics.metric_names(TENANT, None):
         log.info("demo tenant already has data; not seeding again")
         return
@@ -103,6 +126,14 @@ async def seed(services: Services, rng: random.Random) -> None:
         ts = end - hour * 3_600_000
         await services.ingest.ingest_events(TENANT, play_events(ts, 200, rng))
     log.info("demo tenant seeded with a week of history")
+
+
+async def _seed_alerts(services: Services) -> None:
+    """A couple of rules, so the alerts panel and `alerts` have something to show."""
+    existing = {rule.name for rule in await services.alerts.rules(TENANT)}
+    for spec in DEMO_ALERTS:
+        if spec.name not in existing:
+            await services.alerts.create_rule(TENANT, spec, "demo")
 
 
 async def publish_live(

@@ -24,6 +24,8 @@ Route = tuple[str, str, Mapping[str, str]]
 
 def concerns(message: Any, wanted: Mapping[str, str]) -> bool:
     """Whether a published message holds data the filter selects."""
+    if "@any" in wanted:  # e.g. every alert event concerns the alerts panel
+        return True
     if isinstance(message, list):  # a batch of events
         event_type = wanted.get("type")
         return any(event_type is None or item.get("type") == event_type for item in message)

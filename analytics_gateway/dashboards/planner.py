@@ -43,7 +43,7 @@ from analytics_gateway.domain import (
 )
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput, QueryTooComplex
-from analytics_gateway.subscriptions.channels import events_channel, metric_channel
+from analytics_gateway.subscriptions.channels import alerts_channel, events_channel, metric_channel
 from analytics_gateway.validation import NAME_RE
 
 MAX_RANGE_MS = 366 * 86_400_000
@@ -54,13 +54,10 @@ STEPS_MS = (
     3_600_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
 )  # fmt: skip
 
-PANEL_REASONS = {
-    WidgetType.ALERTS: "Alerts are not available yet: alerting is not enabled on this gateway.",
-    WidgetType.ANOMALIES: "Anomalies are not available yet: anomaly detection is not enabled "
-    "on this gateway.",
-    WidgetType.FORECAST: "Forecasts are not available yet: forecasting is not enabled on "
-    "this gateway.",
-}
+NO_METRIC = 'Give this widget a metric (e.g. metric: "cpu_usage") to {what}.'
+PANEL_WORK = {WidgetType.ANOMALIES: "watch for anomalies", WidgetType.FORECAST: "forecast"}
+ANY_MESSAGE: Mapping[str, str] = {"@any": ""}  # a route filter every message passes
+ANOMALY_CONTEXT = 4  # ranges of history read before an anomalies panel's range
 
 
 @dataclass(frozen=True)
@@ -125,6 +122,15 @@ def window_of(query: WidgetQuery, view: View) -> Window:
     return Window(start, view.now_ms + 1, step)
 
 
+def anomaly_window(shown: Window) -> Window:
+    """What an anomalies panel reads: its range and `ANOMALY_CONTEXT` ranges before it,
+    so detection has history to learn from (it scores nothing in its warm-up)."""
+    span = shown.end - shown.start
+    return Window(
+        shown.start - ANOMALY_CONTEXT * span // shown.step * shown.step, shown.end, shown.step
+    )
+
+
 Finish = Callable[[list[list[Series]], list[list[Series]]], WidgetResult]
 
 
@@ -167,11 +173,18 @@ def _metric_query(
 
 
 def plan(widget: Widget, view: View) -> Plan:
-    """The plan of one widget; panels without data of their own need no keys."""
-    if widget.type in PANEL_TYPES or widget.query is None:
-        result = PanelResult(widget.type.value, PANEL_REASONS.get(widget.type, "No query."))
+    """The plan of one widget. ALERTS reads no store (see `panels`); ANOMALIES and
+    FORECAST read their metric as a chart does, and `panels` takes it from there."""
+    if widget.type is WidgetType.ALERTS:
+        empty = PanelResult(widget.type.value, "Alerting is not running in this gateway.")
+        return Plan([], [], [(alerts_channel(view.tenant), ANY_MESSAGE)], lambda m, e: empty)
+    if widget.query is None:
+        what = PANEL_WORK.get(widget.type, "show")
+        result = PanelResult(widget.type.value, NO_METRIC.format(what=what))
         return Plan([], [], [], lambda m, e: result)
     query = variables.apply(widget.query, view.values)
+    if widget.type in PANEL_TYPES and query.kind is not QueryKind.METRIC:
+        raise BadUserInput(f"a {widget.type.name} widget reads a metric", field="query")
     window = window_of(query, view)
     if query.kind is QueryKind.FORMULA:
         return _formula_plan(widget, query, view, window)
@@ -194,9 +207,13 @@ def _metric_plan(widget: Widget, query: WidgetQuery, view: View, window: Window)
             channel,
             lambda m, e: _kpi(merged(m[0], query.name), merged(m[1], query.name), aggregation),
         )
+    if widget.type is WidgetType.ANOMALIES:
+        window = anomaly_window(window)
     series_query = _metric_query(
         view, window, query.name, query.labels, aggregation, query.group_by, query
     )
+    if widget.type is WidgetType.FORECAST:
+        channel = []  # a forecast is refit on load, not on every new point
     return Plan([series_query], [], channel, _shape(widget, from_events=False))
 
 

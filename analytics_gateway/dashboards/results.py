@@ -51,13 +51,57 @@ class TableResult:
 
 @dataclass
 class PanelResult:
-    """A panel whose data comes from a feature this gateway does not offer yet."""
+    """A panel with nothing to show, and why (no metric given, a feature not running)."""
 
     kind: str
     reason: str
 
 
-WidgetResult = ChartResult | KpiResult | HeatmapResult | TableResult | PanelResult
+@dataclass
+class AlertsResult:
+    """The tenant's alert rules with their state, most urgent first (`(rule, state)` pairs)."""
+
+    entries: list[tuple[Any, Any]]
+
+
+@dataclass(frozen=True)
+class AnomalyMark:
+    labels: dict[str, str]
+    timestamp: int
+    value: float
+    score: float
+
+
+@dataclass
+class AnomaliesResult:
+    """The widget's series and the points detection found anomalous in them."""
+
+    series: list[Series]
+    anomalies: list[AnomalyMark]
+    detector: str
+
+
+@dataclass
+class ForecastPanelResult:
+    """The series the forecast continues, the forecast and its interval."""
+
+    history: Series
+    forecast: Series
+    lower: Series
+    upper: Series
+    model: str
+
+
+WidgetResult = (
+    ChartResult
+    | KpiResult
+    | HeatmapResult
+    | TableResult
+    | PanelResult
+    | AlertsResult
+    | AnomaliesResult
+    | ForecastPanelResult
+)
 
 
 def kpi_value(series: Series, aggregation: Aggregation) -> float | None:
@@ -136,4 +180,36 @@ def as_json(result: WidgetResult) -> dict[str, Any]:
         }
     if isinstance(result, TableResult):
         return {"kind": "table", "rows": [_series_json(s) for s in result.series]}
+    if isinstance(result, AlertsResult):
+        return {
+            "kind": "alerts",
+            "alerts": [
+                {
+                    "id": rule.id,
+                    "name": rule.name,
+                    "severity": rule.severity.value,
+                    "state": state.state.value,
+                }
+                for rule, state in result.entries
+            ],
+        }
+    if isinstance(result, AnomaliesResult):
+        return {
+            "kind": "anomalies",
+            "detector": result.detector,
+            "series": [_series_json(s) for s in result.series],
+            "anomalies": [
+                {"labels": m.labels, "timestamp": m.timestamp, "value": m.value, "score": m.score}
+                for m in result.anomalies
+            ],
+        }
+    if isinstance(result, ForecastPanelResult):
+        return {
+            "kind": "forecast",
+            "model": result.model,
+            "history": _series_json(result.history),
+            "forecast": _series_json(result.forecast),
+            "lower": {"t": result.lower.timestamps, "v": result.lower.values},
+            "upper": {"t": result.upper.timestamps, "v": result.upper.values},
+        }
     return {"kind": result.kind, "available": False, "message": result.reason}

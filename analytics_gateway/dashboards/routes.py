@@ -17,7 +17,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from analytics_gateway.dashboards import json_input, planner
+from analytics_gateway.dashboards import json_input, panels, planner
 from analytics_gateway.dashboards.model import Dashboard
 from analytics_gateway.dashboards.repository import DashboardRepository
 from analytics_gateway.dashboards.results import as_json
@@ -100,7 +100,11 @@ class DashboardRoutes:
         backends = services.backends
         loaders = Loaders.create(backends.metrics, backends.events, backends.prometheus)
         answers = await asyncio.gather(
-            *(planner.widget_data(w, view, loaders) for w in spec.widgets), return_exceptions=True
+            *(
+                panels.widget_data(w, view, loaders, panels.Features.of(services))
+                for w in spec.widgets
+            ),
+            return_exceptions=True,
         )
         for widget, answer in zip(body["widgets"], answers, strict=True):
             if isinstance(answer, GatewayError):

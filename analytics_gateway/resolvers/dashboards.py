@@ -10,7 +10,7 @@ import strawberry
 
 from analytics_gateway import domain
 from analytics_gateway.context import Info
-from analytics_gateway.dashboards import catalogue, compose, live, model, planner
+from analytics_gateway.dashboards import catalogue, compose, live, model, panels, planner
 from analytics_gateway.dashboards.compose import Component
 from analytics_gateway.dashboards.planner import View
 from analytics_gateway.dashboards.repository import DashboardRepository
@@ -218,7 +218,8 @@ async def _updates(
     widgets = [w for w in dashboard.spec.widgets if w.id in widget_ids]
     loaders = fresh_loaders(services)
     answers = await asyncio.gather(
-        *(planner.widget_data(w, view, loaders) for w in widgets), return_exceptions=True
+        *(panels.widget_data(w, view, loaders, panels.Features.of(services)) for w in widgets),
+        return_exceptions=True,
     )
     return DashboardUpdate(
         dashboard_id=strawberry.ID(dashboard.id),

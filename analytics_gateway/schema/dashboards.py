@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
 from analytics_gateway.context import Info
-from analytics_gateway.dashboards import model, planner, results
+from analytics_gateway.dashboards import model, panels, results
 from analytics_gateway.dashboards.planner import View
+from analytics_gateway.schema.alerts import Alert
 from analytics_gateway.schema.metrics import (
     Aggregation,
     MetricSource,
@@ -107,8 +108,8 @@ class TableData:
 
 
 @strawberry.type(
-    description="A panel whose data comes from a feature this gateway does not offer yet "
-    "(alerting, anomaly detection, forecasting): it stays empty, with the reason."
+    description="A panel with nothing to show, and why: no metric given, too little data, "
+    "or the feature (alerting, machine learning) not running in this gateway."
 )
 class PanelData:
     kind: WidgetType = strawberry.field(description="The panel's widget type.")
@@ -116,8 +117,50 @@ class PanelData:
     message: str = strawberry.field(description="Why the panel is empty.")
 
 
+@strawberry.type(description="The tenant's alerts, most urgent first (FIRING, then PENDING...).")
+class AlertsData:
+    entries: strawberry.Private[list[tuple[Any, Any]]]
+
+    @strawberry.field(description="Alert rules with their current state.")
+    def alerts(self) -> list[Alert]:
+        from analytics_gateway.resolvers.alerts import to_alert
+
+        return [to_alert(rule, state) for rule, state in self.entries]
+
+
+@strawberry.type(description="A point detection found anomalous.")
+class WidgetAnomaly:
+    labels: JSON = strawberry.field(description="The labels of its series.")
+    timestamp: datetime = strawberry.field(description="When (UTC).")
+    value: float = strawberry.field(description="Its value.")
+    score: float = strawberry.field(description="Anomaly score in [0, 1].")
+
+
+@strawberry.type(description="The widget's series and the anomalies detection found in them.")
+class AnomaliesData:
+    series: list[Series] = strawberry.field(description="The series that were scored.")
+    anomalies: list[WidgetAnomaly] = strawberry.field(description="Newest first.")
+    detector: str = strawberry.field(description="The detector, or the trained model's.")
+
+
+@strawberry.type(description="A forecast of the widget's metric past the end of its range.")
+class ForecastData:
+    history: Series = strawberry.field(description="The series the forecast continues.")
+    forecast: Series = strawberry.field(description="The forecast.")
+    lower: SeriesData = strawberry.field(description="Lower bound of the 95% interval.")
+    upper: SeriesData = strawberry.field(description="Upper bound of the 95% interval.")
+    model: str = strawberry.field(description="The model chosen by backtest.")
+
+
 WidgetData = Annotated[
-    ChartData | KpiData | HeatmapData | TableData | PanelData,
+    ChartData
+    | KpiData
+    | HeatmapData
+    | TableData
+    | AlertsData
+    | AnomaliesData
+    | ForecastData
+    | PanelData,
     strawberry.union("WidgetData", description="What a widget shows, by widget type."),
 ]
 
@@ -144,6 +187,30 @@ def widget_data(result: results.WidgetResult) -> WidgetData:
         )
     if isinstance(result, results.TableResult):
         return TableData(rows=[Series(series=s) for s in result.series])
+    if isinstance(result, results.AlertsResult):
+        return AlertsData(entries=result.entries)
+    if isinstance(result, results.AnomaliesResult):
+        return AnomaliesData(
+            series=[Series(series=s) for s in result.series],
+            anomalies=[
+                WidgetAnomaly(
+                    labels=cast(JSON, m.labels),
+                    timestamp=to_datetime(m.timestamp),
+                    value=m.value,
+                    score=m.score,
+                )
+                for m in result.anomalies
+            ],
+            detector=result.detector,
+        )
+    if isinstance(result, results.ForecastPanelResult):
+        return ForecastData(
+            history=Series(series=result.history),
+            forecast=Series(series=result.forecast),
+            lower=cast(SeriesData, {"t": result.lower.timestamps, "v": result.lower.values}),
+            upper=cast(SeriesData, {"t": result.upper.timestamps, "v": result.upper.values}),
+            model=result.model,
+        )
     return PanelData(kind=WidgetType[result.kind.upper()], available=False, message=result.reason)
 
 
@@ -196,7 +263,10 @@ class Widget:
         "of a request are read together: one call per backend, however many widgets."
     )
     async def data(self, info: Info) -> WidgetData | None:
-        return widget_data(await planner.widget_data(self.widget, self.view, info.context.loaders))
+        features = panels.Features.of(info.context.services)
+        return widget_data(
+            await panels.widget_data(self.widget, self.view, info.context.loaders, features)
+        )
 
 
 @strawberry.type(description="A dashboard variable: `$name` in widget queries takes its value.")

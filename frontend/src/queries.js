@@ -6,6 +6,9 @@ fragment WidgetDataFields on WidgetData {
   ... on KpiData { value previous change sparkline }
   ... on HeatmapData { rowLabels timestamps values }
   ... on TableData { rows { name labels summary { count min max avg last } } }
+  ... on AlertsData { alerts { id name severity state instances { state value } } }
+  ... on AnomaliesData { detector series { name labels data } anomalies { labels timestamp value score } }
+  ... on ForecastData { model history { name labels data } forecast { data } lower upper }
   ... on PanelData { kind available message }
 }`;
 

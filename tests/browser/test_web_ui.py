@@ -67,9 +67,16 @@ async def test_demo_dashboard_renders_and_updates_live(
         assert await canvas.evaluate(PAINTED_PIXELS) > 500  # lines were drawn
     assert await _painted(page, '[data-widget-type="KPI"] .sparkline canvas') > 50
     assert await page.locator(".heatmap-cell[style*=background]").count() > 20
-    panels = page.locator(".widget-alerts, .widget-anomalies, .widget-forecast")
-    await expect(panels).to_have_count(3)
-    await expect(panels.locator(".badge")).to_have_text(["Not available yet"] * 3)
+    # the panels: the demo's alert rules with their state, anomalies detected in
+    # cpu_usage drawn over its lines, and a revenue forecast with its interval
+    alert_rows = page.locator(".widget-alerts tbody tr")
+    await expect(alert_rows).to_have_count(2)
+    await expect(page.locator(".widget-alerts")).to_contain_text("High error rate")
+    assert await _painted(page, ".widget-anomalies .chart canvas") > 500
+    await expect(page.locator(".widget-anomalies .anomaly-list li").first).to_be_visible()
+    assert await _painted(page, ".widget-forecast .chart canvas") > 500
+    await expect(page.locator(".widget-forecast .hint")).to_contain_text("model:")
+    assert await page.locator(".widget .badge").count() == 0  # no panel is empty
 
     # live: the range total of revenue moves once new points are ingested
     await expect(page.locator("#live-status")).to_have_attribute("data-state", "live")

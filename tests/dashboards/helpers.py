@@ -16,6 +16,11 @@ data {
   ... on KpiData { value previous change sparkline }
   ... on HeatmapData { rowLabels timestamps values }
   ... on TableData { rows { labels summary { count last } } }
+  ... on AlertsData { alerts { name severity state } }
+  ... on AnomaliesData {
+    detector series { labels data } anomalies { labels timestamp value score }
+  }
+  ... on ForecastData { model history { data } forecast { data } lower upper }
   ... on PanelData { kind available message }
 }
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -180,19 +182,71 @@ async def test_realtime_dashboard_from_presets(gql: GraphQLClient) -> None:
     assert "system_health" in bad["errors"][0]["message"]
 
 
-async def test_panels_render_an_empty_labelled_state(gql: GraphQLClient) -> None:
+async def test_panels_show_alerts_anomalies_and_a_forecast(gql: GraphQLClient) -> None:
+    step = 30_000
+    end = now_ms() // step * step
+    rng = random.Random(3)
+    points: list[dict[str, Any]] = []
+    for i in range(590):  # five hours: the panel's hour, and the history detection learns from
+        ts = iso(end - (590 - i) * step + 1000)
+        cpu = 200.0 if i == 560 else 50.0 + rng.gauss(0, 1)
+        points.append({"name": "cpu_usage", "value": cpu, "labels": {"host": "a"}, "timestamp": ts})
+        if i >= 470:  # an hour of revenue
+            revenue = 100.0 + 20 * math.sin(2 * math.pi * i / 24) + rng.gauss(0, 1)
+            points.append({"name": "revenue", "value": revenue, "timestamp": ts})
+    await ingest(gql, points)
+    rule = await gql.execute(
+        'mutation { createAlert(input: {name: "CPU high", condition: "cpu_usage > 90", '
+        "severity: CRITICAL}) { id } }"
+    )
+    assert "errors" not in rule, rule
+
     created = await create(
         gql,
         "Panels",
-        [{"type": "ALERTS"}, {"type": "ANOMALIES", "metric": "cpu_usage"}, {"type": "FORECAST"}],
+        [
+            {"type": "ALERTS", "title": "alerts"},
+            {"type": "ANOMALIES", "title": "anomalies", "metric": "cpu_usage"},
+            {"type": "FORECAST", "title": "forecast", "metric": "revenue"},
+            {"type": "FORECAST", "title": "no metric"},
+        ],
     )
-    dashboard = await read(gql, created["id"])
-    for widget in dashboard["widgets"]:
-        data = widget["data"]
-        assert data["__typename"] == "PanelData"
-        assert data["kind"] == widget["type"]
-        assert data["available"] is False
-        assert "not available yet" in data["message"]
+    widgets = by_title(await read(gql, created["id"], "1h"))
+
+    alerts = widgets["alerts"]["data"]
+    assert alerts["__typename"] == "AlertsData"
+    assert alerts["alerts"] == [{"name": "CPU high", "severity": "CRITICAL", "state": "INACTIVE"}]
+
+    anomalies = widgets["anomalies"]["data"]
+    assert anomalies["__typename"] == "AnomaliesData"
+    [shown] = anomalies["series"]
+    assert shown["labels"] == {"host": "a"}
+    assert 110 <= len(shown["data"]["t"]) <= 121  # the hour shown, not the history read
+    spike = [a for a in anomalies["anomalies"] if a["value"] == 200.0]
+    assert len(spike) == 1
+    assert spike[0]["labels"] == {"host": "a"}
+    assert all(a["value"] > 80 for a in anomalies["anomalies"])  # the normal points stay quiet
+
+    forecast = widgets["forecast"]["data"]
+    assert forecast["__typename"] == "ForecastData"
+    history, ahead = forecast["history"]["data"], forecast["forecast"]["data"]
+    assert len(ahead["t"]) == len(history["t"]) // 4
+    assert min(ahead["t"]) > max(history["t"])
+    assert all(
+        lo <= v <= hi
+        for lo, v, hi in zip(
+            forecast["lower"]["v"], ahead["v"], forecast["upper"]["v"], strict=True
+        )
+    )
+    assert 60 < sum(ahead["v"]) / len(ahead["v"]) < 140
+
+    empty = widgets["no metric"]["data"]
+    assert (empty["__typename"], empty["kind"], empty["available"]) == (
+        "PanelData",
+        "FORECAST",
+        False,
+    )
+    assert "Give this widget a metric" in empty["message"]
 
 
 UPDATE = """

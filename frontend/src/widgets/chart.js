@@ -48,6 +48,16 @@ export function createChart(body, widget) {
           {},
           ...series.map((s, i) => {
             const color = PALETTE[i % PALETTE.length];
+            if (s.marker) {
+              // points only, e.g. detected anomalies over the metric's lines
+              return {
+                label: labelText(s),
+                stroke: "#e36d6d",
+                width: 0,
+                paths: () => null,
+                points: { show: true, size: 9, fill: "#e36d6d", stroke: "#e36d6d" },
+              };
+            }
             return {
               label: labelText(s),
               stroke: color,

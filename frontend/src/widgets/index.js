@@ -1,4 +1,7 @@
+import { createAlerts } from "./alerts.js";
+import { createAnomalies } from "./anomalies.js";
 import { createChart } from "./chart.js";
+import { createForecast } from "./forecast.js";
 import { createHeatmap } from "./heatmap.js";
 import { createKpi } from "./kpi.js";
 import { createPanel } from "./panel.js";
@@ -9,6 +12,9 @@ const BY_DATA = {
   KpiData: createKpi,
   HeatmapData: createHeatmap,
   TableData: createTable,
+  AlertsData: createAlerts,
+  AnomaliesData: createAnomalies,
+  ForecastData: createForecast,
   PanelData: createPanel,
 };
 

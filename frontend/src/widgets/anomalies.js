@@ -1,0 +1,42 @@
+// The anomalies panel: the series, with each anomaly marked, and the list of them.
+import { element, formatNumber, formatTime, labelText } from "../format.js";
+import { createChart } from "./chart.js";
+
+export function createAnomalies(body, widget) {
+  const chartBox = element("div", "anomaly-chart");
+  const list = element("ul", "anomaly-list");
+  body.append(chartBox, list);
+  const chart = createChart(chartBox, widget);
+  return {
+    update(data) {
+      const marks = data.anomalies ?? [];
+      // each anomaly is also drawn as its own point series over the metric's lines
+      const anomalySeries = {
+        name: "anomaly",
+        marker: true,
+        labels: { anomaly: `${marks.length} found` },
+        data: {
+          t: marks.map((m) => Date.parse(m.timestamp)),
+          v: marks.map((m) => m.value),
+        },
+      };
+      chart.update({ series: [...(data.series ?? []), ...(marks.length ? [anomalySeries] : [])] });
+      body.dataset.points = String(marks.length);
+      list.replaceChildren(
+        ...(marks.length
+          ? marks.slice(0, 5).map((m) => {
+              const item = element("li", "anomaly");
+              item.textContent = `${formatTime(Date.parse(m.timestamp))} UTC · ${labelText({
+                name: "",
+                labels: m.labels,
+              })} · ${formatNumber(m.value)} (score ${m.score.toFixed(3)})`;
+              return item;
+            })
+          : [element("li", "hint", `No anomalies in this range (${data.detector}).`)]),
+      );
+    },
+    destroy() {
+      chart.destroy();
+    },
+  };
+}
