@@ -114,6 +114,7 @@ def _serve(settings: Settings) -> int:
 
     from analytics_gateway.app import create_app
     from analytics_gateway.observability import configure_logging
+    from analytics_gateway.web import pages as web_pages
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level, settings.json_logs)
@@ -126,6 +127,12 @@ def _serve(settings: Settings) -> int:
     if settings.graphiql:
         print(f"GraphiQL: {base}/graphql", flush=True)
     print(f"Dashboards: {base}/", flush=True)
+    if not web_pages.is_built():
+        print(
+            f"  The web UI is not built: run `{web_pages.BUILD_COMMAND}` for the dashboards "
+            "and an offline GraphiQL (until then GraphiQL loads from a CDN).",
+            flush=True,
+        )
     app = create_app(settings)
     # Ingest allocates many short-lived containers per batch: collect the young
     # generation less often, and keep start-up objects out of full collections.

@@ -78,7 +78,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL built from npm packages and served by the gateway itself: no CDN
-        return await graphiql_page(self.services.settings)
+        return await graphiql_page(self.services.settings, self.graphql_ide_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -3,7 +3,8 @@ and the GraphiQL page the `/graphql` endpoint shows to browsers.
 
 The front end is built by `npm ci --prefix frontend && npm run build --prefix
 frontend` into `analytics_gateway/web/dist` (not committed). Without it, `/`
-and GraphiQL answer 503 with that command. Every asset, GraphiQL's included,
+answers 503 with that command, and `/graphql` shows Strawberry's GraphiQL,
+whose assets come from a CDN. Once built, every asset, GraphiQL's included,
 comes from this server: the pages work on a machine with no internet.
 
 Each page gets a small JSON config in place of `"__GATEWAY_CONFIG__"`: in demo
@@ -68,8 +69,17 @@ async def render(settings: Settings, page: str, what: str) -> Response:
     return HTMLResponse(html, headers=NO_STORE)
 
 
-async def graphiql_page(settings: Settings) -> Response:
-    return await render(settings, "graphiql.html", "GraphiQL explorer")
+async def graphiql_page(settings: Settings, fallback_html: str) -> Response:
+    """The built, offline GraphiQL; before the UI is built, Strawberry's own page
+    (`fallback_html`, whose assets come from a CDN), so the explorer still works."""
+    html = await asyncio.to_thread(_render, settings, "graphiql.html")
+    if html is None:
+        return HTMLResponse(fallback_html, headers=NO_STORE)
+    return HTMLResponse(html, headers=NO_STORE)
+
+
+def is_built() -> bool:
+    return (DIST / "index.html").is_file()
 
 
 class _Assets:
