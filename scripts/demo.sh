@@ -9,11 +9,12 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e .
-if command -v npm >/dev/null 2>&1; then
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if command -v npm >/dev/null 2>&1 && [ "$node_major" -ge 20 ]; then
   npm ci --prefix frontend --no-audit --no-fund --loglevel=error
   npm run build --prefix frontend --silent
 else
-  echo "npm not found: the API runs, but the web UI and GraphiQL pages need" \
-    "'npm ci --prefix frontend && npm run build --prefix frontend' (Node.js 20+)" >&2
+  echo "Node.js 20+ with npm not found: the API and GraphiQL (from a CDN) run, but the" \
+    "dashboards need 'npm ci --prefix frontend && npm run build --prefix frontend'" >&2
 fi
 exec .venv/bin/analytics-gateway serve --demo "$@"

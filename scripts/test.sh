@@ -24,6 +24,11 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  echo "the web UI build needs Node.js 20 or newer; this machine has $(node --version)" >&2
+  exit 1
+fi
 npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 npm run build --prefix frontend --silent
 
