@@ -329,7 +329,8 @@ async def assert_only_prometheus_fields_fail(gql: GraphQLClient, code: str) -> d
 async def test_prometheus_down_fails_only_its_fields(
     tmp_path: Path, prometheus: PrometheusServer
 ) -> None:
-    settings = settings_for(tmp_path, prometheus.url, backend_timeout_seconds=0.5)
+    # long enough that the embedded store's own read never hits it on a busy machine
+    settings = settings_for(tmp_path, prometheus.url, backend_timeout_seconds=1.5)
     async with gateway_for(settings, ("acme",)) as (_, clients):
         http = clients["acme"].http
         ready = (await http.get("/readyz")).json()
@@ -337,7 +338,7 @@ async def test_prometheus_down_fails_only_its_fields(
         prometheus.pause()  # frozen: every call must give up after the timeout
         began = time.monotonic()
         body = await assert_only_prometheus_fields_fail(clients["acme"], "BACKEND_UNAVAILABLE")
-        assert time.monotonic() - began < 3
+        assert time.monotonic() - began < 5  # one timeout, not one per field
         assert "timed out" in body["errors"][0]["message"]
         prometheus.stop()  # gone: connection refused
         await assert_only_prometheus_fields_fail(clients["acme"], "BACKEND_UNAVAILABLE")
