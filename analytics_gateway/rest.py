@@ -29,13 +29,32 @@ from analytics_gateway.services import Services
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _json(data: Any, status: int = 200) -> Response:
+def json_response(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def error_response(exc: GatewayError) -> Response:
-    return _json({"errors": [{"message": exc.message, "extensions": exc.as_extensions()}]},
+    return json_response({"errors": [{"message": exc.message, "extensions": exc.as_extensions()}]},
                  exc.http_status)  # fmt: skip
+
+
+def guarded(handler: Handler) -> Handler:
+    """The handler, with gateway errors answered as their status and `extensions.code`."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except GatewayError as exc:
+            return error_response(exc)
+
+    return wrapped
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"body is not valid JSON: {exc}") from None
 
 
 async def principal_of(services: Services, request: Request, scope: Scope) -> Principal:
@@ -149,22 +168,13 @@ class RestRoutes:
     def __init__(self, services: Callable[[], Services]) -> None:
         self._services = services
 
-    def _guard(self, handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except GatewayError as exc:
-                return error_response(exc)
-
-        return wrapped
-
     def handlers(self) -> dict[str, Handler]:
         return {
-            "post_metrics": self._guard(self.post_metrics),
-            "get_metrics": self._guard(self.get_metrics),
-            "get_aggregated": self._guard(self.get_aggregated),
-            "write_v1": self._guard(self.write_line_protocol),
-            "write_v2": self._guard(self.write_line_protocol),
+            "post_metrics": guarded(self.post_metrics),
+            "get_metrics": guarded(self.get_metrics),
+            "get_aggregated": guarded(self.get_aggregated),
+            "write_v1": guarded(self.write_line_protocol),
+            "write_v2": guarded(self.write_line_protocol),
         }
 
     async def post_metrics(self, request: Request) -> Response:
@@ -172,13 +182,13 @@ class RestRoutes:
         principal = await principal_of(services, request, Scope.WRITE)
         items = _parse_points_body(await request.body(), request.headers.get("content-type", ""))
         outcome = await services.ingest.ingest_points(principal.tenant, _raw_points(items))
-        return _json(outcome_body(outcome), 200 if not outcome.rejected else 422)
+        return json_response(outcome_body(outcome), 200 if not outcome.rejected else 422)
 
     async def _read(self, request: Request, tenant: str, *, aggregated: bool) -> Response:
         services = self._services()
         query = to_domain(tenant, _query_input(request, aggregated=aggregated))
         [series] = await services.backends.metrics.query_many([query])
-        return _json({"tenant": tenant, "series": series_body(series)})
+        return json_response({"tenant": tenant, "series": series_body(series)})
 
     async def get_metrics(self, request: Request) -> Response:
         principal = await principal_of(self._services(), request, Scope.READ)
@@ -204,7 +214,7 @@ class RestRoutes:
         if not outcome.rejected:
             return Response(status_code=204)
         first = outcome.rejected[0].message
-        return _json(
+        return json_response(
             {
                 "code": "invalid",
                 "message": f"partial write: {len(outcome.rejected)} line(s) rejected; {first}",

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,17 +22,13 @@ from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.alerting.model import AlertRule, Severity
 from analytics_gateway.alerting.specs import RuleSpec
 from analytics_gateway.domain import Scope
-from analytics_gateway.errors import BadUserInput, GatewayError, NotFound
-from analytics_gateway.rest import Handler, error_response, principal_of
+from analytics_gateway.errors import BadUserInput, NotFound
+from analytics_gateway.rest import Handler, guarded, json_body, json_response, principal_of
 from analytics_gateway.services import Services
 
 _TEXT = ("for", "keepFiringFor", "interval", "groupWait", "groupInterval", "repeatInterval")
 _LISTS = ("channels", "actions", "groupBy")
 _KNOWN = {"name", "condition", "severity", "labels", "annotations", "enabled", "version"}
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def rule_spec(body: Any) -> RuleSpec:
@@ -89,32 +84,16 @@ def alert_json(rule: AlertRule, state: RuleState) -> dict[str, Any]:
     }
 
 
-async def _body(request: Request) -> Any:
-    try:
-        return orjson.loads(await request.body())
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"body is not valid JSON: {exc}") from None
-
-
 class AlertRoutes:
     def __init__(self, services: Callable[[], Services]) -> None:
         self._services = services
 
-    def _guard(self, handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except GatewayError as exc:
-                return error_response(exc)
-
-        return wrapped
-
     def handlers(self) -> dict[str, Handler]:
         return {
-            "list": self._guard(self.list),
-            "create": self._guard(self.create),
-            "update": self._guard(self.update),
-            "delete": self._guard(self.delete),
+            "list": guarded(self.list),
+            "create": guarded(self.create),
+            "update": guarded(self.update),
+            "delete": guarded(self.delete),
         }
 
     async def list(self, request: Request) -> Response:
@@ -129,19 +108,19 @@ class AlertRoutes:
         ]
         if wanted:
             out = [a for a in out if a["state"] == wanted.upper()]
-        return _json({"alerts": out})
+        return json_response({"alerts": out})
 
     async def create(self, request: Request) -> Response:
         services = self._services()
         principal = await principal_of(services, request, Scope.WRITE)
-        spec = rule_spec(await _body(request))
+        spec = rule_spec(await json_body(request))
         rule = await services.alerts.create_rule(principal.tenant, spec, principal.key_id)
-        return _json(alert_json(rule, RuleState()), 201)
+        return json_response(alert_json(rule, RuleState()), 201)
 
     async def update(self, request: Request) -> Response:
         services = self._services()
         principal = await principal_of(services, request, Scope.WRITE)
-        body = await _body(request)
+        body = await json_body(request)
         version = body.get("version") if isinstance(body, Mapping) else None
         if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
             raise BadUserInput("version must be an integer", field="version")
@@ -149,7 +128,9 @@ class AlertRoutes:
         rule = await services.alerts.update_rule(
             principal.tenant, alert_id, rule_spec(body), version
         )
-        return _json(alert_json(rule, await services.alerts.state(principal.tenant, alert_id)))
+        return json_response(
+            alert_json(rule, await services.alerts.state(principal.tenant, alert_id))
+        )
 
     async def delete(self, request: Request) -> Response:
         services = self._services()

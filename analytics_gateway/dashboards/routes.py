@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,15 +22,11 @@ from analytics_gateway.dashboards.repository import DashboardRepository
 from analytics_gateway.dashboards.results import as_json
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Scope
-from analytics_gateway.errors import BadUserInput, GatewayError
-from analytics_gateway.rest import Handler, error_response, principal_of
+from analytics_gateway.errors import GatewayError
+from analytics_gateway.rest import Handler, guarded, json_body, json_response, principal_of
 from analytics_gateway.services import Services
 
 VARIABLE_PREFIX = "var-"
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
@@ -47,20 +42,11 @@ class DashboardRoutes:
     def __init__(self, services: Callable[[], Services]) -> None:
         self._services = services
 
-    def _guard(self, handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except GatewayError as exc:
-                return error_response(exc)
-
-        return wrapped
-
     def handlers(self) -> dict[str, Handler]:
         return {
-            "list": self._guard(self.list),
-            "create": self._guard(self.create),
-            "get": self._guard(self.get),
+            "list": guarded(self.list),
+            "create": guarded(self.create),
+            "get": guarded(self.get),
         }
 
     def _repository(self) -> DashboardRepository:
@@ -69,16 +55,13 @@ class DashboardRoutes:
     async def list(self, request: Request) -> Response:
         principal = await principal_of(self._services(), request, Scope.READ)
         dashboards = await self._repository().list(principal.tenant)
-        return _json({"dashboards": [dashboard_json(d) for d in dashboards]})
+        return json_response({"dashboards": [dashboard_json(d) for d in dashboards]})
 
     async def create(self, request: Request) -> Response:
         principal = await principal_of(self._services(), request, Scope.WRITE)
-        try:
-            body = orjson.loads(await request.body())
-        except orjson.JSONDecodeError as exc:
-            raise BadUserInput(f"body is not valid JSON: {exc}") from None
+        body = await json_body(request)
         dashboard = await self._repository().create(principal.tenant, json_input.spec(body))
-        return _json(dashboard_json(dashboard), 201)
+        return json_response(dashboard_json(dashboard), 201)
 
     async def get(self, request: Request) -> Response:
         services = self._services()
@@ -89,7 +72,7 @@ class DashboardRoutes:
         body = dashboard_json(dashboard)
         params = request.query_params
         if params.get("data", "true").lower() in {"0", "false", "no"}:
-            return _json(body)
+            return json_response(body)
         values = {
             k[len(VARIABLE_PREFIX) :]: v for k, v in params.items() if k.startswith(VARIABLE_PREFIX)
         }
@@ -114,4 +97,4 @@ class DashboardRoutes:
                 raise answer
             else:
                 widget["data"] = as_json(answer)
-        return _json(body)
+        return json_response(body)

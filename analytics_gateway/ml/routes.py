@@ -15,25 +15,20 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from analytics_gateway.domain import Scope
-from analytics_gateway.errors import BadUserInput, GatewayError
+from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ml import detectors
 from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
 from analytics_gateway.ml.scoring import AnomalyResult
 from analytics_gateway.ml.service import ForecastResult
 from analytics_gateway.resolvers.ml import columns_of, ml_service, train_spec
-from analytics_gateway.rest import Handler, error_response, principal_of
+from analytics_gateway.rest import Handler, guarded, json_body, json_response, principal_of
 from analytics_gateway.services import Services
 
 MAX_ANOMALIES = 1000
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def model_json(record: ModelRecord) -> dict[str, Any]:
@@ -102,11 +97,8 @@ def forecast_json(result: ForecastResult) -> dict[str, Any]:
     }
 
 
-def _body(raw: bytes) -> dict[str, Any]:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadUserInput(f"body is not valid JSON: {exc}") from None
+async def _body(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise BadUserInput("body must be a JSON object")
     return body
@@ -154,26 +146,17 @@ class MlRoutes:
     def __init__(self, services: Callable[[], Services]) -> None:
         self._services = services
 
-    def _guard(self, handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except GatewayError as exc:
-                return error_response(exc)
-
-        return wrapped
-
     def handlers(self) -> dict[str, Handler]:
         return {
-            "train": self._guard(self.train),
-            "predict": self._guard(self.predict),
-            "models": self._guard(self.models),
+            "train": guarded(self.train),
+            "predict": guarded(self.predict),
+            "models": guarded(self.models),
         }
 
     async def train(self, request: Request) -> Response:
         services = self._services()
         principal = await principal_of(services, request, Scope.WRITE)
-        body = _body(await request.body())
+        body = await _body(request)
         kind = (_text(body, "kind") or ANOMALY).lower()
         if kind not in (ANOMALY, FORECAST):
             raise BadUserInput("kind: must be anomaly or forecast", field="kind")
@@ -197,12 +180,12 @@ class MlRoutes:
             model_id=_text(body, "modelId"),
         )
         record = await ml_service(services).train(principal.tenant, spec)
-        return _json(model_json(record), 201)
+        return json_response(model_json(record), 201)
 
     async def predict(self, request: Request) -> Response:
         services = self._services()
         principal = await principal_of(services, request, Scope.READ)
-        body = _body(await request.body())
+        body = await _body(request)
         model_id = _text(body, "modelId")
         if not model_id:
             raise BadUserInput("modelId: required", field="modelId")
@@ -220,11 +203,13 @@ class MlRoutes:
             anomalies_json(prediction.anomalies, prediction.model) if prediction.anomalies else None
         )
         answer["forecast"] = forecast_json(prediction.forecast) if prediction.forecast else None
-        return _json(answer)
+        return json_response(answer)
 
     async def models(self, request: Request) -> Response:
         services = self._services()
         principal = await principal_of(services, request, Scope.READ)
         kind = request.query_params.get("kind")
         records = await ml_service(services).models(principal.tenant)
-        return _json({"models": [model_json(r) for r in records if kind is None or r.kind == kind]})
+        return json_response(
+            {"models": [model_json(r) for r in records if kind is None or r.kind == kind]}
+        )
