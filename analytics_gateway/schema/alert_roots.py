@@ -20,6 +20,7 @@ from analytics_gateway.schema.alerts import (
     Silence,
     SimulationResult,
 )
+from analytics_gateway.schema.arguments import Since
 from analytics_gateway.schema.ml import Sensitivity
 
 ALERT_ID = strawberry.argument(description="Alert id.")
@@ -196,13 +197,7 @@ class AlertSubscription:
         severity: Annotated[
             Severity | None, strawberry.argument(description="Only events of this severity.")
         ] = None,
-        since: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Resume after this `cursor`: first replay what was missed, then "
-                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
-            ),
-        ] = None,
+        since: Since = None,
     ) -> AsyncGenerator[AlertEvent, None]:
         async for event in resolvers.subscribe_alert_events(info, severity, since):
             yield event

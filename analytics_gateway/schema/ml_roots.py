@@ -11,6 +11,7 @@ from strawberry.scalars import JSON
 from analytics_gateway.context import Info
 from analytics_gateway.resolvers import ml as resolvers
 from analytics_gateway.resolvers.ml_live import subscribe_anomalies
+from analytics_gateway.schema.arguments import Since
 from analytics_gateway.schema.ml import (
     AnomalyEvent,
     AnomalyReport,
@@ -172,13 +173,7 @@ class MlSubscription:
             JSON | None,
             strawberry.argument(description="Only alerts on series whose labels contain these."),
         ] = None,
-        since: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Resume after this `cursor`: first replay what was missed, then "
-                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
-            ),
-        ] = None,
+        since: Since = None,
     ) -> AsyncGenerator[AnomalyEvent, None]:
         async for event in subscribe_anomalies(info, metric, labels, since):
             yield event

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 
 from analytics_gateway.context import Info
 from analytics_gateway.schema.alert_roots import AlertSubscription
+from analytics_gateway.schema.arguments import Since
 from analytics_gateway.schema.dashboard_roots import DashboardSubscription
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint
@@ -30,13 +31,7 @@ class Subscription(DashboardSubscription, AlertSubscription, MlSubscription):
             JSON | None,
             strawberry.argument(description="Only points whose labels contain these."),
         ] = None,
-        since: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Resume after this `cursor`: first replay what was missed, then "
-                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
-            ),
-        ] = None,
+        since: Since = None,
     ) -> AsyncGenerator[MetricPoint, None]:
         async for point in resolvers.subscribe_metric_points(info, name, labels, since):
             yield point
@@ -48,13 +43,7 @@ class Subscription(DashboardSubscription, AlertSubscription, MlSubscription):
         type: Annotated[
             str | None, strawberry.argument(description="Only events of this type.")
         ] = None,
-        since: Annotated[
-            str | None,
-            strawberry.argument(
-                description="Resume after this `cursor`: first replay what was missed, then "
-                "go on live. Fails with RESYNC_REQUIRED when the history no longer reaches back."
-            ),
-        ] = None,
+        since: Since = None,
     ) -> AsyncGenerator[Event, None]:
         async for event in resolvers.subscribe_live_events(info, type, since):
             yield event
