@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+
+from analytics_gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
 
 
 class BackgroundTask:
@@ -24,3 +29,18 @@ class BackgroundTask:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def on_wake_or_tick(
+    wake: asyncio.Event, tick_seconds: float, work: Callable[[], Awaitable[object]], failed: str
+) -> None:
+    """Run `work` each time `wake` is set, and at least every `tick_seconds`, forever;
+    a gateway error (a store down) is logged as `failed: <why>` and the loop goes on."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), tick_seconds)
+        wake.clear()
+        try:
+            await work()
+        except GatewayError as exc:
+            log.warning("%s: %s", failed, exc.message)

@@ -25,7 +25,8 @@ from analytics_gateway.alerting.channels.registry import Senders
 from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.model import Channel
 from analytics_gateway.alerting.store import AlertDocuments
-from analytics_gateway.errors import Conflict, GatewayError
+from analytics_gateway.background import on_wake_or_tick
+from analytics_gateway.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +76,7 @@ class Outbox:
         self._wake.set()
 
     async def run(self, tick_seconds: float) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_seconds)
-            self._wake.clear()
-            try:
-                await self.dispatch()
-            except GatewayError as exc:
-                log.warning("outbox dispatch failed: %s", exc.message)
+        await on_wake_or_tick(self._wake, tick_seconds, self.dispatch, "outbox dispatch failed")
 
     async def dispatch(self) -> int:
         """Send every due entry once; return how many were delivered."""

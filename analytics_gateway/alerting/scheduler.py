@@ -33,6 +33,7 @@ from analytics_gateway.alerting.model import AlertRule, Silence
 from analytics_gateway.alerting.outbox import Outbox
 from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.backends.base import MetricStore
+from analytics_gateway.background import on_wake_or_tick
 from analytics_gateway.domain import Series
 from analytics_gateway.errors import Conflict, GatewayError
 from analytics_gateway.subscriptions.channels import metric_channel
@@ -208,14 +209,9 @@ class Scheduler:
     # -- evaluation ----------------------------------------------------------
 
     async def run(self, tick_seconds: float) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), tick_seconds)
-            self._wake.clear()
-            try:
-                await self.evaluate_due()
-            except GatewayError as exc:
-                log.warning("alert evaluation round failed: %s", exc.message)
+        await on_wake_or_tick(
+            self._wake, tick_seconds, self.evaluate_due, "alert evaluation round failed"
+        )
 
     async def stop(self) -> None:
         for task in self._listeners.values():
