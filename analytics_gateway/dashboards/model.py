@@ -33,7 +33,7 @@ class WidgetType(enum.StrEnum):
     FORECAST = "forecast"
 
 
-# Panels fed by alerting and ML, not by a query of their own yet.
+# Panels fed by alerting and ML (see `panels`); they may be saved without a query.
 PANEL_TYPES = frozenset({WidgetType.ALERTS, WidgetType.ANOMALIES, WidgetType.FORECAST})
 
 

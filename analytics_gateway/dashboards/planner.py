@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from analytics_gateway.dashboards import formula as formulas
 from analytics_gateway.dashboards import variables
 from analytics_gateway.dashboards.model import (
-    PANEL_TYPES,
     QueryKind,
     Variable,
     Widget,
@@ -183,8 +182,6 @@ def plan(widget: Widget, view: View) -> Plan:
         result = PanelResult(widget.type.value, NO_METRIC.format(what=what))
         return Plan([], [], [], lambda m, e: result)
     query = variables.apply(widget.query, view.values)
-    if widget.type in PANEL_TYPES and query.kind is not QueryKind.METRIC:
-        raise BadUserInput(f"a {widget.type.name} widget reads a metric", field="query")
     window = window_of(query, view)
     if query.kind is QueryKind.FORMULA:
         return _formula_plan(widget, query, view, window)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analytics_gateway.dashboards.model import ChartStyle
 from analytics_gateway.domain import Aggregation, Series
+
+if TYPE_CHECKING:
+    from analytics_gateway.alerting.engine import RuleState
+    from analytics_gateway.alerting.model import AlertRule
 
 TOTALS = frozenset({Aggregation.SUM, Aggregation.COUNT})
 
@@ -59,9 +63,9 @@ class PanelResult:
 
 @dataclass
 class AlertsResult:
-    """The tenant's alert rules with their state, most urgent first (`(rule, state)` pairs)."""
+    """The tenant's alert rules with their state, most urgent first."""
 
-    entries: list[tuple[Any, Any]]
+    entries: list[tuple[AlertRule, RuleState]]
 
 
 @dataclass(frozen=True)

@@ -82,11 +82,9 @@ class DashboardRoutes:
         )
         backends = services.backends
         loaders = Loaders.create(backends.metrics, backends.events, backends.prometheus)
+        features = panels.Features.of(services)
         answers = await asyncio.gather(
-            *(
-                panels.widget_data(w, view, loaders, panels.Features.of(services))
-                for w in spec.widgets
-            ),
+            *(panels.widget_data(w, view, loaders, features) for w in spec.widgets),
             return_exceptions=True,
         )
         for widget, answer in zip(body["widgets"], answers, strict=True):

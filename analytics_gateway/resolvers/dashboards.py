@@ -217,8 +217,9 @@ async def _updates(
 ) -> DashboardUpdate:
     widgets = [w for w in dashboard.spec.widgets if w.id in widget_ids]
     loaders = fresh_loaders(services)
+    features = panels.Features.of(services)
     answers = await asyncio.gather(
-        *(panels.widget_data(w, view, loaders, panels.Features.of(services)) for w in widgets),
+        *(panels.widget_data(w, view, loaders, features) for w in widgets),
         return_exceptions=True,
     )
     return DashboardUpdate(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
+from analytics_gateway.alerting.engine import RuleState
+from analytics_gateway.alerting.model import AlertRule
 from analytics_gateway.context import Info
 from analytics_gateway.dashboards import model, panels, results
 from analytics_gateway.dashboards.planner import View
@@ -119,7 +121,7 @@ class PanelData:
 
 @strawberry.type(description="The tenant's alerts, most urgent first (FIRING, then PENDING...).")
 class AlertsData:
-    entries: strawberry.Private[list[tuple[Any, Any]]]
+    entries: strawberry.Private[list[tuple[AlertRule, RuleState]]]
 
     @strawberry.field(description="Alert rules with their current state.")
     def alerts(self) -> list[Alert]:
