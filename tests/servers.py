@@ -31,7 +31,35 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
     raise TimeoutError(f"nothing listens on port {port} after {timeout}s")
 
 
-class RedisServer:
+class ServerProcess:
+    """A test server in its own process that a test can freeze (SIGSTOP), thaw and stop."""
+
+    process: subprocess.Popen[bytes] | None = None
+
+    def stop(self) -> None:
+        """Terminate (thawed first: a frozen process cannot exit), killing it after 15 s."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+
+class RedisServer(ServerProcess):
     """A real `redis-server` that a test can stop and start again on the same port."""
 
     def __init__(self, workdir: Path) -> None:
@@ -69,20 +97,6 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-    def pause(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
 
 
 class GatewayProcess:
