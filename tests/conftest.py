@@ -20,6 +20,7 @@ from analytics_gateway.app import create_app
 from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
+from tests.graphql_ws import GraphQLWS
 from tests.servers import RedisServer, free_port, redis_server
 
 MakeKey = Callable[..., Awaitable[str]]
@@ -174,6 +175,35 @@ async def serving(app: Starlette, *, lifespan: bool = True) -> AsyncIterator[str
     finally:
         server.should_exit = True
         await task
+
+
+@pytest.fixture
+async def base(app: Starlette) -> AsyncIterator[str]:
+    """The (started) `app` under uvicorn on a free loopback port: its `host:port`."""
+    async with serving(app, lifespan=False) as address:
+        yield address
+
+
+async def open_ws(base: str, key: str) -> GraphQLWS:
+    """A graphql-transport-ws connection to `base`, acknowledged for `key`."""
+    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
+    await ws.ack()
+    return ws
+
+
+async def post_json(base: str, key: str, path: str, body: object) -> Any:
+    """POST `body` to `path` as `key`; it must answer 200. Returns the JSON answer."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"http://{base}{path}", json=body, headers={"Authorization": f"Bearer {key}"}
+        )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def post_points(base: str, key: str, points: list[dict[str, Any]]) -> None:
+    """Ingest `points` through `POST /analytics/metrics`; every one must be stored."""
+    await post_json(base, key, "/analytics/metrics", points)
 
 
 @pytest.fixture

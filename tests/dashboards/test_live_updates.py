@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 
-from tests.conftest import GraphQLClient, MakeKey, serving
+from tests.conftest import GraphQLClient, MakeKey, open_ws, post_points
 from tests.dashboards.helpers import create
 from tests.graphql_ws import GraphQLWS
 
@@ -28,28 +25,6 @@ COMPONENTS = [
     {"type": "KPI", "id": "revenue", "metric": "revenue", "aggregation": "SUM"},
     {"type": "CHART", "id": "cpu", "metric": "cpu_usage", "labels": {"host": "a"}},
 ]
-
-
-@pytest.fixture
-async def base(app: Starlette) -> AsyncIterator[str]:
-    async with serving(app, lifespan=False) as address:
-        yield address
-
-
-async def _open(base: str, key: str) -> GraphQLWS:
-    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
-    await ws.ack()
-    return ws
-
-
-async def _ingest(base: str, key: str, points: list[dict[str, Any]]) -> None:
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"http://{base}/analytics/metrics",
-            json=points,
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert response.status_code == 200, response.text
 
 
 def _widgets(message: dict[str, Any]) -> dict[str, Any]:
@@ -75,19 +50,19 @@ async def test_updates_carry_only_the_widgets_new_points_touch(
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "live", COMPONENTS)
-    ws = await _open(base, gql.key)
+    ws = await open_ws(base, gql.key)
     await ws.subscribe(UPDATES, {"id": board["id"]})
     await asyncio.sleep(0.2)
 
-    await _ingest(base, gql.key, [{"name": "revenue", "value": 12.5}])
+    await post_points(base, gql.key, [{"name": "revenue", "value": 12.5}])
     message = await ws.next_data(timeout=5)
     assert message["payload"]["data"]["dashboardUpdates"]["dashboardId"] == board["id"]
     assert _widgets(message) == {"revenue": {"__typename": "KpiData", "value": 12.5}}
 
     # a point of another host does not touch the chart filtered on host a
-    await _ingest(base, gql.key, [{"name": "cpu_usage", "value": 7.0, "labels": {"host": "b"}}])
+    await post_points(base, gql.key, [{"name": "cpu_usage", "value": 7.0, "labels": {"host": "b"}}])
     await _no_message(ws, 1.5)
-    await _ingest(base, gql.key, [{"name": "cpu_usage", "value": 9.0, "labels": {"host": "a"}}])
+    await post_points(base, gql.key, [{"name": "cpu_usage", "value": 9.0, "labels": {"host": "a"}}])
     chart = _widgets(await ws.next_data(timeout=5))["cpu"]
     assert chart["series"][0]["labels"] == {"host": "a"}
     assert chart["series"][0]["data"]["v"] == [9.0]
@@ -99,7 +74,7 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "burst", COMPONENTS)
-    ws = await _open(base, gql.key)
+    ws = await open_ws(base, gql.key)
     await ws.subscribe(UPDATES, {"id": board["id"]})
     await asyncio.sleep(0.2)
     arrivals: list[dict[str, Any]] = []
@@ -110,7 +85,7 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
 
     reader = asyncio.create_task(receive())
     for _ in range(8):  # 8 points in about a second
-        await _ingest(base, gql.key, [{"name": "revenue", "value": 1.0}])
+        await post_points(base, gql.key, [{"name": "revenue", "value": 1.0}])
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.5)
     reader.cancel()
@@ -131,18 +106,18 @@ async def test_live_updates_are_tenant_scoped(
     assert gql.key is not None
     other_key = await make_key("globex", "read,write")
     board = await create(gql, "acme's", COMPONENTS)
-    mine = await _open(base, gql.key)
+    mine = await open_ws(base, gql.key)
     await mine.subscribe(UPDATES, {"id": board["id"]})
 
-    intruder = await _open(base, other_key)
+    intruder = await open_ws(base, other_key)
     await intruder.subscribe(UPDATES, {"id": board["id"]})
     assert _error_code(await intruder.receive()) == "NOT_FOUND"
 
     await asyncio.sleep(0.2)
     # the same metric name in another tenant neither wakes nor feeds acme's dashboard
-    await _ingest(base, other_key, [{"name": "revenue", "value": 1000.0}])
+    await post_points(base, other_key, [{"name": "revenue", "value": 1000.0}])
     await _no_message(mine, 1.5)
-    await _ingest(base, gql.key, [{"name": "revenue", "value": 3.0}])
+    await post_points(base, gql.key, [{"name": "revenue", "value": 3.0}])
     assert _widgets(await mine.next_data(timeout=5))["revenue"]["value"] == 3.0
     await mine.close()
     await intruder.close()
@@ -153,7 +128,7 @@ async def test_a_new_version_resends_every_widget_and_deletion_ends_the_stream(
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "edit", COMPONENTS)
-    ws = await _open(base, gql.key)
+    ws = await open_ws(base, gql.key)
     await ws.subscribe(UPDATES, {"id": board["id"]})
     await asyncio.sleep(0.2)
     body = await gql.execute(
@@ -162,13 +137,13 @@ async def test_a_new_version_resends_every_widget_and_deletion_ends_the_stream(
         {"id": board["id"], "input": {"name": "edit", "widgets": COMPONENTS}},
     )
     assert body["data"]["updateDashboard"]["version"] == 2
-    await _ingest(base, gql.key, [{"name": "revenue", "value": 5.0}])
+    await post_points(base, gql.key, [{"name": "revenue", "value": 5.0}])
     message = await ws.next_data(timeout=5)
     assert message["payload"]["data"]["dashboardUpdates"]["version"] == 2
     assert set(_widgets(message)) == {"revenue", "cpu"}
 
     await gql.execute("mutation($id: ID!) { deleteDashboard(id: $id) }", {"id": board["id"]})
     await asyncio.sleep(1.1)
-    await _ingest(base, gql.key, [{"name": "revenue", "value": 5.0}])
+    await post_points(base, gql.key, [{"name": "revenue", "value": 5.0}])
     assert _error_code(await ws.receive(timeout=5)) == "NOT_FOUND"
     await ws.close()

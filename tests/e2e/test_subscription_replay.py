@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import create_app
-from tests.conftest import MakeKey, make_settings, serving, started
-from tests.graphql_ws import GraphQLWS
+from tests.conftest import MakeKey, make_settings, open_ws, post_json, post_points, serving, started
 
 POINTS = """subscription($since: String) {
   metricPoints(name: "cpu_usage", since: $since) { value cursor }
@@ -34,31 +32,15 @@ async def base(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[
         yield address
 
 
-async def _open(base: str, key: str) -> GraphQLWS:
-    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
-    await ws.ack()
-    return ws
-
-
-async def _post(base: str, key: str, path: str, body: object) -> None:
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"http://{base}{path}", json=body, headers={"Authorization": f"Bearer {key}"}
-        )
-    assert response.status_code == 200, response.text
-
-
 async def _points(base: str, key: str, *values: float) -> None:
-    await _post(
-        base, key, "/analytics/metrics", [{"name": "cpu_usage", "value": v} for v in values]
-    )
+    await post_points(base, key, [{"name": "cpu_usage", "value": v} for v in values])
 
 
 async def test_resume_replays_missed_points_without_gap_or_repeat(
     base: str, make_key: MakeKey
 ) -> None:
     key = await make_key("acme")
-    ws = await _open(base, key)
+    ws = await open_ws(base, key)
     await ws.subscribe(POINTS)
     await _points(base, key, 1.0, 2.0)  # one message, two points
     first = (await ws.next_data())["payload"]["data"]["metricPoints"]
@@ -67,7 +49,7 @@ async def test_resume_replays_missed_points_without_gap_or_repeat(
 
     await _points(base, key, 3.0)
     await _points(base, key, 4.0)
-    back = await _open(base, key)
+    back = await open_ws(base, key)
     await back.subscribe(POINTS, {"since": first["cursor"]})
     replayed = [
         (await back.next_data())["payload"]["data"]["metricPoints"]["value"] for _ in range(3)
@@ -82,9 +64,9 @@ async def test_position_older_than_the_history_gets_resync_required(
     base: str, make_key: MakeKey
 ) -> None:
     key = await make_key("acme")
-    ws = await _open(base, key)
+    ws = await open_ws(base, key)
     await ws.subscribe(EVENTS)
-    await _post(
+    await post_json(
         base,
         key,
         "/graphql",
@@ -93,13 +75,13 @@ async def test_position_older_than_the_history_gets_resync_required(
     old = (await ws.next_data())["payload"]["data"]["liveEvents"]["cursor"]
     await ws.close()
     for _ in range(8):  # the history keeps 5 messages
-        await _post(
+        await post_json(
             base,
             key,
             "/graphql",
             {"query": 'mutation { recordEvents(events: [{type: "b"}]) { accepted } }'},
         )
-    back = await _open(base, key)
+    back = await open_ws(base, key)
     op_id = await back.subscribe(EVENTS, {"since": old})
     message = await back.receive()
     assert message["id"] == op_id
@@ -113,9 +95,9 @@ async def test_malformed_or_foreign_position_is_bad_user_input(
 ) -> None:
     key = await make_key("acme")
     other = await make_key("globex")
-    ws = await _open(base, other)
+    ws = await open_ws(base, other)
     await ws.subscribe(EVENTS)
-    await _post(
+    await post_json(
         base,
         other,
         "/graphql",
@@ -123,14 +105,14 @@ async def test_malformed_or_foreign_position_is_bad_user_input(
     )
     foreign = (await ws.next_data())["payload"]["data"]["liveEvents"]["cursor"]
     await ws.close()
-    await _post(
+    await post_json(
         base,
         key,
         "/graphql",
         {"query": 'mutation { recordEvents(events: [{type: "y"}]) { accepted } }'},
     )
     for since, code in (("yesterday", "BAD_USER_INPUT"), (foreign, None)):
-        client = await _open(base, key)
+        client = await open_ws(base, key)
         await client.subscribe(EVENTS, {"since": since})
         message = await client.receive()
         if code is None:  # another tenant's position is not one of this stream's

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
 from analytics_gateway.app import Gateway
-from tests.conftest import MakeKey, serving
+from tests.conftest import MakeKey, open_ws, post_points
 from tests.graphql_ws import GraphQLWS
 
 POINTS = """subscription($labels: JSON) {
@@ -19,43 +18,21 @@ POINTS = """subscription($labels: JSON) {
 }"""
 
 
-@pytest.fixture
-async def base(app: Starlette) -> AsyncIterator[str]:
-    async with serving(app, lifespan=False) as address:
-        yield address
-
-
-async def _open(base: str, key: str) -> GraphQLWS:
-    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
-    await ws.ack()
-    return ws
-
-
-async def _ingest(base: str, key: str, points: list[dict[str, object]]) -> None:
-    async with httpx.AsyncClient() as http:
-        response = await http.post(
-            f"http://{base}/analytics/metrics",
-            json=points,
-            headers={"Authorization": f"Bearer {key}"},
-        )
-    assert response.status_code == 200, response.text
-
-
 async def test_identical_subscriptions_share_one_cohort(
     base: str, app: Starlette, make_key: MakeKey
 ) -> None:
     key = await make_key("acme")
     gateway: Gateway = app.state.gateway
-    clients = [await _open(base, key) for _ in range(5)]
+    clients = [await open_ws(base, key) for _ in range(5)]
     ids = [await ws.subscribe(POINTS, {"labels": {"host": "a"}}) for ws in clients]
-    other = await _open(base, key)
+    other = await open_ws(base, key)
     await other.subscribe(POINTS, {"labels": {"host": "b"}})
     await asyncio.sleep(0.2)
     assert len(gateway.services.cohorts) == 2
     registry = gateway.metrics.registry
     assert registry.get_sample_value("gateway_active_subscriptions") == 6.0
 
-    await _ingest(
+    await post_points(
         base,
         key,
         [
@@ -77,7 +54,11 @@ async def test_identical_subscriptions_share_one_cohort(
     await clients[0].send({"id": ids[0], "type": "complete"})
     await clients[0].close()
     await asyncio.sleep(0.1)
-    await _ingest(base, key, [{"name": "cpu_usage", "value": 3.0, "labels": {"host": "a"}}])
+    await post_points(
+        base,
+        key,
+        [{"name": "cpu_usage", "value": 3.0, "labels": {"host": "a"}}],
+    )
     for ws in clients[1:]:
         assert (await ws.next_data())["payload"]["data"]["metricPoints"]["value"] == 3.0
     for ws in [*clients[1:], other]:
@@ -90,7 +71,7 @@ async def test_identical_subscriptions_share_one_cohort(
 
 async def test_live_events_filter_by_type(base: str, make_key: MakeKey) -> None:
     key = await make_key("acme")
-    ws = await _open(base, key)
+    ws = await open_ws(base, key)
     await ws.subscribe('subscription { liveEvents(type: "song_play") { type userId metadata } }')
     await asyncio.sleep(0.1)
     async with httpx.AsyncClient() as http:
@@ -117,7 +98,7 @@ async def test_live_events_filter_by_type(base: str, make_key: MakeKey) -> None:
 
 
 async def test_invalid_subscription_gets_an_error_message(base: str, make_key: MakeKey) -> None:
-    ws = await _open(base, await make_key("acme"))
+    ws = await open_ws(base, await make_key("acme"))
     op_id = await ws.subscribe("subscription { metricPoints(name: 5) { value } }")
     message = await ws.receive()
     assert message["type"] == "error"
@@ -133,7 +114,7 @@ async def test_invalid_subscription_gets_an_error_message(base: str, make_key: M
 
 
 async def test_read_scope_is_required_to_subscribe(base: str, make_key: MakeKey) -> None:
-    ws = await _open(base, await make_key("acme", "write"))
+    ws = await open_ws(base, await make_key("acme", "write"))
     await ws.subscribe(POINTS)
     message = await ws.receive()
     errors = message["payload"]["errors"] if message["type"] == "next" else message["payload"]
@@ -151,8 +132,8 @@ async def test_revoking_a_key_closes_its_open_websockets(
 ) -> None:
     doomed_key = await make_key("acme")
     other_key = await make_key("acme")
-    doomed = await _open(base, doomed_key)
-    other = await _open(base, other_key)
+    doomed = await open_ws(base, doomed_key)
+    other = await open_ws(base, other_key)
     await doomed.subscribe(POINTS)
     await other.subscribe(POINTS)
     await asyncio.sleep(0.1)
@@ -163,6 +144,6 @@ async def test_revoking_a_key_closes_its_open_websockets(
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
     assert closed.value.rcvd.reason == "API key revoked"
-    await _ingest(base, other_key, [{"name": "cpu_usage", "value": 5.0, "labels": {}}])
+    await post_points(base, other_key, [{"name": "cpu_usage", "value": 5.0, "labels": {}}])
     assert (await other.next_data())["payload"]["data"]["metricPoints"]["value"] == 5.0
     await other.close()

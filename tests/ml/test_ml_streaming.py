@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from starlette.applications import Starlette
@@ -16,8 +13,7 @@ from analytics_gateway.ingest import RawPoint
 from analytics_gateway.ml.detectors import build_detector
 from analytics_gateway.ml.live import LiveModel
 from analytics_gateway.ml.registry import ANOMALY, ModelRecord
-from tests.conftest import MakeKey, serving
-from tests.graphql_ws import GraphQLWS
+from tests.conftest import MakeKey, open_ws, post_json, post_points
 from tests.ml.ml_helpers import STEP_MS, now_ms, points, wave
 
 ANOMALIES = """subscription($metric: String) {
@@ -30,51 +26,31 @@ TRAIN = """mutation { trainModel(input: {metric: "cpu", labels: {host: "a"}, det
   window: "1d"}) { id } }"""
 
 
-@pytest.fixture
-async def base(app: Starlette) -> AsyncIterator[str]:
-    async with serving(app, lifespan=False) as address:
-        yield address
-
-
-async def _post(base: str, key: str, path: str, body: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=f"http://{base}") as http:
-        response = await http.post(path, json=body, headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-async def _open(base: str, key: str) -> GraphQLWS:
-    ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})
-    await ws.ack()
-    return ws
-
-
 async def test_a_new_anomalous_point_reaches_a_websocket_subscriber(
     base: str, app: Starlette, make_key: MakeKey
 ) -> None:
     key, other_key = await make_key("acme"), await make_key("globex")
     end = now_ms() - 10 * STEP_MS
     history = wave(300)
-    await _post(base, key, "/analytics/metrics", points("cpu", history, end_ms=end,
+    await post_points(base, key, points("cpu", history, end_ms=end,
                                                          labels={"host": "a"}))  # fmt: skip
-    trained = await _post(base, key, "/graphql", {"query": TRAIN})
+    trained = await post_json(base, key, "/graphql", {"query": TRAIN})
     model_id = trained["data"]["trainModel"]["id"]
 
-    ws = await _open(base, key)
+    ws = await open_ws(base, key)
     await ws.subscribe(ANOMALIES, {"metric": "cpu"})
-    other = await _open(base, other_key)
+    other = await open_ws(base, other_key)
     await other.subscribe(ANOMALIES, {"metric": "cpu"})
     await asyncio.sleep(0.2)
 
     normal = {"name": "cpu", "labels": {"host": "a"}, "value": history[-120],
               "timestamp": end + STEP_MS}  # fmt: skip
-    await _post(base, key, "/analytics/metrics", [normal])
+    await post_points(base, key, [normal])
     with pytest.raises(TimeoutError):
         await ws.next_data(timeout=0.5)
 
     spike = {**normal, "value": 500.0, "timestamp": end + 2 * STEP_MS}
-    await _post(base, key, "/analytics/metrics", [spike])
+    await post_points(base, key, [spike])
     event = (await ws.next_data())["payload"]["data"]["anomalies"]
     assert event["modelId"] == model_id
     assert (event["metric"], event["labels"], event["detector"]) == ("cpu", {"host": "a"}, "hbos")
@@ -85,7 +61,7 @@ async def test_a_new_anomalous_point_reaches_a_websocket_subscriber(
 
     # the other tenant's subscriber hears nothing, and a different series is not scored
     other_series = {**spike, "labels": {"host": "b"}, "timestamp": end + 3 * STEP_MS}
-    await _post(base, key, "/analytics/metrics", [other_series])
+    await post_points(base, key, [other_series])
     with pytest.raises(TimeoutError):
         await other.next_data(timeout=0.3)
     with pytest.raises(TimeoutError):
