@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 import tests.fixtures
 from analytics_gateway.app import create_app
 from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from tests.graphql_ws import GraphQLWS
@@ -204,6 +205,21 @@ async def post_json(base: str, key: str, path: str, body: object) -> Any:
 async def post_points(base: str, key: str, points: list[dict[str, Any]]) -> None:
     """Ingest `points` through `POST /analytics/metrics`; every one must be stored."""
     await post_json(base, key, "/analytics/metrics", points)
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def config_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[ConfigStore]:
+    """Each config store implementation in turn: SQLite, then a real redis-server."""
+    if request.param == "sqlite":
+        settings = make_settings(tmp_path / "data", config_url="")
+    else:
+        server: RedisServer = request.getfixturevalue("redis")
+        settings = make_settings(tmp_path / "data", config_url=server.url)
+    instance = build_config_store(settings)
+    yield instance
+    await instance.close()
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analytics_gateway.backends.base import ConfigStore
-from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.errors import BackendUnavailable, Conflict, NotFound
 from analytics_gateway.ml.detectors import build_detector
 from analytics_gateway.ml.registry import (
@@ -21,25 +19,11 @@ from analytics_gateway.ml.registry import (
     detector_from,
     tenant_directory,
 )
-from tests.conftest import make_settings
-from tests.servers import RedisServer
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ConfigStore]:
-    if request.param == "sqlite":
-        settings = make_settings(tmp_path / "data", config_url="")
-    else:
-        server: RedisServer = request.getfixturevalue("redis")
-        settings = make_settings(tmp_path / "data", config_url=server.url)
-    instance = build_config_store(settings)
-    yield instance
-    await instance.close()
 
 
 @pytest.fixture
-def registry(store: ConfigStore, tmp_path: Path) -> ModelRegistry:
-    return ModelRegistry(store, tmp_path / "models")
+def registry(config_store: ConfigStore, tmp_path: Path) -> ModelRegistry:
+    return ModelRegistry(config_store, tmp_path / "models")
 
 
 def record(model_id: str = "a1b2c3", **changes: object) -> ModelRecord:
@@ -108,13 +92,13 @@ async def test_retraining_switches_files_only_once_the_new_one_is_saved(
 
 
 async def test_a_failed_write_keeps_the_previous_model(
-    registry: ModelRegistry, store: ConfigStore, tmp_path: Path
+    registry: ModelRegistry, config_store: ConfigStore, tmp_path: Path
 ) -> None:
     first = await registry.save("acme", record(), b"one")
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the models directory should be")
     with pytest.raises(BackendUnavailable):
-        await ModelRegistry(store, blocked).save("acme", record(), b"two", previous=first)
+        await ModelRegistry(config_store, blocked).save("acme", record(), b"two", previous=first)
     current = await registry.get("acme", "a1b2c3")
     assert (current.version, current.file) == (1, first.file)
     assert await registry.read("acme", current) == b"one"
