@@ -168,6 +168,12 @@ def _parse_careful(line: str, ns_per_unit: int) -> tuple[str, list[tuple[str, st
 _COLUMNAR_MIN_BYTES = 4096
 
 
+def _all_of_length(lists: pa.ListArray, length: int) -> bool:
+    """Whether every list in `lists` has exactly `length` items."""
+    bounds = pc.min_max(pc.list_value_length(lists)).as_py()
+    return bool(bounds["min"] == bounds["max"] == length)
+
+
 def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
     """The whole body at once with Arrow kernels, or None to parse it line by line.
 
@@ -187,16 +193,12 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
     try:
         sections = pc.split_pattern(pa.array(lines.split("\n"), pa.string()), " ")
         count = len(sections)
-        if (
-            pc.min(pc.list_value_length(sections)).as_py() != 3
-            or pc.max(pc.list_value_length(sections)).as_py() != 3
-        ):
+        if not _all_of_length(sections, 3):
             return None
         flat = pc.list_flatten(sections)
         keys = flat.take(pa.array(np.arange(0, 3 * count, 3)))
         fields = pc.split_pattern(flat.take(pa.array(np.arange(1, 3 * count, 3))), "=")
-        lengths = pc.list_value_length(fields)
-        if pc.min(lengths).as_py() != 2 or pc.max(lengths).as_py() != 2:
+        if not _all_of_length(fields, 2):
             return None
         pairs = pc.list_flatten(fields)
         field_names = pairs.take(pa.array(np.arange(0, 2 * count, 2)))
