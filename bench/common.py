@@ -212,6 +212,37 @@ def cpu_meter(server: ServerProcess) -> Iterator[CpuMeter]:
 # -- statistics ----------------------------------------------------------------
 
 
+def timed(send: Callable[[], httpx.Response], error_marker: bytes) -> tuple[float, httpx.Response]:
+    """One request: its milliseconds and its response, which must be a 200 whose first
+    200 bytes do not hold `error_marker` (an error body would make a fast, false figure)."""
+    started = time.perf_counter()
+    response = send()
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200 or error_marker in response.content[:200]:
+        raise RuntimeError(f"bad response {response.status_code}: {response.text[:500]}")
+    return elapsed * 1000, response
+
+
+def interleaved_ms(
+    senders: Mapping[str, Callable[[], httpx.Response]],
+    *,
+    warmup: int,
+    requests: int,
+    error_marker: bytes,
+) -> dict[str, list[float]]:
+    """Milliseconds per request of each sender: `warmup` untimed rounds, then `requests`
+    rounds in which the sender going first rotates, so no side always follows another."""
+    for _ in range(warmup):
+        for send in senders.values():
+            timed(send, error_marker)
+    samples: dict[str, list[float]] = {name: [] for name in senders}
+    order = list(senders)
+    for i in range(requests):
+        for name in order[i % len(order) :] + order[: i % len(order)]:
+            samples[name].append(timed(senders[name], error_marker)[0])
+    return samples
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile, `q` in [0, 100]."""
     if not values:

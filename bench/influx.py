@@ -35,18 +35,22 @@ from bench.common import (
     clean_env,
     cpu_meter,
     free_port,
+    interleaved_ms,
     make_key,
     percentile,
     python_argv,
     run_async,
     say,
     section,
+    timed,
 )
 from bench.ingest import DATABASE, MEASUREMENTS, Target, gateway_count, make_batches, send_all
 from bench.ingest import influx_config as _influx_config
 
 GATEWAY_DATABASE = "gateway"
 QUERY_METRIC = "bench_cpu"
+
+ERROR_MARKER = b'"error'  # in the first 200 bytes: the answer is an error
 
 
 @dataclass(frozen=True)
@@ -71,15 +75,6 @@ def _influx_count(base: str, database: str, where: str = "") -> int:
         for result in response.json()["results"]
         for s in result.get("series", [])
     )
-
-
-def _timed(send: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:
-    started = time.perf_counter()
-    response = send()
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200 or b'"error' in response.content[:200]:
-        raise RuntimeError(f"bad response {response.status_code}: {response.text[:500]}")
-    return elapsed * 1000, response
 
 
 def _ingest(
@@ -176,8 +171,8 @@ def _query_latency(
             ),
             "msgpack": lambda: influx.post("/query", data=direct_form(), headers=msgpack_headers),
         }
-        _, g = _timed(senders["gateway"])
-        _, d = _timed(senders["influxql"])
+        _, g = timed(senders["gateway"], ERROR_MARKER)
+        _, d = timed(senders["influxql"], ERROR_MARKER)
         g_points = sum(len(s["data"]["t"]) for s in orjson.loads(g.content)["data"]["metrics"])
         d_points = sum(len(s["values"]) for s in orjson.loads(d.content)["results"][0]["series"])
         expected = options.series * options.series_points
@@ -189,14 +184,9 @@ def _query_latency(
             f"same data from both: {expected} points; {len(g.content):,} bytes of JSON from the "
             f"gateway, {len(d.content):,} from influxd"
         )
-        for _ in range(options.warmup):
-            for send in senders.values():
-                _timed(send)
-        samples: dict[str, list[float]] = {name: [] for name in senders}
-        order = list(senders)
-        for i in range(options.requests):
-            for name in order[i % len(order) :] + order[: i % len(order)]:
-                samples[name].append(_timed(senders[name])[0])
+        samples = interleaved_ms(
+            senders, warmup=options.warmup, requests=options.requests, error_marker=ERROR_MARKER
+        )
     stats = {name: (percentile(v, 50), percentile(v, 95)) for name, v in samples.items()}
     for name, (p50, p95) in stats.items():
         say(f"{name:9s} p50 {p50:7.2f} ms   p95 {p95:7.2f} ms")

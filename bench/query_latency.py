@@ -8,7 +8,6 @@ gateway with gzip; the order rotates) so drift hits both sides alike.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,16 +19,20 @@ from bench.common import (
     Comparison,
     ServerProcess,
     free_port,
+    interleaved_ms,
     make_key,
     percentile,
     python_argv,
     run_async,
     say,
     section,
+    timed,
 )
 from bench.query_server import METRIC
 
 QUERY = '{ metrics(query: {name: "%s", last: "1h"}) { labels data } }' % METRIC  # noqa: UP031
+
+ERROR_MARKER = b'"errors"'  # in the first 200 bytes: the answer is an error
 
 
 @dataclass(frozen=True)
@@ -38,15 +41,6 @@ class QueryOptions:
     points: int = 1000
     requests: int = 200
     warmup: int = 20
-
-
-def _timed(send: Callable[[], httpx.Response]) -> tuple[float, httpx.Response]:
-    started = time.perf_counter()
-    response = send()
-    elapsed = time.perf_counter() - started
-    if response.status_code != 200 or b'"errors"' in response.content[:200]:
-        raise RuntimeError(f"bad response {response.status_code}: {response.text[:500]}")
-    return elapsed * 1000, response
 
 
 def run(options: QueryOptions, workdir: Path, profile_dir: Path | None) -> list[Comparison]:
@@ -91,9 +85,9 @@ def run(options: QueryOptions, workdir: Path, profile_dir: Path | None) -> list[
             "bare": lambda: bare.get("/metrics", params=bare_params),
             "gateway_gzip": lambda: gw.post("/graphql", content=body, headers=gzipped),
         }
-        _, g = _timed(senders["gateway"])
-        _, b = _timed(senders["bare"])
-        _, z = _timed(senders["gateway_gzip"])
+        _, g = timed(senders["gateway"], ERROR_MARKER)
+        _, b = timed(senders["bare"], ERROR_MARKER)
+        _, z = timed(senders["gateway_gzip"], ERROR_MARKER)
         same = orjson.loads(g.content) == orjson.loads(b.content) == orjson.loads(z.content)
         series = orjson.loads(g.content)["data"]["metrics"]
         points = sum(len(s["data"]["t"]) for s in series)
@@ -103,15 +97,9 @@ def run(options: QueryOptions, workdir: Path, profile_dir: Path | None) -> list[
             f"same answer from both: {len(series)} series, {points} points, "
             f"{len(g.content):,} bytes of JSON ({z.num_bytes_downloaded:,} bytes with gzip)"
         )
-        for _ in range(options.warmup):
-            for send in senders.values():
-                _timed(send)
-        samples: dict[str, list[float]] = {name: [] for name in senders}
-        order = list(senders)
-        for i in range(options.requests):
-            rotated = order[i % len(order) :] + order[: i % len(order)]
-            for name in rotated:
-                samples[name].append(_timed(senders[name])[0])
+        samples = interleaved_ms(
+            senders, warmup=options.warmup, requests=options.requests, error_marker=ERROR_MARKER
+        )
 
     stats = {
         name: (percentile(v, 50), percentile(v, 95)) for name, v in samples.items()
