@@ -8,6 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
 Labels = Mapping[str, str]
 
 
@@ -73,32 +77,64 @@ class MetricPoint:
     value: float
 
 
-@dataclass
-class PointBatch:
-    """Validated points of one tenant as columns: the unit the write path moves.
+@dataclass(frozen=True)
+class SeriesRef:
+    """One series of a batch: the metric, its labels and their canonical text."""
 
-    Points with the same label set share one `labels` mapping and one
-    canonical `label_keys` string, so a batch costs little per point.
+    name: str
+    labels: Mapping[str, str]
+    key: str
+
+
+@dataclass(frozen=True)
+class BatchColumns:
+    """A batch as arrays: each point's series (an index into `series`), time and value.
+
+    The form bulk writers use: one entry per series, arrays per point, so
+    that encoding a batch for a store or for live subscribers never loops
+    over points in Python.
     """
 
-    tenant: str
-    names: list[str] = field(default_factory=list)
-    labels: list[Mapping[str, str]] = field(default_factory=list)
-    label_keys: list[str] = field(default_factory=list)
-    timestamps: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
+    series: Sequence[SeriesRef]
+    codes: npt.NDArray[np.intp]
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
 
-    def __len__(self) -> int:
-        return len(self.names)
 
-    def append(
-        self, name: str, labels: Mapping[str, str], label_key: str, ts: int, value: float
+class PointBatch:
+    """Validated points of one tenant: the unit the write path moves.
+
+    Built point by point (`append`, the list arguments) or from arrays
+    (`from_columns`, the bulk line-protocol path); each form is derived from
+    the other only when a reader asks for it. Points with the same label set
+    share one `labels` mapping and one canonical `label_keys` string.
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        names: list[str] | None = None,
+        labels: list[Mapping[str, str]] | None = None,
+        label_keys: list[str] | None = None,
+        timestamps: list[int] | None = None,
+        values: list[float] | None = None,
     ) -> None:
-        self.names.append(name)
-        self.labels.append(labels)
-        self.label_keys.append(label_key)
-        self.timestamps.append(ts)
-        self.values.append(value)
+        self.tenant = tenant
+        self._lists: _PointLists | None = _PointLists(
+            names if names is not None else [],
+            labels if labels is not None else [],
+            label_keys if label_keys is not None else [],
+            timestamps if timestamps is not None else [],
+            values if values is not None else [],
+        )
+        self._columns: BatchColumns | None = None
+
+    @classmethod
+    def from_columns(cls, tenant: str, columns: BatchColumns) -> PointBatch:
+        batch = cls(tenant)
+        batch._lists = None
+        batch._columns = columns
+        return batch
 
     @classmethod
     def of(cls, tenant: str, points: Sequence[MetricPoint]) -> PointBatch:
@@ -107,6 +143,103 @@ class PointBatch:
         for p in points:
             batch.append(p.name, p.labels, canonical_labels(p.labels), p.timestamp_ms, p.value)
         return batch
+
+    def __len__(self) -> int:
+        if self._lists is not None:
+            return len(self._lists.names)
+        assert self._columns is not None
+        return len(self._columns.codes)
+
+    def __repr__(self) -> str:
+        return f"PointBatch({self.tenant!r}, {len(self)} points)"
+
+    def append(
+        self, name: str, labels: Mapping[str, str], label_key: str, ts: int, value: float
+    ) -> None:
+        lists = self._point_lists()
+        self._columns = None
+        lists.names.append(name)
+        lists.labels.append(labels)
+        lists.label_keys.append(label_key)
+        lists.timestamps.append(ts)
+        lists.values.append(value)
+
+    @property
+    def names(self) -> list[str]:
+        return self._point_lists().names
+
+    @property
+    def labels(self) -> list[Mapping[str, str]]:
+        return self._point_lists().labels
+
+    @property
+    def label_keys(self) -> list[str]:
+        return self._point_lists().label_keys
+
+    @property
+    def timestamps(self) -> list[int]:
+        return self._point_lists().timestamps
+
+    @property
+    def values(self) -> list[float]:
+        return self._point_lists().values
+
+    def metric_names(self) -> set[str]:
+        """The distinct metrics of the batch."""
+        if self._columns is not None:
+            return {ref.name for ref in self._columns.series}
+        return set(self.names)
+
+    def columns(self) -> BatchColumns:
+        """The batch as arrays, one `SeriesRef` per distinct (metric, labels)."""
+        if self._columns is None:
+            self._columns = _columns_of(self._point_lists())
+        return self._columns
+
+    def _point_lists(self) -> _PointLists:
+        if self._lists is None:
+            assert self._columns is not None
+            self._lists = _lists_of(self._columns)
+        return self._lists
+
+
+@dataclass
+class _PointLists:
+    names: list[str]
+    labels: list[Mapping[str, str]]
+    label_keys: list[str]
+    timestamps: list[int]
+    values: list[float]
+
+
+def _columns_of(lists: _PointLists) -> BatchColumns:
+    """Codes per distinct (metric, label key) pair, found by Arrow's hashing, not a loop."""
+    names = pa.array(lists.names, pa.string()).dictionary_encode()
+    keys = pa.array(lists.label_keys, pa.string()).dictionary_encode()
+    width = max(len(keys.dictionary), 1)
+    pairs = names.indices.to_numpy().astype(np.int64) * width + keys.indices.to_numpy()
+    _, first, codes = np.unique(pairs, return_index=True, return_inverse=True)
+    series = [
+        SeriesRef(lists.names[i], lists.labels[i], lists.label_keys[i]) for i in first.tolist()
+    ]
+    return BatchColumns(
+        series,
+        codes.ravel().astype(np.intp),
+        np.asarray(lists.timestamps, dtype=np.int64),
+        np.asarray(lists.values, dtype=np.float64),
+    )
+
+
+def _lists_of(columns: BatchColumns) -> _PointLists:
+    refs = columns.series
+    codes = columns.codes.tolist()
+    return _PointLists(
+        [refs[c].name for c in codes],
+        [refs[c].labels for c in codes],
+        [refs[c].key for c in codes],
+        columns.timestamps.tolist(),
+        columns.values.tolist(),
+    )
 
 
 @dataclass(frozen=True)

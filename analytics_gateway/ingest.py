@@ -19,15 +19,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from analytics_gateway.backends.base import Broker, Cache, EventStore, MetricStore
 from analytics_gateway.config import Limits
 from analytics_gateway.dataloaders.query_cache import bump
-from analytics_gateway.domain import Event, IngestOutcome, PointBatch, Rejection
+from analytics_gateway.domain import (
+    BatchColumns,
+    Event,
+    IngestOutcome,
+    PointBatch,
+    Rejection,
+    SeriesRef,
+)
 from analytics_gateway.errors import BackendUnavailable, BadUserInput
 from analytics_gateway.ingest_buffer import IngestBuffer
-from analytics_gateway.lineprotocol import ParsedBody
+from analytics_gateway.lineprotocol import MISSING_TIMESTAMP, ParsedBody, ParsedColumns
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
 from analytics_gateway.validation import NAME_RE, PointValidator
@@ -151,73 +159,51 @@ class IngestService:
     ) -> IngestOutcome:
         """Line protocol: each line stands or falls whole; `prior` are parse rejections.
 
-        Checks run per distinct name and series and, for values and timestamps,
-        over whole columns: this is the high-throughput path.
+        Checks run once per distinct series and metric name and, for values
+        and timestamps, over whole arrays: this is the high-throughput path,
+        and the accepted points reach the store as arrays too.
         """
         self._check_batch(len(body))
         check = PointValidator(self._limits, self._clock())
-        problems: dict[int, str] = {}  # line index -> first reason
-
-        def flag(positions: Iterable[int], reason: Callable[[int], str]) -> None:
-            for i in positions:
-                problems.setdefault(body.lines[i], reason(i))
-
-        series_checked: dict[str, tuple[Mapping[str, str], str] | str] = {}
-        known = self._line_series
-        if len(known) > LINE_SERIES_CACHE:
-            known.clear()
-        for key, labels in body.labels.items():
-            verdict = known.get(key)
-            if verdict is None:
+        columns = body.columns()
+        # per (series key, metric) pair: the batch series it becomes, or why it cannot
+        refs: list[SeriesRef | None] = []
+        pair_problems: list[str | None] = []
+        names_checked: dict[str, str | None] = {}
+        for key, name in columns.pairs:
+            verdict = self._series_verdict(key, body.labels[key], check)
+            if isinstance(verdict, str):
+                pair_problems.append(verdict)
+                refs.append(None)
+                continue
+            if name not in names_checked:
                 try:
-                    verdict = check.labels(labels, key)
+                    check.name(name)
+                    names_checked[name] = None
                 except ValueError as exc:
-                    verdict = str(exc)
-                known[key] = verdict
-            series_checked[key] = verdict
-        bad_series = {k for k, v in series_checked.items() if isinstance(v, str)}
-        if bad_series:
-            flag(
-                (i for i, k in enumerate(body.series) if k in bad_series),
-                lambda i: str(series_checked[body.series[i]]),
-            )
-        bad_names: dict[str, str] = {}
-        for name in set(body.names):
-            try:
-                check.name(name)
-            except ValueError as exc:
-                bad_names[name] = str(exc)
-        if bad_names:
-            flag(
-                (i for i, n in enumerate(body.names) if n in bad_names),
-                lambda i: bad_names[body.names[i]],
-            )
-        value_column = np.asarray(body.values, dtype=np.float64)
-        flag(
-            np.flatnonzero(~np.isfinite(value_column)).tolist(),
-            lambda i: "value must be finite (NaN and infinity are refused)",
+                    names_checked[name] = str(exc)
+            problem = names_checked[name]
+            pair_problems.append(problem)
+            refs.append(None if problem is not None else SeriesRef(name, verdict[0], verdict[1]))
+        timestamps = np.where(
+            columns.timestamps == MISSING_TIMESTAMP, check.now_ms, columns.timestamps
         )
-        timestamps = [check.now_ms if t is None else t for t in body.timestamps]
+        # the first reason per line, in this order: series or name, value, timestamp
+        problems: dict[int, str] = {}
+        bad_pairs = np.array([p is not None for p in pair_problems], dtype=bool)
+        for i in np.flatnonzero(bad_pairs[columns.codes]).tolist():
+            problems.setdefault(int(columns.lines[i]), str(pair_problems[columns.codes[i]]))
+        for i in np.flatnonzero(~np.isfinite(columns.values)).tolist():
+            problems.setdefault(
+                int(columns.lines[i]), "value must be finite (NaN and infinity are refused)"
+            )
         for i in np.flatnonzero(~check.timestamps_ok(timestamps)).tolist():
             try:
-                check.timestamp(timestamps[i])
+                check.timestamp(int(timestamps[i]))
             except ValueError as exc:
-                problems.setdefault(body.lines[i], str(exc))
-        names, series, values = body.names, body.series, body.values
-        if problems:  # keep only the points of lines without problems
-            keep = [i for i, line in enumerate(body.lines) if line not in problems]
-            names = [names[i] for i in keep]
-            series = [series[i] for i in keep]
-            values = [values[i] for i in keep]
-            timestamps = [timestamps[i] for i in keep]
-        checked = {k: v for k, v in series_checked.items() if not isinstance(v, str)}
-        batch = PointBatch(
-            tenant,
-            names=names,
-            labels=[checked[k][0] for k in series],
-            label_keys=[checked[k][1] for k in series],
-            timestamps=timestamps,
-            values=values,
+                problems.setdefault(int(columns.lines[i]), str(exc))
+        batch = PointBatch.from_columns(
+            tenant, _accepted(refs, columns, timestamps, problems.keys())
         )
         await self.store_batch(batch)
         rejected = list(prior) + [
@@ -225,6 +211,25 @@ class IngestService:
         ]
         self._metrics.rejected.labels(kind="line").inc(len(rejected))
         return IngestOutcome(accepted=len(batch), rejected=sorted(rejected, key=_by_index))
+
+    def _series_verdict(
+        self, key: str, labels: Mapping[str, str], check: PointValidator
+    ) -> tuple[Mapping[str, str], str] | str:
+        """Checked labels and their canonical text for a line-protocol series key, or why not.
+
+        Agents send the same series every flush, so each key is checked once.
+        """
+        known = self._line_series
+        verdict = known.get(key)
+        if verdict is None:
+            if len(known) > LINE_SERIES_CACHE:
+                known.clear()
+            try:
+                verdict = check.labels(labels, key)
+            except ValueError as exc:
+                verdict = str(exc)
+            known[key] = verdict
+        return verdict
 
     async def store_batch(self, batch: PointBatch) -> None:
         """Store validated points, then publish them, one message per metric channel.
@@ -251,7 +256,7 @@ class IngestService:
                 await self._buffer.append_points(batch)
                 self._metrics.buffered.labels(kind="point").inc(len(batch))
         if self._cache is not None:
-            await bump(self._cache, batch.tenant, batch.names)
+            await bump(self._cache, batch.tenant, batch.metric_names())
         self._metrics.ingested.labels(kind="point").inc(len(batch))
         await self._publish(messages)
         for listener in self.listeners:
@@ -294,22 +299,64 @@ class IngestService:
             log.warning("publish failed after store; live subscribers miss this batch")
 
 
+def _accepted(
+    refs: Sequence[SeriesRef | None],
+    columns: ParsedColumns,
+    timestamps: npt.NDArray[np.int64],
+    bad_lines: Iterable[int],
+) -> BatchColumns:
+    """The points of lines without problems, one code per distinct (metric, labels).
+
+    Two series keys may name the same series (tags in another order), so
+    pairs are merged by their checked labels here.
+    """
+    keep = None
+    bad = np.fromiter(bad_lines, dtype=np.int64)
+    if len(bad):
+        keep = ~np.isin(columns.lines, bad)
+    series: list[SeriesRef] = []
+    merged: dict[tuple[str, str], int] = {}
+    remap = np.full(max(len(refs), 1), -1, dtype=np.intp)
+    for pair, ref in enumerate(refs):
+        if ref is None:
+            continue
+        code = merged.get((ref.name, ref.key))
+        if code is None:
+            code = merged[(ref.name, ref.key)] = len(series)
+            series.append(ref)
+        remap[pair] = code
+    codes = remap[columns.codes]
+    values = columns.values
+    if keep is not None:
+        codes, values, timestamps = codes[keep], values[keep], timestamps[keep]
+    return BatchColumns(series, codes, timestamps.astype(np.int64), values)
+
+
 def live_messages(batch: PointBatch) -> list[tuple[str, bytes]]:
-    """One message per metric channel: `{"name", "series": [{"labels", "t", "v"}]}`."""
-    by_series: dict[tuple[str, str], tuple[Mapping[str, str], list[int], list[float]]] = {}
-    for name, labels, key, ts, value in zip(
-        batch.names, batch.labels, batch.label_keys, batch.timestamps, batch.values, strict=True
-    ):
-        entry = by_series.get((name, key))
-        if entry is None:
-            entry = by_series[(name, key)] = (labels, [], [])
-        entry[1].append(ts)
-        entry[2].append(value)
+    """One message per metric channel: `{"name", "series": [{"labels", "t", "v"}]}`.
+
+    Series appear in the order of their first point in the batch.
+    """
+    columns = batch.columns()
+    if not len(columns.codes):
+        return []
+    order = np.argsort(columns.codes, kind="stable")
+    codes = columns.codes[order]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    ends = np.r_[starts[1:], len(codes)]
+    stamps, values = columns.timestamps[order], columns.values[order]
+    groups = sorted(zip(order[starts].tolist(), starts.tolist(), ends.tolist(), strict=True))
     by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for (name, _), (labels, ts_list, values) in by_series.items():
-        by_name[name].append({"labels": labels, "t": ts_list, "v": values})
+    for _, start, end in groups:
+        ref = columns.series[codes[start]]
+        by_name[ref.name].append(
+            {"labels": ref.labels, "t": stamps[start:end], "v": values[start:end]}
+        )
     return [
-        (metric_channel(batch.tenant, name), orjson.dumps({"name": name, "series": series}))
+        (
+            metric_channel(batch.tenant, name),
+            orjson.dumps({"name": name, "series": series}, option=orjson.OPT_SERIALIZE_NUMPY),
+        )
         for name, series in by_name.items()
     ]
 

@@ -8,9 +8,11 @@ line is accepted or rejected whole, reported by its 0-based line index.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,22 +26,123 @@ _PRECISION_NS = {
 }  # fmt: skip
 
 
+MISSING_TIMESTAMP = int(np.iinfo(np.int64).min)  # a line without one: "now" on ingest
+
+
+@dataclass(frozen=True)
+class ParsedColumns:
+    """Parsed points as arrays; `pairs` are the distinct (series key, metric name)."""
+
+    pairs: Sequence[tuple[str, str]]
+    codes: npt.NDArray[np.intp]
+    lines: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+    timestamps: npt.NDArray[np.int64]
+
+
 @dataclass
-class ParsedBody:
-    """The fields of the well-formed lines as columns: one entry per field (point).
-
-    Columns, not an object per line, because this is the ingest hot path.
-    """
-
+class _ParsedLists:
     lines: list[int] = field(default_factory=list)
     series: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     values: list[float] = field(default_factory=list)
     timestamps: list[int | None] = field(default_factory=list)
-    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class ParsedBody:
+    """The fields of the well-formed lines, one entry per field (point).
+
+    Two forms of the same content: lists, which the line-by-line parser
+    appends to, and arrays (`columns`), which the bulk parser produces and
+    ingest consumes; each is derived from the other only when asked for.
+    `labels` maps each series key to its tags.
+    """
+
+    def __init__(self) -> None:
+        self.labels: dict[str, dict[str, str]] = {}
+        self._lists: _ParsedLists | None = _ParsedLists()
+        self._columns: ParsedColumns | None = None
+
+    @classmethod
+    def from_columns(cls, columns: ParsedColumns, labels: dict[str, dict[str, str]]) -> ParsedBody:
+        body = cls()
+        body.labels = labels
+        body._lists = None
+        body._columns = columns
+        return body
 
     def __len__(self) -> int:
-        return len(self.names)
+        if self._lists is not None:
+            return len(self._lists.names)
+        assert self._columns is not None
+        return len(self._columns.codes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ParsedBody):
+            return NotImplemented
+        return self.labels == other.labels and self._as_lists() == other._as_lists()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def lines(self) -> list[int]:
+        return self._as_lists().lines
+
+    @property
+    def series(self) -> list[str]:
+        return self._as_lists().series
+
+    @property
+    def names(self) -> list[str]:
+        return self._as_lists().names
+
+    @property
+    def values(self) -> list[float]:
+        return self._as_lists().values
+
+    @property
+    def timestamps(self) -> list[int | None]:
+        return self._as_lists().timestamps
+
+    def columns(self) -> ParsedColumns:
+        if self._columns is None:
+            assert self._lists is not None
+            self._columns = _columns_of(self._lists)
+        return self._columns
+
+    def _as_lists(self) -> _ParsedLists:
+        if self._lists is None:
+            assert self._columns is not None
+            self._lists = _lists_of(self._columns)
+        return self._lists
+
+
+def _columns_of(lists: _ParsedLists) -> ParsedColumns:
+    index: dict[tuple[str, str], int] = {}
+    codes = [
+        index.setdefault((key, name), len(index))
+        for key, name in zip(lists.series, lists.names, strict=True)
+    ]
+    return ParsedColumns(
+        pairs=list(index),
+        codes=np.asarray(codes, dtype=np.intp),
+        lines=np.asarray(lists.lines, dtype=np.int64),
+        values=np.asarray(lists.values, dtype=np.float64),
+        timestamps=np.asarray(
+            [MISSING_TIMESTAMP if t is None else t for t in lists.timestamps], dtype=np.int64
+        ),
+    )
+
+
+def _lists_of(columns: ParsedColumns) -> _ParsedLists:
+    codes = columns.codes.tolist()
+    return _ParsedLists(
+        lines=columns.lines.tolist(),
+        series=[columns.pairs[c][0] for c in codes],
+        names=[columns.pairs[c][1] for c in codes],
+        values=columns.values.tolist(),
+        timestamps=[None if t == MISSING_TIMESTAMP else t for t in columns.timestamps.tolist()],
+    )
 
 
 def precision_divisor(precision: str | None) -> int:
@@ -191,7 +294,9 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
     if not lines:
         return None
     try:
-        sections = pc.split_pattern(pa.array(lines.split("\n"), pa.string()), " ")
+        # one string split by Arrow: no Python string per line
+        rows = pc.list_flatten(pc.split_pattern(pa.array([lines], pa.string()), "\n"))
+        sections = pc.split_pattern(rows, " ")
         count = len(sections)
         if not _all_of_length(sections, 3):
             return None
@@ -200,14 +305,17 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
         fields = pc.split_pattern(flat.take(pa.array(np.arange(1, 3 * count, 3))), "=")
         if not _all_of_length(fields, 2):
             return None
-        pairs = pc.list_flatten(fields)
-        field_names = pairs.take(pa.array(np.arange(0, 2 * count, 2)))
+        field_parts = pc.list_flatten(fields)
+        field_names = field_parts.take(pa.array(np.arange(0, 2 * count, 2)))
         if pc.any(pc.match_substring(field_names, ",")).as_py():
             return None  # several fields on a line
         if pc.any(pc.equal(pc.utf8_length(field_names), 0)).as_py():
             return None
-        values = pc.cast(pairs.take(pa.array(np.arange(1, 2 * count, 2))), pa.float64())
-        stamps = pc.cast(flat.take(pa.array(np.arange(2, 3 * count, 3))), pa.int64())
+        values = pc.cast(field_parts.take(pa.array(np.arange(1, 2 * count, 2))), pa.float64())
+        stamp_text = flat.take(pa.array(np.arange(2, 3 * count, 3)))
+        if pc.max(pc.utf8_length(stamp_text)).as_py() > 19:
+            return None  # the line parser reports it out of range
+        stamps = pc.cast(stamp_text, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a value or timestamp that is not a plain number: line by line
     if values.null_count or stamps.null_count:
@@ -215,13 +323,13 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
     key_codes = keys.dictionary_encode()
     name_codes = field_names.dictionary_encode()
     unique_keys = key_codes.dictionary.to_pylist()
-    out = ParsedBody()
+    labels: dict[str, dict[str, str]] = {}
     measurements: list[str] = []
     for key in unique_keys:
         if not key:
             return None
         try:
-            measurement, out.labels[key] = _series(key)
+            measurement, labels[key] = _series(key)
         except ValueError:
             return None
         measurements.append(measurement)
@@ -229,22 +337,23 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
     width = len(field_list)
     combined = key_codes.indices.to_numpy().astype(np.int64) * width + name_codes.indices.to_numpy()
     pairs_seen, inverse = np.unique(combined, return_inverse=True)
-    metric_of = [
-        measurements[int(c) // width]
-        if field_list[int(c) % width] == "value"
-        else f"{measurements[int(c) // width]}_{field_list[int(c) % width]}"
-        for c in pairs_seen
-    ]
+    pairs: list[tuple[str, str]] = []
+    for c in pairs_seen.tolist():
+        key_index, field_index = divmod(c, width)
+        measurement, field_name = measurements[key_index], field_list[field_index]
+        metric = measurement if field_name == "value" else f"{measurement}_{field_name}"
+        pairs.append((unique_keys[key_index], metric))
     stamp_ms = stamps.to_numpy()
     if ns_per_unit != 1_000_000:
         stamp_ms = stamp_ms // (1_000_000 // ns_per_unit)
-    key_index = key_codes.indices.to_numpy()
-    out.lines = list(range(count))
-    out.series = [unique_keys[i] for i in key_index.tolist()]
-    out.names = [metric_of[i] for i in inverse.ravel().tolist()]
-    out.values = values.to_numpy().tolist()
-    out.timestamps = stamp_ms.tolist()
-    return out
+    columns = ParsedColumns(
+        pairs=pairs,
+        codes=inverse.ravel().astype(np.intp),
+        lines=np.arange(count, dtype=np.int64),
+        values=values.to_numpy(),
+        timestamps=stamp_ms.astype(np.int64),
+    )
+    return ParsedBody.from_columns(columns, labels)
 
 
 def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejection]]:

@@ -13,6 +13,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from analytics_gateway.config import Limits
 from analytics_gateway.domain import canonical_labels
@@ -62,7 +63,9 @@ class PointValidator:
     def now_ms(self) -> int:
         return self._now
 
-    def timestamps_ok(self, timestamps: Sequence[int]) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    def timestamps_ok(
+        self, timestamps: Sequence[int] | npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
         """Vectorised bounds check; `timestamp()` tells why one is out of bounds."""
         column = np.asarray(timestamps, dtype=np.int64)
         return (column >= 0) & (column <= self._latest)

@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analytics_gateway.domain import PointBatch
+from analytics_gateway.domain import PointBatch, SeriesRef
 
 TENANT_TAG = "@tenant"
 FIELD = "value"
@@ -140,29 +140,26 @@ class LineEncoder:
         ]
 
     def _lines(self, batch: PointBatch, sequence: int) -> pa.StringArray:
-        names = pa.array(batch.names, pa.string()).dictionary_encode()
-        keys = pa.array(batch.label_keys, pa.string()).dictionary_encode()
-        width = len(keys.dictionary)
-        combined = names.indices.to_numpy().astype(np.int64) * width + keys.indices.to_numpy()
-        _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
-        prefixes = pa.array([self._prefix(batch, int(i)) for i in first], pa.string())
-        stamps = np.asarray(batch.timestamps, dtype=np.int64) * _NS_PER_MS
-        stamps += (np.arange(sequence, sequence + len(batch), dtype=np.int64)) % _NS_PER_MS
+        columns = batch.columns()
+        tenant = batch.tenant
+        prefixes = pa.array([self._prefix(tenant, ref) for ref in columns.series], pa.string())
+        stamps = columns.timestamps * _NS_PER_MS
+        stamps += np.arange(sequence, sequence + len(batch), dtype=np.int64) % _NS_PER_MS
         return pc.binary_join_element_wise(
-            pc.take(prefixes, pa.array(inverse.ravel())),
-            pc.cast(pa.array(batch.values, pa.float64()), pa.string()),
+            prefixes.take(pa.array(columns.codes)),
+            pc.cast(pa.array(columns.values, pa.float64()), pa.string()),
             " ",
             pc.cast(pa.array(stamps), pa.string()),
             "\n",
             "",
         )
 
-    def _prefix(self, batch: PointBatch, index: int) -> str:
-        key = (batch.tenant, batch.names[index], batch.label_keys[index])
+    def _prefix(self, tenant: str, ref: SeriesRef) -> str:
+        key = (tenant, ref.name, ref.key)
         prefix = self._prefixes.get(key)
         if prefix is None:
             if len(self._prefixes) > _SERIES_CACHE:
                 self._prefixes.clear()
-            prefix = series_prefix(batch.tenant, batch.names[index], batch.labels[index])
+            prefix = series_prefix(tenant, ref.name, ref.labels)
             self._prefixes[key] = prefix
         return prefix

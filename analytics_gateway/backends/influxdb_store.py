@@ -34,13 +34,14 @@ where the credentials allow it.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-import httpx
+import aiohttp
 import msgpack  # type: ignore[import-untyped]
 import orjson
 
@@ -56,6 +57,9 @@ _LIMIT_ERRORS = ("max-select-point", "max-select-series", "max-select-buckets")
 _MSGPACK = "application/x-msgpack"
 _QUERY_HEADERS = {"Accept": _MSGPACK, "Accept-Encoding": "identity"}  # servers without it: JSON
 
+
+# points encoded on the event loop; bigger batches go to a thread to keep the loop free
+_INLINE_ENCODE_MAX = 10_000
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -110,16 +114,33 @@ class InfluxTarget:
             gzip=gzip == "true" or (gzip == "auto" and parsed.hostname not in _LOOPBACK),
         )
 
-    def client(self, timeout_seconds: float) -> httpx.AsyncClient:
-        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
-        auth = httpx.BasicAuth(self.username, self.password or "") if self.username else None
-        return httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=auth,
-            headers=headers,
-            timeout=timeout_seconds,
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+    def headers(self) -> dict[str, str]:
+        """Headers every request carries: basic auth for 1.x users, or the 2.x/3.x token."""
+        if self.username:
+            pair = f"{self.username}:{self.password or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
+        return {"Authorization": f"Token {self.token}"} if self.token else {}
+
+    def session(self) -> aiohttp.ClientSession:
+        """A connection pool to the server; call it on the event loop that will use it."""
+        return aiohttp.ClientSession(
+            headers=self.headers(),
+            connector=aiohttp.TCPConnector(limit=32),
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A response, read whole."""
+
+    status: int
+    content_type: str
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
 
 
 class InfluxDBStore:
@@ -127,18 +148,17 @@ class InfluxDBStore:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
-        database: str,
+        target: InfluxTarget,
         *,
-        retention_policy: str | None = None,
         timeout_seconds: float = 5.0,
         max_points: int = 1_000_000,
         chunk_points: int = 2500,
-        gzip: bool = True,
     ) -> None:
-        self._client = client
-        self._database = database
-        self._rp = retention_policy
+        self._target = target
+        self._session: aiohttp.ClientSession | None = None
+        database = self._database = target.database
+        retention_policy = self._rp = target.retention_policy
+        gzip = target.gzip
         self._timeout = timeout_seconds
         self._max_points = max_points
         self._encoder = LineEncoder(chunk_points, compress_level=1 if gzip else 0)
@@ -158,14 +178,8 @@ class InfluxDBStore:
     def from_url(
         cls, url: str, *, timeout_seconds: float = 5.0, max_points: int = 1_000_000
     ) -> InfluxDBStore:
-        target = InfluxTarget.from_url(url)
         return cls(
-            target.client(timeout_seconds),
-            target.database,
-            retention_policy=target.retention_policy,
-            timeout_seconds=timeout_seconds,
-            max_points=max_points,
-            gzip=target.gzip,
+            InfluxTarget.from_url(url), timeout_seconds=timeout_seconds, max_points=max_points
         )
 
     @property
@@ -180,23 +194,41 @@ class InfluxDBStore:
 
     # -- HTTP --------------------------------------------------------------
 
-    async def _post(self, path: str, **kwargs: Any) -> httpx.Response:
+    async def _post(
+        self,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        data: dict[str, str] | bytes,
+        headers: dict[str, str] | None = None,
+    ) -> _Answer:
         """POST within the timeout; no answer, or a 5xx, means the store is unavailable."""
+        if self._session is None:
+            self._session = self._target.session()
         try:
-            async with asyncio.timeout(self._timeout):
-                response = await self._client.post(path, **kwargs)
-        except (TimeoutError, httpx.TimeoutException) as exc:
+            async with (
+                asyncio.timeout(self._timeout),
+                self._session.post(
+                    self._target.base_url + path, params=params, data=data, headers=headers
+                ) as response,
+            ):
+                answer = _Answer(
+                    response.status,
+                    response.headers.get("Content-Type", ""),
+                    await response.read(),
+                )
+        except TimeoutError as exc:
             raise BackendUnavailable("store (influxdb) timed out", backend="influxdb") from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"store (influxdb) unreachable: {exc}", backend="influxdb"
             ) from exc
-        if response.status_code >= 500:
+        if answer.status >= 500:
             raise BackendUnavailable(
-                f"store (influxdb) failed: {response.status_code} {_error_text(response)}",
+                f"store (influxdb) failed: {answer.status} {_error_text(answer)}",
                 backend="influxdb",
             )
-        return response
+        return answer
 
     async def _ensure_database(self) -> None:
         """CREATE DATABASE once (idempotent in 1.x); a refusal (no rights, 2.x) is fine."""
@@ -219,10 +251,10 @@ class InfluxDBStore:
             headers=_QUERY_HEADERS,
         )
         body = _body(response)
-        if response.status_code == 400:
+        if response.status == 400:
             raise GatewayError(f"influxdb rejected the query: {body.get('error')}")
-        if response.status_code != 200 or "error" in body:
-            raise _refusal("query", response.status_code, str(body.get("error")))
+        if response.status != 200 or "error" in body:
+            raise _refusal("query", response.status, str(body.get("error")))
         results: list[dict[str, Any]] = body.get("results") or []
         for result in results:
             error = result.get("error")
@@ -232,7 +264,7 @@ class InfluxDBStore:
                 raise QueryTooComplex(f"influxdb refused the query: {error}")
             if "database not found" in error:
                 self._ready = False  # dropped since: try to create it on the next call
-            raise _refusal("query", response.status_code, error)
+            raise _refusal("query", response.status, error)
         if len(results) != count:
             raise GatewayError(f"influxdb answered {len(results)} of {count} statements")
         return results
@@ -242,10 +274,14 @@ class InfluxDBStore:
     async def write_batch(self, batch: PointBatch) -> None:
         if not batch:
             return
-        loop = asyncio.get_running_loop()
         try:
             start = self._encoder.reserve(len(batch))
-            bodies = await loop.run_in_executor(self._executor, self._encoder.encode, batch, start)
+            if len(batch) <= _INLINE_ENCODE_MAX:  # ~1 ms: less than a thread hop costs
+                bodies = self._encoder.encode(batch, start)
+            else:
+                bodies = await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._encoder.encode, batch, start
+                )
         except ValueError as exc:
             raise BadUserInput(str(exc)) from exc
         await self._ensure_database()
@@ -256,20 +292,20 @@ class InfluxDBStore:
         response = await self._post(
             "/write",
             params=self._write_params,
-            content=body,
+            data=body,
             headers=self._write_headers,
         )
-        if response.status_code == 204:
+        if response.status == 204:
             return
         message = _error_text(response)
-        if response.status_code == 404 and "database not found" in message and retry:
+        if response.status == 404 and "database not found" in message and retry:
             self._ready = False  # dropped since: create it again, once
             await self._ensure_database()
             await self._write(body, retry=False)
             return
-        if response.status_code == 400:
+        if response.status == 400:
             raise BadUserInput(f"influxdb refused the points: {message}")
-        raise _refusal("write", response.status_code, message)
+        raise _refusal("write", response.status, message)
 
     async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
         if not queries:
@@ -305,19 +341,20 @@ class InfluxDBStore:
         return sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
         self._executor.shutdown(wait=True)
 
 
-def _body(response: httpx.Response) -> dict[str, Any]:
+def _body(response: _Answer) -> dict[str, Any]:
     """The decoded answer (MessagePack or JSON), or `{"error": ...}` if it is neither."""
     try:
-        if response.headers.get("content-type", "").startswith(_MSGPACK):
+        if response.content_type.startswith(_MSGPACK):
             body = msgpack.unpackb(response.content, use_list=False)
         else:
             body = orjson.loads(response.content)
     except (ValueError, msgpack.UnpackException):
-        return {"error": response.text[:500] or f"HTTP {response.status_code}"}
+        return {"error": response.text[:500] or f"HTTP {response.status}"}
     return body if isinstance(body, dict) else {"error": "unexpected response"}
 
 
@@ -330,5 +367,5 @@ def _refusal(action: str, status: int, message: str) -> BackendUnavailable:
     )
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: _Answer) -> str:
     return str(_body(response).get("error") or response.text[:500])

@@ -2,13 +2,16 @@
 
 DuckDB allows one writing process per file, so configuration that the CLI
 changes while a server runs (API keys) lives here instead. Lookups read the
-file each time, so a revoked key stops working at once.
+file each time (each statement is its own transaction), so a revoked key
+stops working at once. Each worker thread keeps one open connection: opening
+one per lookup cost more than the lookup itself.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,20 +63,31 @@ class SQLiteConfigStore:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+        self._local = threading.local()
+        self._open: list[sqlite3.Connection] = []
+        self._open_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, timeout=5.0)
         conn.row_factory = sqlite3.Row
         return conn
 
+    def _thread_connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use and closed by `close`."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._open_lock:
+                self._open.append(conn)
+        return conn
+
     async def _call(self, sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
         def run() -> list[sqlite3.Row]:
-            conn = self._connect()
-            try:
-                with conn:
-                    return conn.execute(sql, params).fetchall()
-            finally:
-                conn.close()
+            conn = self._thread_connection()
+            with conn:  # commits, or rolls back on an error
+                return conn.execute(sql, params).fetchall()
 
         try:
             return await asyncio.to_thread(run)
@@ -198,4 +212,8 @@ class SQLiteConfigStore:
             raise BackendUnavailable("config store (sqlite) failed", backend="config") from exc
 
     async def close(self) -> None:
-        return None
+        with self._open_lock:
+            opened, self._open = self._open, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()

@@ -224,7 +224,7 @@ class LiveScorer:
     def observe(self, batch: PointBatch) -> None:
         """The ingest hook: queue the batch if a model watches one of its metrics."""
         watched = self._watched.get(batch.tenant)
-        if not watched or watched.isdisjoint(batch.names):
+        if not watched or watched.isdisjoint(batch.metric_names()):
             return
         try:
             self._queue.put_nowait(batch)
