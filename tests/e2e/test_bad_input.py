@@ -15,7 +15,11 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from starlette.applications import Starlette
 
+from analytics_gateway import lineprotocol
+from analytics_gateway.domain import PointBatch
+from analytics_gateway.ingest import live_messages
 from tests.conftest import GraphQLClient, gateway, make_settings
 
 INGEST = """
@@ -653,3 +657,55 @@ async def test_batches_over_max_batch_size_are_refused_whole(tmp_path: Path) -> 
         body = await post_gql(gql, INGEST, {"points": points[:3]})
         assert body["data"]["ingestMetrics"] == {"accepted": 3, "rejected": []}
         assert await stored_names(gql) == ["m0", "m1", "m2"]
+
+
+async def test_bulk_line_protocol_refuses_bad_lines_alone_and_merges_tag_orders(
+    gql: GraphQLClient, app: Starlette
+) -> None:
+    """A body big enough for the columnar parser: same answers as line by line, and
+    one series per label set however its tags were ordered, live messages included."""
+    stored: list[PointBatch] = []
+    app.state.gateway.services.ingest.listeners.append(stored.append)
+    t = now_ms() - 600_000
+    lines: list[str] = []
+    expected: dict[str, dict[str, list[Any]]] = {"h0": {"t": [], "v": []}, "h1": {"t": [], "v": []}}
+    bad = {
+        100: ("cpu,1bad=x,host=h0 value=1 {t}", "invalid label name '1bad'"),
+        200: ("cpu,host=h0,region=eu value=NaN {t}", "value must be finite"),
+        300: ("cpu,host=h1,region=eu value=1 {future}", "timestamp is more than"),
+    }
+    for i in range(400):
+        if i in bad:
+            lines.append(bad[i][0].format(t=t + i, future=now_ms() + 86_400_000))
+            continue
+        host = f"h{i % 2}"
+        # the same series, its tags in either order
+        tags = f"host={host},region=eu" if i % 4 < 2 else f"region=eu,host={host}"
+        lines.append(f"cpu,{tags} value={i / 4} {t + i}")
+        expected[host]["t"].append(t + i)
+        expected[host]["v"].append(i / 4)
+    body = "\n".join(lines)
+    assert lineprotocol._parse_columnar(body, lineprotocol.precision_divisor("ms")) is not None
+
+    response = clean(await gql.http.post("/write?precision=ms", content=body, headers=auth(gql)))
+    assert response.status_code == 400
+    result = response.json()
+    assert result["accepted"] == 397
+    assert [r["index"] for r in result["rejected"]] == [100, 200, 300]
+    for rejection, (index, (_, reason)) in zip(result["rejected"], bad.items(), strict=True):
+        assert rejection["message"].startswith(f"line {index + 1}: {reason}"), rejection
+    assert await stored_series(gql, "cpu") == [
+        ({"host": "h0", "region": "eu"}, expected["h0"]),
+        ({"host": "h1", "region": "eu"}, expected["h1"]),
+    ]
+    [batch] = stored
+    assert len(batch.columns().series) == 2
+    [(channel, message)] = live_messages(batch)
+    assert channel.endswith(":cpu")
+    assert orjson.loads(message) == {
+        "name": "cpu",
+        "series": [
+            {"labels": {"host": "h0", "region": "eu"}, **expected["h0"]},
+            {"labels": {"host": "h1", "region": "eu"}, **expected["h1"]},
+        ],
+    }

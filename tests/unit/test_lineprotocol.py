@@ -137,6 +137,7 @@ def test_columnar_parse_of_bulk_bodies_equals_the_line_parser(precision: str | N
         "cpu,host=a value=1",  # no timestamp
         "cpu,host=a value= 1700000000000000000",  # empty value
         "cpu,host=a value=1 99999999999999999999",  # timestamp out of range
+        "cpu,host=a value=1 -9223372036854775808",  # the lowest int64: out of range too
         "cpu,host=a  value=1 1700000000000000000",  # double space
         r"cpu,host=a\ b value=1 1700000000000000000",  # escape
         'cpu,host=a text="x" 1700000000000000000',  # string field
