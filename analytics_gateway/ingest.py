@@ -307,29 +307,27 @@ def _accepted(
 ) -> BatchColumns:
     """The points of lines without problems, one code per distinct (metric, labels).
 
-    Two series keys may name the same series (tags in another order), so
-    pairs are merged by their checked labels here.
+    Only series with a point left are listed. Two series keys may name the
+    same series (tags in another order), so pairs are merged by their checked
+    labels here.
     """
-    keep = None
+    codes, values = columns.codes, columns.values
     bad = np.fromiter(bad_lines, dtype=np.int64)
     if len(bad):
         keep = ~np.isin(columns.lines, bad)
+        codes, values, timestamps = codes[keep], values[keep], timestamps[keep]
     series: list[SeriesRef] = []
     merged: dict[tuple[str, str], int] = {}
     remap = np.full(max(len(refs), 1), -1, dtype=np.intp)
-    for pair, ref in enumerate(refs):
-        if ref is None:
-            continue
+    for pair in np.unique(codes).tolist():
+        ref = refs[pair]
+        assert ref is not None, "a point of a refused pair was kept"
         code = merged.get((ref.name, ref.key))
         if code is None:
             code = merged[(ref.name, ref.key)] = len(series)
             series.append(ref)
         remap[pair] = code
-    codes = remap[columns.codes]
-    values = columns.values
-    if keep is not None:
-        codes, values, timestamps = codes[keep], values[keep], timestamps[keep]
-    return BatchColumns(series, codes, timestamps.astype(np.int64), values)
+    return BatchColumns(series, remap[codes], timestamps.astype(np.int64), values)
 
 
 def live_messages(batch: PointBatch) -> list[tuple[str, bytes]]:

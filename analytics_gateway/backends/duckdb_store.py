@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from analytics_gateway.domain import (
     Aggregation,
+    BatchColumns,
     Event,
     EventCountQuery,
     EventQuery,
@@ -119,12 +121,13 @@ class DuckDBStore:
     async def write_batch(self, batch: PointBatch) -> None:
         if not batch:
             return
-        series_ids, pending = self._assign_series(batch)
+        columns = batch.columns()
+        series_ids, pending = self._assign_series(columns, batch.tenant)
         points = pa.table(
             {
                 "series_id": pa.array(series_ids, pa.int32()),
-                "ts": pa.array(batch.timestamps, pa.int64()),
-                "value": pa.array(batch.values, pa.float64()),
+                "ts": pa.array(columns.timestamps, pa.int64()),
+                "value": pa.array(columns.values, pa.float64()),
             }
         )
         new_series = pa.table(
@@ -156,32 +159,27 @@ class DuckDBStore:
         self._uncommitted.difference_update(p[0] for p in pending)
 
     def _assign_series(
-        self, batch: PointBatch
-    ) -> tuple[list[int], list[tuple[int, str, str, str]]]:
+        self, columns: BatchColumns, tenant: str
+    ) -> tuple[npt.NDArray[np.int32], list[tuple[int, str, str, str]]]:
         """Series id per point, and the series rows this write must (re)insert.
 
         Runs on the event loop with no await, so ids are unique. A series whose
         first write has not committed yet is written again (idempotently) by
         every batch that uses it, so no point ever refers to a missing series.
         """
-        tenant = batch.tenant
         known = self._series_ids
-        local: dict[tuple[str, str], int] = {}
         pending: list[tuple[int, str, str, str]] = []
         ids: list[int] = []
-        for name, key in zip(batch.names, batch.label_keys, strict=True):
-            sid = local.get((name, key))
+        for ref in columns.series:
+            sid = known.get((tenant, ref.name, ref.key))
             if sid is None:
-                sid = known.get((tenant, name, key))
-                if sid is None:
-                    sid = known[(tenant, name, key)] = self._next_series_id
-                    self._next_series_id += 1
-                    self._uncommitted.add(sid)
-                if sid in self._uncommitted:
-                    pending.append((sid, tenant, name, key))
-                local[(name, key)] = sid
+                sid = known[(tenant, ref.name, ref.key)] = self._next_series_id
+                self._next_series_id += 1
+                self._uncommitted.add(sid)
+            if sid in self._uncommitted:
+                pending.append((sid, tenant, ref.name, ref.key))
             ids.append(sid)
-        return ids, pending
+        return np.asarray(ids, dtype=np.int32)[columns.codes], pending
 
     def _metric_sql(self, index: int, q: MetricQuery) -> tuple[str, list[Any]]:
         where = "s.tenant = ? AND s.name = ? AND p.ts >= ? AND p.ts < ?"
