@@ -12,8 +12,11 @@ never start with `@` (`validation.LABEL_KEY_RE`), so no label can collide
 with it. Every statement, including SHOW MEASUREMENTS and SHOW TAG VALUES,
 filters on it.
 
-Writes are gzipped line protocol (`influx_lines`); every acknowledged point
-is kept, even two of one series in the same millisecond. A batch larger than
+Writes are line protocol (`influx_lines`), gzipped except to loopback; every
+acknowledged point is kept, even two of one series in the same millisecond.
+HTTP goes through aiohttp rather than httpx: on the ingest path its client
+costs about a third of the CPU per 250 KB write (0.5 ms against 1.2-1.7 ms
+measured here), and at one request at a time that CPU is latency. A batch larger than
 `chunk_points` is written as several requests at once; InfluxDB has no
 transactions, so if one of them fails the others may be stored, and a write
 that timed out may still be stored later. `query_many` sends all its
