@@ -311,13 +311,26 @@ class Scheduler:
         notifications = [n for _, adv in advances for n in adv.notifications]
         if notifications:
             await self._outbox.enqueue(notifications)  # before the states: see module doc
-        changed = [(r, adv) for r, adv in advances if adv.changed]
+        by_tenant: dict[str, list[tuple[Runtime, Advance]]] = {}
+        for runtime, adv in advances:
+            if adv.changed:
+                by_tenant.setdefault(runtime.rule.tenant, []).append((runtime, adv))
+        # one write per tenant: a transaction (SQLite) or a pipeline (Redis) for all its rules
         written = await asyncio.gather(
-            *(self._docs.put_state(r.rule.tenant, r.rule.id, adv.state) for r, adv in changed),
+            *(
+                self._docs.put_states(tenant, [(r.rule.id, adv.state) for r, adv in changed])
+                for tenant, changed in by_tenant.items()
+            ),
             return_exceptions=True,
         )
+        outcomes: list[tuple[tuple[Runtime, Advance], int | BaseException]] = []
+        for changed, answer in zip(by_tenant.values(), written, strict=True):
+            if isinstance(answer, BaseException):
+                outcomes += [(item, answer) for item in changed]
+            else:
+                outcomes += list(zip(changed, answer, strict=True))
         lost: set[int] = set()
-        for (runtime, adv), result in zip(changed, written, strict=True):
+        for (runtime, adv), result in outcomes:
             if isinstance(result, Conflict):
                 self._metrics.state_conflicts.inc()
                 runtime.state = None  # someone else owns it now; reload if it comes back

@@ -12,6 +12,7 @@ alert_sent     delivered (or given up) notifications, kept a while so a replayed
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 from analytics_gateway.alerting.engine import RuleState
@@ -68,10 +69,15 @@ class AlertDocuments:
         found = await self.config.list_documents(STATE, tenant)
         return {doc_id: RuleState.from_document(version, doc) for doc_id, version, doc in found}
 
-    async def put_state(self, tenant: str, rule_id: str, state: RuleState) -> int:
-        """Write if nobody else did since we read it; `Conflict` otherwise."""
-        return await self.config.put_document(
-            STATE, tenant, rule_id, state.to_document(), state.version
+    async def put_states(
+        self, tenant: str, states: Sequence[tuple[str, RuleState]]
+    ) -> list[int | Conflict]:
+        """Write each state if nobody else did since we read it, all in one round trip;
+        per rule, the new version or the `Conflict` it met."""
+        return await self.config.put_documents(
+            STATE,
+            tenant,
+            [(rule_id, state.to_document(), state.version) for rule_id, state in states],
         )
 
     # -- silences ----------------------------------------------------------

@@ -14,6 +14,7 @@ from analytics_gateway.domain import (
     PointBatch,
     Series,
 )
+from analytics_gateway.errors import Conflict
 
 
 class MetricStore(Protocol):
@@ -84,6 +85,10 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
+# (doc_id, document, expected_version) for `ConfigStore.put_documents`
+DocumentWrite = tuple[str, Mapping[str, Any], int | None]
+
+
 class ConfigStore(Protocol):
     """Small, durable, multi-process configuration (API keys for now)."""
 
@@ -110,6 +115,16 @@ class ConfigStore(Protocol):
 
         With `expected_version`, raise `Conflict` unless the stored version is
         that one (0: the document must not exist yet).
+        """
+
+    async def put_documents(
+        self, kind: str, tenant: str, items: Sequence[DocumentWrite]
+    ) -> list[int | Conflict]:
+        """`put_document` for many documents of one tenant in one round trip.
+
+        Each `(doc_id, document, expected_version)` stands alone: the result
+        per item is its new version, or the `Conflict` it met (returned, not
+        raised, so that the other items are still written).
         """
 
     async def get_document(

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +39,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
+from analytics_gateway.backends.base import DocumentWrite
 from analytics_gateway.domain import ApiKeyRecord, Scope
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
@@ -278,14 +279,31 @@ class RedisConfigStore:
                     args=[doc_id, orjson.dumps(document), expected, tenant],
                 )
             )
-        if result < 0:
-            current = -1 - result
-            raise Conflict(
-                f"{kind} {doc_id!r} is at version {current}, not {expected_version}; "
-                "reload it and apply the change again",
-                current_version=current,
-            )
-        return result
+        outcome = _put_outcome(kind, doc_id, expected_version, result)
+        if isinstance(outcome, Conflict):
+            raise outcome
+        return outcome
+
+    async def put_documents(
+        self, kind: str, tenant: str, items: Sequence[DocumentWrite]
+    ) -> list[int | Conflict]:
+        if not items:
+            return []
+        keys = self._keys(kind, tenant)
+        with _unavailable():
+            async with self._client.pipeline(transaction=False) as pipe:
+                for doc_id, document, expected in items:
+                    await self._put_versioned(
+                        keys=keys,
+                        args=[doc_id, orjson.dumps(document), "" if expected is None else expected,
+                              tenant],
+                        client=pipe,
+                    )  # fmt: skip
+                results = await pipe.execute()
+        return [
+            _put_outcome(kind, doc_id, expected, int(result))
+            for (doc_id, _, expected), result in zip(items, results, strict=True)
+        ]
 
     async def get_document(
         self, kind: str, tenant: str, doc_id: str
@@ -320,3 +338,15 @@ class RedisConfigStore:
 def _versioned(raw: bytes | str) -> tuple[int, dict[str, Any]]:
     version, _, body = _text(raw).partition("\n")
     return int(version), _load(body)
+
+
+def _put_outcome(kind: str, doc_id: str, expected: int | None, result: int) -> int | Conflict:
+    """The new version from `_PUT_VERSIONED`, or the conflict its negative answer means."""
+    if result >= 0:
+        return result
+    current = -1 - result
+    return Conflict(
+        f"{kind} {doc_id!r} is at version {current}, not {expected}; "
+        "reload it and apply the change again",
+        current_version=current,
+    )

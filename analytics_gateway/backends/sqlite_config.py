@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
+from analytics_gateway.backends.base import DocumentWrite
 from analytics_gateway.domain import ApiKeyRecord, Scope
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
@@ -136,27 +137,25 @@ class SQLiteConfigStore:
         expected_version: int | None = None,
     ) -> int:
         body = orjson.dumps(document).decode()
+        return await self._transaction(
+            lambda conn: _put(conn, kind, tenant, doc_id, body, expected_version)
+        )
 
-        def run(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT version FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ?",
-                (kind, tenant, doc_id),
-            ).fetchone()
-            current = int(row["version"]) if row else 0
-            if expected_version is not None and expected_version != current:
-                raise Conflict(
-                    f"{kind} {doc_id!r} is at version {current}, not {expected_version}; "
-                    "reload it and apply the change again",
-                    current_version=current,
-                )
-            conn.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, doc_id) "
-                "DO UPDATE SET version = excluded.version, body = excluded.body",
-                (kind, tenant, doc_id, current + 1, body),
-            )
-            return current + 1
+    async def put_documents(
+        self, kind: str, tenant: str, items: Sequence[DocumentWrite]
+    ) -> list[int | Conflict]:
+        bodies = [(doc_id, orjson.dumps(doc).decode(), expected) for doc_id, doc, expected in items]
 
-        return await self._transaction(run)
+        def run(conn: sqlite3.Connection) -> list[int | Conflict]:
+            results: list[int | Conflict] = []
+            for doc_id, body, expected in bodies:
+                try:
+                    results.append(_put(conn, kind, tenant, doc_id, body, expected))
+                except Conflict as exc:
+                    results.append(exc)
+            return results
+
+        return await self._transaction(run) if bodies else []
 
     async def get_document(
         self, kind: str, tenant: str, doc_id: str
@@ -217,3 +216,31 @@ class SQLiteConfigStore:
         for conn in opened:
             conn.close()
         self._local = threading.local()
+
+
+def _put(
+    conn: sqlite3.Connection,
+    kind: str,
+    tenant: str,
+    doc_id: str,
+    body: str,
+    expected_version: int | None,
+) -> int:
+    """Write one document inside the caller's transaction; return its new version."""
+    row = conn.execute(
+        "SELECT version FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ?",
+        (kind, tenant, doc_id),
+    ).fetchone()
+    current = int(row["version"]) if row else 0
+    if expected_version is not None and expected_version != current:
+        raise Conflict(
+            f"{kind} {doc_id!r} is at version {current}, not {expected_version}; "
+            "reload it and apply the change again",
+            current_version=current,
+        )
+    conn.execute(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, doc_id) "
+        "DO UPDATE SET version = excluded.version, body = excluded.body",
+        (kind, tenant, doc_id, current + 1, body),
+    )
+    return current + 1

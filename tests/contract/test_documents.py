@@ -56,3 +56,25 @@ async def test_delete_removes_the_document_and_an_empty_tenant(config_store: Con
     assert await config_store.get_document("silence", "acme", "s1") is None
     assert await config_store.document_tenants("silence") == ["globex"]
     assert await config_store.put_document("silence", "acme", "s1", {}, expected_version=0) == 1
+
+
+async def test_put_documents_writes_each_item_or_returns_its_conflict(
+    config_store: ConfigStore,
+) -> None:
+    await config_store.put_document("alert_state", "acme", "s2", {"n": 0})
+    results = await config_store.put_documents(
+        "alert_state",
+        "acme",
+        [("s1", {"n": 1}, 0), ("s2", {"n": 2}, 0), ("s2", {"n": 3}, 1), ("s3", {"n": 4}, None)],
+    )
+    assert results[0] == 1
+    assert isinstance(results[1], Conflict)
+    assert results[1].extensions["current_version"] == 1
+    assert results[2:] == [2, 1]
+    assert await config_store.list_documents("alert_state", "acme") == [
+        ("s1", 1, {"n": 1}),
+        ("s2", 2, {"n": 3}),
+        ("s3", 1, {"n": 4}),
+    ]
+    assert await config_store.document_tenants("alert_state") == ["acme"]
+    assert await config_store.put_documents("alert_state", "acme", []) == []
