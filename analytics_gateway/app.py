@@ -27,6 +27,7 @@ from analytics_gateway.config import Settings
 from analytics_gateway.dashboards.routes import DashboardRoutes
 from analytics_gateway.domain import EventQuery
 from analytics_gateway.graphql_view import GatewayGraphQL
+from analytics_gateway.heap import freeze_startup_heap
 from analytics_gateway.ingest import IngestService, now_ms
 from analytics_gateway.limits import BodySizeLimit
 from analytics_gateway.ml.routes import MlRoutes
@@ -119,6 +120,7 @@ class Gateway:
             self._background.append(
                 asyncio.create_task(demo.publish_live(self._services, rng), name="demo")
             )
+        log.info("start-up heap frozen: %d objects", freeze_startup_heap())
         try:
             yield
         finally:

@@ -10,13 +10,25 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pyarrow as pa
 
 Labels = Mapping[str, str]
 
 
 def canonical_labels(labels: Labels) -> str:
-    """One stable text form per label set: sorted keys, compact JSON."""
+    """One stable text form per label set: sorted keys, compact JSON as `json.dumps`
+    writes it (ASCII only). Stored series are keyed by this text, so it never changes.
+
+    orjson gives the same bytes for ASCII text without DEL, ten times faster;
+    anything else takes `json.dumps`.
+    """
+    try:
+        fast = orjson.dumps(dict(labels), option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # not UTF-8 encodable (a lone surrogate)
+        fast = b"\x80"
+    if fast.isascii() and b"\x7f" not in fast:
+        return fast.decode()
     return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
 
 

@@ -34,6 +34,7 @@ from analytics_gateway.alerting.specs import RuleSpec, build_rule
 from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import MetricPoint, PointBatch
+from analytics_gateway.heap import freeze_startup_heap
 from analytics_gateway.ingest import IngestService, now_ms
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.hub import Hub
@@ -117,6 +118,7 @@ async def _run(options: AlertOptions, workdir: Path) -> list[Comparison]:
     alerts.scheduler.on_round = rounds.append
     await hub.start()
     await alerts.start()
+    freeze_startup_heap()  # as the gateway's lifespan does once started
 
     async def writer() -> int:
         batches = 0

@@ -90,7 +90,10 @@ def decide(
     target = frozenset(firing - silenced)
     resolved = tuple(sorted(k for k in notified if k not in firing))
     if target == notified:
-        unchanged = replace(group, pending_since_ms=None)
+        # the common case, every round of a quiet rule: no new object when nothing changes
+        unchanged = (
+            group if group.pending_since_ms is None else replace(group, pending_since_ms=None)
+        )
         last = group.last_sent_ms
         if target and last is not None and now_ms - last >= timing.repeat_ms:
             return _send(unchanged, tuple(sorted(target)), (), now_ms, repeat=True)
