@@ -86,14 +86,13 @@ def decide(
     group: Group, firing: Set[str], silenced: Set[str], now_ms: int, timing: Timing
 ) -> Decision:
     """What the group does at `now_ms`, given its FIRING instances and the silenced ones."""
+    if not firing and not group.notified:  # most groups, most rounds: nothing to tell
+        return Decision(_settled(group), GroupStatus.UNCHANGED)
     notified = set(group.notified)
     target = frozenset(firing - silenced)
     resolved = tuple(sorted(k for k in notified if k not in firing))
     if target == notified:
-        # the common case, every round of a quiet rule: no new object when nothing changes
-        unchanged = (
-            group if group.pending_since_ms is None else replace(group, pending_since_ms=None)
-        )
+        unchanged = _settled(group)
         last = group.last_sent_ms
         if target and last is not None and now_ms - last >= timing.repeat_ms:
             return _send(unchanged, tuple(sorted(target)), (), now_ms, repeat=True)
@@ -111,6 +110,11 @@ def decide(
     if now_ms < due:
         return Decision(replace(group, pending_since_ms=pending), GroupStatus.QUEUED, due_ms=due)
     return _send(group, tuple(sorted(target)), resolved, now_ms, repeat=False)
+
+
+def _settled(group: Group) -> Group:
+    """The group with nothing pending; the same object when that is already so."""
+    return group if group.pending_since_ms is None else replace(group, pending_since_ms=None)
 
 
 def _send(

@@ -72,6 +72,16 @@ class Instance:
     seq: int = 0  # transitions of this instance so far
     error: str | None = None
 
+    def observed(self, value: float | None, error: str | None) -> Instance:
+        """This instance with the latest value and error: every evaluation of every rule
+        makes one, so it is spelled out rather than left to `dataclasses.replace`."""
+        if value == self.value and error == self.error:
+            return self
+        return Instance(
+            self.key, self.labels, self.state, self.since_ms, self.active_since_ms,
+            self.fired_at_ms, self.clearing_since_ms, value, self.seq, error,
+        )  # fmt: skip
+
     def to_document(self) -> dict[str, Any]:
         return {
             "labels": self.labels,
@@ -127,7 +137,7 @@ def step(
     state = current.state
     result = outcome.result
     value = outcome.value if outcome.value is not None else current.value
-    nxt = replace(current, value=value, error=outcome.error)
+    nxt = current.observed(value, outcome.error)
     if result is Result.HOLDS:
         if state is AlertState.FIRING:
             return replace(nxt, clearing_since_ms=None), None

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from analytics_gateway.alerting.engine import Advance, RuleState, advance
 from analytics_gateway.alerting.model import AlertRule, LabelMatcher, MatchOp, Silence
-from analytics_gateway.alerting.state import AlertState, Outcome, Result
+from analytics_gateway.alerting.state import AlertState, Instance, Outcome, Result
 from analytics_gateway.domain import canonical_labels
 
 RULE = AlertRule(
@@ -141,3 +141,12 @@ def test_notification_ids_are_deterministic() -> None:
     second.at(5, _holds(3.0))
     assert [n["id"] for n in first.sent] == [n["id"] for n in second.sent]
     assert len({n["id"] for n in first.sent}) == 2
+
+
+def test_observed_is_replace_of_value_and_error_and_keeps_an_unchanged_instance() -> None:
+    instance = Instance(
+        "k", {"host": "a"}, AlertState.FIRING, since_ms=5, active_since_ms=3, fired_at_ms=5,
+        clearing_since_ms=7, value=1.5, seq=4, error=None,
+    )  # fmt: skip
+    assert instance.observed(2.5, "late") == replace(instance, value=2.5, error="late")
+    assert instance.observed(1.5, None) is instance
