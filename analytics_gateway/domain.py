@@ -224,8 +224,27 @@ class _PointLists:
     values: list[float]
 
 
+_SMALL_BATCH = 1000  # points; below this a Python loop beats Arrow's fixed costs
+
+
 def _columns_of(lists: _PointLists) -> BatchColumns:
-    """Codes per distinct (metric, label key) pair, found by Arrow's hashing, not a loop."""
+    """Codes per distinct (metric, label key) pair: by Arrow's hashing for big batches."""
+    if len(lists.names) < _SMALL_BATCH:
+        index: dict[tuple[str, str], int] = {}
+        series_refs: list[SeriesRef] = []
+        found: list[int] = []
+        for i, pair in enumerate(zip(lists.names, lists.label_keys, strict=True)):
+            code = index.get(pair)
+            if code is None:
+                code = index[pair] = len(series_refs)
+                series_refs.append(SeriesRef(pair[0], lists.labels[i], pair[1]))
+            found.append(code)
+        return BatchColumns(
+            series_refs,
+            np.asarray(found, dtype=np.intp),
+            np.asarray(lists.timestamps, dtype=np.int64),
+            np.asarray(lists.values, dtype=np.float64),
+        )
     names = pa.array(lists.names, pa.string()).dictionary_encode()
     keys = pa.array(lists.label_keys, pa.string()).dictionary_encode()
     width = max(len(keys.dictionary), 1)

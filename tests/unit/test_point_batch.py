@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 
 from analytics_gateway.domain import (
     BatchColumns,
@@ -35,13 +36,14 @@ def _points(count: int, seed: int) -> list[MetricPoint]:
     ]
 
 
-def test_lists_and_arrays_describe_the_same_points() -> None:
-    points = _points(500, 1)
+@pytest.mark.parametrize("count", [50, 2000])  # below and above the Arrow threshold
+def test_lists_and_arrays_describe_the_same_points(count: int) -> None:
+    points = _points(count, 1)
     built = PointBatch.of("acme", points)
     columns = built.columns()
     assert len({(ref.name, ref.key) for ref in columns.series}) == len(columns.series) == 6
     again = PointBatch.from_columns("acme", columns)
-    assert len(again) == 500
+    assert len(again) == count
     assert again.names == [p.name for p in points]
     assert again.labels == [p.labels for p in points]
     assert again.timestamps == [p.timestamp_ms for p in points]
@@ -88,7 +90,7 @@ def _reference_messages(batch: PointBatch) -> list[tuple[str, Any]]:
 
 
 def test_live_messages_group_points_by_series_in_order_of_appearance() -> None:
-    batch = PointBatch.of("acme", [*_points(1000, 3), MetricPoint("acme", "cpu", {}, 9, -0.0)])
+    batch = PointBatch.of("acme", [*_points(1500, 3), MetricPoint("acme", "cpu", {}, 9, -0.0)])
     messages = [(channel, orjson.loads(body)) for channel, body in live_messages(batch)]
     assert messages == _reference_messages(batch)
     assert live_messages(PointBatch("acme")) == []
