@@ -32,7 +32,11 @@ from analytics_gateway.ingest import IngestService, now_ms
 from analytics_gateway.limits import BodySizeLimit
 from analytics_gateway.ml.routes import MlRoutes
 from analytics_gateway.ml.service import MlService
-from analytics_gateway.observability import CorrelationIdMiddleware, GatewayMetrics
+from analytics_gateway.observability import (
+    CorrelationIdMiddleware,
+    GatewayMetrics,
+    LiveScoringCollector,
+)
 from analytics_gateway.rest import RestRoutes
 from analytics_gateway.schema import build_schema
 from analytics_gateway.services import Services
@@ -57,6 +61,11 @@ class Gateway:
         self.metrics = GatewayMetrics(registry)
         self._services: Services | None = None
         self._background: list[asyncio.Task[None]] = []
+        registry.register(LiveScoringCollector(self._live_scoring_counts))
+
+    def _live_scoring_counts(self) -> tuple[int, int]:
+        ml = self._services.ml if self._services is not None else None
+        return (ml.live.scored_points, ml.live.dropped_batches) if ml is not None else (0, 0)
 
     @property
     def services(self) -> Services:

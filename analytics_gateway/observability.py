@@ -7,9 +7,12 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
@@ -70,6 +73,27 @@ class GatewayMetrics:
             "gateway_publish_failures",
             "Broker publishes that failed after the data was stored.",
             registry=registry,
+        )
+
+
+class LiveScoringCollector(Collector):
+    """Live anomaly scoring's counters, read from the scorer at each scrape, so the
+    scorer itself knows nothing of Prometheus."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts  # (points scored, batches dropped)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        scored, dropped = self._counts()
+        yield CounterMetricFamily(
+            "gateway_ml_scored_points",
+            "New points of modelled series scored by live anomaly detection.",
+            value=scored,
+        )
+        yield CounterMetricFamily(
+            "gateway_ml_dropped_batches",
+            "Ingested batches live scoring skipped because its queue was full.",
+            value=dropped,
         )
 
 

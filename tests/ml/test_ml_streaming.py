@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import numpy as np
 import pytest
 from starlette.applications import Starlette
@@ -69,6 +70,10 @@ async def test_a_new_anomalous_point_reaches_a_websocket_subscriber(
     gateway: Gateway = app.state.gateway
     assert gateway.services.ml is not None
     assert gateway.services.ml.live.scored_points == 2
+    async with httpx.AsyncClient() as http:
+        exposed = (await http.get(f"http://{base}/metrics")).text
+    assert "gateway_ml_scored_points_total 2.0" in exposed.splitlines()
+    assert "gateway_ml_dropped_batches_total 0.0" in exposed.splitlines()
     await ws.close()
     await other.close()
 
