@@ -4,7 +4,8 @@
    measurements and tags, `precision=ms`) go to the gateway's `POST /write`
    (a gateway process whose `ANALYTICS_METRICS_URL` is this influxd) and
    straight to influxd's `/write`, one request at a time (or
-   `--ingest-concurrency`). Both are counted back afterwards.
+   `--ingest-concurrency`), in alternating rounds. Both are counted back
+   afterwards.
 2. Query latency: a GraphQL `metrics` query (10 series x 1,000 points, raw)
    through the gateway, against the InfluxQL statement the gateway sends for
    it, posted straight to influxd's `/query` (`epoch=ms`, JSON as clients
@@ -51,6 +52,7 @@ GATEWAY_DATABASE = "gateway"
 QUERY_METRIC = "bench_cpu"
 
 ERROR_MARKER = b'"error'  # in the first 200 bytes: the answer is an error
+INGEST_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,22 @@ def _ingest(
     through = Target("gateway", f"{gateway_base}/write", {"Authorization": f"Token {key}"})
     run_async(send_all(direct, [warmup], 1))
     run_async(send_all(through, [warmup], 1))
-    with cpu_meter(influx) as influx_cpu:
-        direct_s = run_async(send_all(direct, bodies, options.concurrency))
-    with cpu_meter(influx) as influx_cpu_gw, cpu_meter(gateway) as gateway_cpu:
-        gateway_s = run_async(send_all(through, bodies, options.concurrency))
+    # rounds alternate (direct, gateway, gateway, direct, ...) so that drift in the
+    # machine's speed during the run falls on both sides alike
+    rounds = [bodies[r::INGEST_ROUNDS] for r in range(INGEST_ROUNDS)]
+    direct_s = gateway_s = influx_cpu_s = influx_cpu_gw_s = gateway_cpu_s = 0.0
+    for index, part in enumerate(rounds):
+        order = ("direct", "gateway") if index % 2 == 0 else ("gateway", "direct")
+        for side in order:
+            if side == "direct":
+                with cpu_meter(influx) as influx_cpu:
+                    direct_s += run_async(send_all(direct, part, options.concurrency))
+                influx_cpu_s += influx_cpu.seconds
+            else:
+                with cpu_meter(influx) as influx_cpu_gw, cpu_meter(gateway) as gateway_cpu:
+                    gateway_s += run_async(send_all(through, part, options.concurrency))
+                influx_cpu_gw_s += influx_cpu_gw.seconds
+                gateway_cpu_s += gateway_cpu.seconds
     stored = {
         "influxd": _influx_count(influx_base, DATABASE),
         "gateway": gateway_count(gateway_base, key),
@@ -113,9 +127,9 @@ def _ingest(
         higher_is_better=True,
         target=0.5,
         notes=[
-            f"CPU per 100k points: direct influxd {influx_cpu.seconds * per:.2f} s; via gateway:"
-            f" gateway {gateway_cpu.seconds * per:.2f} s"
-            f" + influxd {influx_cpu_gw.seconds * per:.2f} s"
+            f"CPU per 100k points: direct influxd {influx_cpu_s * per:.2f} s; via gateway:"
+            f" gateway {gateway_cpu_s * per:.2f} s"
+            f" + influxd {influx_cpu_gw_s * per:.2f} s"
         ],
     )
 
