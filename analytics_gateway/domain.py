@@ -24,10 +24,10 @@ def canonical_labels(labels: Labels) -> str:
     anything else takes `json.dumps`.
     """
     try:
-        fast = orjson.dumps(dict(labels), option=orjson.OPT_SORT_KEYS)
+        fast: bytes | None = orjson.dumps(dict(labels), option=orjson.OPT_SORT_KEYS)
     except TypeError:  # not UTF-8 encodable (a lone surrogate)
-        fast = b"\x80"
-    if fast.isascii() and b"\x7f" not in fast:
+        fast = None
+    if fast is not None and fast.isascii() and b"\x7f" not in fast:
         return fast.decode()
     return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
 
@@ -231,31 +231,28 @@ def _columns_of(lists: _PointLists) -> BatchColumns:
     """Codes per distinct (metric, label key) pair: by Arrow's hashing for big batches."""
     if len(lists.names) < _SMALL_BATCH:
         index: dict[tuple[str, str], int] = {}
-        series_refs: list[SeriesRef] = []
+        series: list[SeriesRef] = []
         found: list[int] = []
         for i, pair in enumerate(zip(lists.names, lists.label_keys, strict=True)):
             code = index.get(pair)
             if code is None:
-                code = index[pair] = len(series_refs)
-                series_refs.append(SeriesRef(pair[0], lists.labels[i], pair[1]))
+                code = index[pair] = len(series)
+                series.append(SeriesRef(pair[0], lists.labels[i], pair[1]))
             found.append(code)
-        return BatchColumns(
-            series_refs,
-            np.asarray(found, dtype=np.intp),
-            np.asarray(lists.timestamps, dtype=np.int64),
-            np.asarray(lists.values, dtype=np.float64),
-        )
-    names = pa.array(lists.names, pa.string()).dictionary_encode()
-    keys = pa.array(lists.label_keys, pa.string()).dictionary_encode()
-    width = max(len(keys.dictionary), 1)
-    pairs = names.indices.to_numpy().astype(np.int64) * width + keys.indices.to_numpy()
-    _, first, codes = np.unique(pairs, return_index=True, return_inverse=True)
-    series = [
-        SeriesRef(lists.names[i], lists.labels[i], lists.label_keys[i]) for i in first.tolist()
-    ]
+        codes = np.asarray(found, dtype=np.intp)
+    else:
+        names = pa.array(lists.names, pa.string()).dictionary_encode()
+        keys = pa.array(lists.label_keys, pa.string()).dictionary_encode()
+        width = max(len(keys.dictionary), 1)
+        pairs = names.indices.to_numpy().astype(np.int64) * width + keys.indices.to_numpy()
+        _, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+        series = [
+            SeriesRef(lists.names[i], lists.labels[i], lists.label_keys[i]) for i in first.tolist()
+        ]
+        codes = inverse.ravel().astype(np.intp)
     return BatchColumns(
         series,
-        codes.ravel().astype(np.intp),
+        codes,
         np.asarray(lists.timestamps, dtype=np.int64),
         np.asarray(lists.values, dtype=np.float64),
     )

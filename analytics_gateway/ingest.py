@@ -165,7 +165,7 @@ class IngestService:
         """
         self._check_batch(len(body))
         check = PointValidator(self._limits, self._clock())
-        columns = body.columns()
+        columns = body.columns
         # per (series key, metric) pair: the batch series it becomes, or why it cannot
         refs: list[SeriesRef | None] = []
         pair_problems: list[str | None] = []

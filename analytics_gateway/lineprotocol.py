@@ -50,39 +50,25 @@ class _ParsedLists:
 
 
 class ParsedBody:
-    """The fields of the well-formed lines, one entry per field (point).
+    """The fields of the well-formed lines, one entry per field (point), as arrays.
 
-    Two forms of the same content: lists, which the line-by-line parser
-    appends to, and arrays (`columns`), which the bulk parser produces and
-    ingest consumes; each is derived from the other only when asked for.
-    `labels` maps each series key to its tags.
+    Ingest reads `columns`; the per-point lists (`lines`, `series`, `names`,
+    `values`, `timestamps`) are derived on first use, for readers that want
+    them. `labels` maps each series key to its tags.
     """
 
-    def __init__(self) -> None:
-        self.labels: dict[str, dict[str, str]] = {}
-        self._lists: _ParsedLists | None = _ParsedLists()
-        self._columns: ParsedColumns | None = None
-
-    @classmethod
-    def from_columns(cls, columns: ParsedColumns, labels: dict[str, dict[str, str]]) -> ParsedBody:
-        body = cls()
-        body.labels = labels
-        body._lists = None
-        body._columns = columns
-        return body
+    def __init__(self, columns: ParsedColumns, labels: dict[str, dict[str, str]]) -> None:
+        self.columns = columns
+        self.labels = labels
+        self._lists: _ParsedLists | None = None
 
     def __len__(self) -> int:
-        if self._lists is not None:
-            return len(self._lists.names)
-        assert self._columns is not None
-        return len(self._columns.codes)
+        return len(self.columns.codes)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ParsedBody):
             return NotImplemented
         return self.labels == other.labels and self._as_lists() == other._as_lists()
-
-    __hash__ = None  # type: ignore[assignment]
 
     @property
     def lines(self) -> list[int]:
@@ -104,16 +90,9 @@ class ParsedBody:
     def timestamps(self) -> list[int | None]:
         return self._as_lists().timestamps
 
-    def columns(self) -> ParsedColumns:
-        if self._columns is None:
-            assert self._lists is not None
-            self._columns = _columns_of(self._lists)
-        return self._columns
-
     def _as_lists(self) -> _ParsedLists:
         if self._lists is None:
-            assert self._columns is not None
-            self._lists = _lists_of(self._columns)
+            self._lists = _lists_of(self.columns)
         return self._lists
 
 
@@ -353,7 +332,7 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
         values=values.to_numpy(),
         timestamps=stamp_ms.astype(np.int64),
     )
-    return ParsedBody.from_columns(columns, labels)
+    return ParsedBody(columns, labels)
 
 
 def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejection]]:
@@ -368,7 +347,8 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
         columnar = _parse_columnar(body, ns_per_unit)
         if columnar is not None:
             return columnar, []
-    out = ParsedBody()
+    out = _ParsedLists()
+    labels: dict[str, dict[str, str]] = {}
     measurements: dict[str, str] = {}
     rejected: list[Rejection] = []
     add_line, add_series = out.lines.append, out.series.append
@@ -415,7 +395,7 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
                 fields = [(name, "=", raw) for name, raw in careful]
             known = measurements.get(key)
             if known is None:
-                measurement, out.labels[key] = _series(key)
+                measurement, labels[key] = _series(key)
                 measurements[key] = measurement
             else:
                 measurement = known
@@ -437,4 +417,4 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
             add_name(metric)
             add_value(value)
             add_ts(timestamp_ms)
-    return out, rejected
+    return ParsedBody(_columns_of(out), labels), rejected

@@ -89,6 +89,22 @@ class Cache(Protocol):
 DocumentWrite = tuple[str, Mapping[str, Any], int | None]
 
 
+def stale_version(kind: str, doc_id: str, current: int, expected: int | None) -> Conflict:
+    """The conflict every `ConfigStore` reports for a write against a stale version."""
+    return Conflict(
+        f"{kind} {doc_id!r} is at version {current}, not {expected}; "
+        "reload it and apply the change again",
+        current_version=current,
+    )
+
+
+def new_version(outcome: int | Conflict) -> int:
+    """One `put_documents` outcome as `put_document` answers it: the version, or raise."""
+    if isinstance(outcome, Conflict):
+        raise outcome
+    return outcome
+
+
 class ConfigStore(Protocol):
     """Small, durable, multi-process configuration (API keys for now)."""
 

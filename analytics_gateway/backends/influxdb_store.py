@@ -16,10 +16,10 @@ Writes are line protocol (`influx_lines`), gzipped except to loopback; every
 acknowledged point is kept, even two of one series in the same millisecond.
 HTTP goes through aiohttp rather than httpx: on the ingest path its client
 costs about a third of the CPU per 250 KB write (0.5 ms against 1.2-1.7 ms
-measured here), and at one request at a time that CPU is latency. A batch larger than
-`chunk_points` is written as several requests at once; InfluxDB has no
-transactions, so if one of them fails the others may be stored, and a write
-that timed out may still be stored later. `query_many` sends all its
+measured here), and at one request at a time that CPU is latency. A batch
+larger than `chunk_points` is written as several requests at once; InfluxDB
+has no transactions, so if one of them fails the others may be stored, and a
+write that timed out may still be stored later. `query_many` sends all its
 statements as ONE request, asking for MessagePack; `requests` counts the
 requests to `/query`.
 
@@ -159,19 +159,18 @@ class InfluxDBStore:
     ) -> None:
         self._target = target
         self._session: aiohttp.ClientSession | None = None
-        database = self._database = target.database
-        retention_policy = self._rp = target.retention_policy
-        gzip = target.gzip
+        self._database = target.database
+        self._rp = target.retention_policy
         self._timeout = timeout_seconds
         self._max_points = max_points
-        self._encoder = LineEncoder(chunk_points, compress_level=1 if gzip else 0)
+        self._encoder = LineEncoder(chunk_points, compress_level=1 if target.gzip else 0)
         self._write_headers = {"Content-Type": "text/plain; charset=utf-8"}
-        if gzip:
+        if target.gzip:
             self._write_headers["Content-Encoding"] = "gzip"
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="influx-lines")
-        self._write_params = {"db": database, "precision": "ns"}
-        if retention_policy:
-            self._write_params["rp"] = retention_policy
+        self._write_params = {"db": target.database, "precision": "ns"}
+        if target.retention_policy:
+            self._write_params["rp"] = target.retention_policy
         self._ready = False
         self._ready_lock = asyncio.Lock()
         self.requests = 0  # HTTP requests to /query

@@ -39,7 +39,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from analytics_gateway.backends.base import DocumentWrite
+from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
 from analytics_gateway.domain import ApiKeyRecord, Scope
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
@@ -279,10 +279,7 @@ class RedisConfigStore:
                     args=[doc_id, orjson.dumps(document), expected, tenant],
                 )
             )
-        outcome = _put_outcome(kind, doc_id, expected_version, result)
-        if isinstance(outcome, Conflict):
-            raise outcome
-        return outcome
+        return new_version(_put_outcome(kind, doc_id, expected_version, result))
 
     async def put_documents(
         self, kind: str, tenant: str, items: Sequence[DocumentWrite]
@@ -342,11 +339,4 @@ def _versioned(raw: bytes | str) -> tuple[int, dict[str, Any]]:
 
 def _put_outcome(kind: str, doc_id: str, expected: int | None, result: int) -> int | Conflict:
     """The new version from `_PUT_VERSIONED`, or the conflict its negative answer means."""
-    if result >= 0:
-        return result
-    current = -1 - result
-    return Conflict(
-        f"{kind} {doc_id!r} is at version {current}, not {expected}; "
-        "reload it and apply the change again",
-        current_version=current,
-    )
+    return result if result >= 0 else stale_version(kind, doc_id, -1 - result, expected)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from analytics_gateway.backends.base import DocumentWrite
+from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
 from analytics_gateway.domain import ApiKeyRecord, Scope
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
@@ -69,7 +69,8 @@ class SQLiteConfigStore:
         self._open_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, timeout=5.0)
+        # used by one thread at a time; `close` may close it from another
+        conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -77,9 +78,7 @@ class SQLiteConfigStore:
         """This thread's connection, opened on first use and closed by `close`."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
+            conn = self._local.conn = self._connect()
             with self._open_lock:
                 self._open.append(conn)
         return conn
@@ -136,26 +135,18 @@ class SQLiteConfigStore:
         document: Mapping[str, Any],
         expected_version: int | None = None,
     ) -> int:
-        body = orjson.dumps(document).decode()
-        return await self._transaction(
-            lambda conn: _put(conn, kind, tenant, doc_id, body, expected_version)
-        )
+        [outcome] = await self.put_documents(kind, tenant, [(doc_id, document, expected_version)])
+        return new_version(outcome)
 
     async def put_documents(
         self, kind: str, tenant: str, items: Sequence[DocumentWrite]
     ) -> list[int | Conflict]:
         bodies = [(doc_id, orjson.dumps(doc).decode(), expected) for doc_id, doc, expected in items]
-
-        def run(conn: sqlite3.Connection) -> list[int | Conflict]:
-            results: list[int | Conflict] = []
-            for doc_id, body, expected in bodies:
-                try:
-                    results.append(_put(conn, kind, tenant, doc_id, body, expected))
-                except Conflict as exc:
-                    results.append(exc)
-            return results
-
-        return await self._transaction(run) if bodies else []
+        if not bodies:
+            return []
+        return await self._transaction(
+            lambda conn: [_put(conn, kind, tenant, *item) for item in bodies]
+        )
 
     async def get_document(
         self, kind: str, tenant: str, doc_id: str
@@ -225,19 +216,16 @@ def _put(
     doc_id: str,
     body: str,
     expected_version: int | None,
-) -> int:
-    """Write one document inside the caller's transaction; return its new version."""
+) -> int | Conflict:
+    """Write one document inside the caller's transaction: its new version, or the
+    conflict that kept it from being written."""
     row = conn.execute(
         "SELECT version FROM documents WHERE kind = ? AND tenant = ? AND doc_id = ?",
         (kind, tenant, doc_id),
     ).fetchone()
     current = int(row["version"]) if row else 0
     if expected_version is not None and expected_version != current:
-        raise Conflict(
-            f"{kind} {doc_id!r} is at version {current}, not {expected_version}; "
-            "reload it and apply the change again",
-            current_version=current,
-        )
+        return stale_version(kind, doc_id, current, expected_version)
     conn.execute(
         "INSERT INTO documents VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, tenant, doc_id) "
         "DO UPDATE SET version = excluded.version, body = excluded.body",
