@@ -24,10 +24,13 @@ RUN groupadd --system --gid 10001 gateway \
     && chown gateway:gateway /var/lib/analytics-gateway
 
 WORKDIR /src
+# The locked versions, hash-checked, in a layer of their own (rebuilt only when the lock changes).
+COPY requirements/runtime.txt ./requirements/
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY analytics_gateway ./analytics_gateway
 COPY --from=ui /src/analytics_gateway/web/dist ./analytics_gateway/web/dist
-RUN pip install . && rm -rf /src
+RUN pip install --no-deps --no-build-isolation . && rm -rf /src
 
 WORKDIR /var/lib/analytics-gateway
 USER 10001:10001

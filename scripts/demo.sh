@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e .
+# The locked versions (requirements/runtime.txt, hash-checked), then the gateway itself.
+.venv/bin/python -m pip install -q --require-hashes -r requirements/runtime.txt
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 if command -v npm >/dev/null 2>&1 && [ "$node_major" -ge 20 ]; then
   npm ci --prefix frontend --no-audit --no-fund --loglevel=error

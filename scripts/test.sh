@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian's redis-server, influxdb, prometheus, chromium,
-# Node.js for the web UI build, and the Python test extras in ./.venv, osmem-server
+# Node.js for the web UI build, and the locked Python test extras in ./.venv, osmem-server
 # and Playwright among them), build the web UI, then run lint, type
 # checks and the whole suite; then the end-to-end suite again with every store on
 # its production backend (InfluxDB, Elasticsearch API, Redis).
@@ -20,10 +20,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Exactly the locked versions (requirements/test.txt, hash-checked), and first of
+# all a lock that still matches pyproject.toml.
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test]'
+./scripts/lock.sh --check
+.venv/bin/python -m pip install -q --require-hashes -r requirements/test.txt
+.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [ "$node_major" -lt 20 ]; then
   echo "the web UI build needs Node.js 20 or newer; this machine has $(node --version)" >&2

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -101,8 +101,11 @@ class RedisBroker:
     async def _reset(self) -> None:
         if self._pubsub is not None:
             pubsub, self._pubsub = self._pubsub, None
+            # Through a typed name: redis-py annotates PubSub.aclose only from 8.x on,
+            # and a call to the bare method needs an ignore on one side or the other.
+            close: Callable[[], Awaitable[None]] = pubsub.aclose
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await close()
 
     async def messages(self) -> AsyncIterator[tuple[str, str, bytes]]:
         backoff = 0.05

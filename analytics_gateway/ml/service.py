@@ -43,6 +43,7 @@ from analytics_gateway.ml.registry import (
     new_model_id,
 )
 from analytics_gateway.ml.scoring import AnomalyResult, train_detector, walk_forward, with_model
+from analytics_gateway.ml.warmup import warm_up
 
 DEFAULT_HORIZON = "1d"
 DEFAULT_PREDICT_WINDOW = "1h"
@@ -124,9 +125,12 @@ class MlService:
         self._store = metric_store
         self._clock = clock
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
+        self.warmed_up: asyncio.Future[float] | None = None
 
     async def start(self) -> None:
         await self.live.start()
+        # Not awaited: serving starts at once, the cold start is paid in the background.
+        self.warmed_up = asyncio.ensure_future(asyncio.to_thread(warm_up))
 
     async def stop(self) -> None:
         await self.live.stop()

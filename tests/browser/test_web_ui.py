@@ -13,6 +13,10 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.fixtures.chromium import DemoGateway, cut_off_from_the_internet
 
+# Generous on a busy machine: a new server's first dashboard waits for the ML stack's
+# cold start (PyOD import and numba compile, several seconds on 2 shared cores).
+expect.set_options(timeout=30_000)
+
 DEMO_NAME = "Music platform overview"
 DATA_WIDGETS = ".widget:not(.widget-alerts):not(.widget-anomalies):not(.widget-forecast)"
 
@@ -92,7 +96,7 @@ async def test_demo_dashboard_renders_and_updates_live(
         """(floor) => Number(document.querySelector('[data-widget-id="w2"] .kpi-value')
              .dataset.value) >= floor""",
         arg=before + 0.99e9,
-        timeout=10_000,
+        timeout=30_000,
     )
     assert "B" in await page.locator('[data-widget-id="w2"] .kpi-value').inner_text()
 
@@ -132,7 +136,7 @@ async def test_graphiql_works_offline_with_the_demo_key(
 
     await page.goto(demo_gateway.url + "/graphql")
     editor = page.locator(".graphiql-query-editor .CodeMirror")
-    await expect(editor).to_be_visible(timeout=15_000)
+    await expect(editor).to_be_visible()
     headers = page.locator(".graphiql-editor-tool .CodeMirror").last
     await expect(headers).to_contain_text(f"Bearer {demo_gateway.key}")
 
@@ -142,7 +146,7 @@ async def test_graphiql_works_offline_with_the_demo_key(
     )
     await page.locator(".graphiql-execute-button").click()
     result = page.locator(".graphiql-response .CodeMirror")
-    await expect(result).to_contain_text(DEMO_NAME, timeout=10_000)
+    await expect(result).to_contain_text(DEMO_NAME)
     await expect(result).to_contain_text('"tenant": "demo"')
 
     assert offline.blocked == []

@@ -212,7 +212,10 @@ def test_dockerfile_installs_the_package_as_a_non_root_user() -> None:
     assert final == "python:3.11-slim"
     assert stages == ["node:20-slim AS ui"], "the web UI is built in its own stage"
     assert any("/web/dist" in rest for rest in dockerfile_args("COPY") if "--from=ui" in rest)
-    assert any("pip install ." in rest for rest in dockerfile_args("RUN"))
+    installs = [rest for rest in dockerfile_args("RUN") if "pip install" in rest]
+    # the locked versions, hash-checked, then the package alone
+    assert installs[0].startswith("pip install --require-hashes -r requirements/runtime.txt")
+    assert "pip install --no-deps --no-build-isolation ." in installs[1]
     (user,) = dockerfile_args("USER")
     assert user.split(":")[0] not in {"root", "0"}
     assert [int(p) for p in dockerfile_args("EXPOSE")] == [container_port()]
