@@ -16,8 +16,6 @@ from analytics_gateway.config import Settings
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import GatewayError
 
-DEMO_KEY_FILE = "demo-api-key.txt"
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -91,7 +89,7 @@ async def _demo_key(settings: Settings) -> str:
 
 
 async def _reuse_or_create_demo_key(settings: Settings, store: ConfigStore) -> str:
-    path = settings.data_dir / DEMO_KEY_FILE
+    path = settings.demo_key_path
     if path.exists():
         key = path.read_text().strip()
         from analytics_gateway.auth import authenticate
@@ -113,8 +111,8 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from analytics_gateway.app import create_app
+    from analytics_gateway.http import pages as web_pages
     from analytics_gateway.observability import configure_logging
-    from analytics_gateway.web import pages as web_pages
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging(settings.log_level, settings.json_logs)

@@ -90,6 +90,11 @@ class Settings:
     def resolved_config_url(self) -> str:
         return self.config_url or f"sqlite:///{self.data_dir.resolve() / 'config.sqlite3'}"
 
+    @property
+    def demo_key_path(self) -> Path:
+        """Where `serve --demo` keeps the demo API key, for the pages to fill in."""
+        return self.data_dir / "demo-api-key.txt"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from `ANALYTICS_<FIELD>` variables, then explicit overrides.

@@ -10,15 +10,16 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from analytics_gateway.alerting.model import Severity
+from analytics_gateway.alerting.service import AlertService
 from analytics_gateway.alerting.specs import RuleSpec
+from analytics_gateway.backends.base import MetricStore
 from analytics_gateway.dashboards.catalogue import demo_spec
-from analytics_gateway.dashboards.repository import DashboardRepository
+from analytics_gateway.dashboards.service import DashboardService
 from analytics_gateway.domain import MetricPoint, PointBatch
-from analytics_gateway.ingest import RawEvent, now_ms
-from analytics_gateway.services import Services
+from analytics_gateway.ingest import IngestService, RawEvent
 
 log = logging.getLogger(__name__)
 
@@ -108,44 +109,62 @@ DEMO_ALERTS = (
 )
 
 
-async def seed(services: Services, rng: random.Random) -> None:
-    await DashboardRepository(services.backends.config).ensure(TENANT, DEMO_DASHBOARD, demo_spec())
-    await _seed_alerts(services)
-    if await services.backends.metrics.metric_names(TENANT, None):
-        log.info("demo tenant already has data; not seeding again")
-        return
-    end = now_ms()
-    batch: list[MetricPoint] = []
-    for point in history_points(end, rng):
-        batch.append(point)
-        if len(batch) >= 50_000:
-            await services.backends.metrics.write_batch(PointBatch.of(TENANT, batch))
-            batch = []
-    await services.backends.metrics.write_batch(PointBatch.of(TENANT, batch))
-    for hour in range(24, 0, -1):
-        ts = end - hour * 3_600_000
-        await services.ingest.ingest_events(TENANT, play_events(ts, 200, rng))
-    log.info("demo tenant seeded with a week of history")
+class Demo:
+    """Seeds tenant `demo` once, then publishes live points through ingest."""
 
+    def __init__(
+        self,
+        ingest: IngestService,
+        alerts: AlertService,
+        dashboards: DashboardService,
+        metric_store: MetricStore,
+        clock: Callable[[], int],
+        rng: random.Random,
+    ) -> None:
+        self._ingest = ingest
+        self._alerts = alerts
+        self._dashboards = dashboards
+        self._store = metric_store
+        self._clock = clock
+        self._rng = rng
 
-async def _seed_alerts(services: Services) -> None:
-    """A couple of rules, so the alerts panel and `alerts` have something to show."""
-    existing = {rule.name for rule in await services.alerts.rules(TENANT)}
-    for spec in DEMO_ALERTS:
-        if spec.name not in existing:
-            await services.alerts.create_rule(TENANT, spec, "demo")
+    async def seed(self) -> None:
+        await self._dashboards.repository.ensure(TENANT, DEMO_DASHBOARD, demo_spec())
+        await self._seed_alerts()
+        if await self._store.metric_names(TENANT, None):
+            log.info("demo tenant already has data; not seeding again")
+            return
+        end = self._clock()
+        batch: list[MetricPoint] = []
+        for point in history_points(end, self._rng):
+            batch.append(point)
+            if len(batch) >= 50_000:
+                await self._store.write_batch(PointBatch.of(TENANT, batch))
+                batch = []
+        await self._store.write_batch(PointBatch.of(TENANT, batch))
+        for hour in range(24, 0, -1):
+            ts = end - hour * 3_600_000
+            await self._ingest.ingest_events(TENANT, play_events(ts, 200, self._rng))
+        log.info("demo tenant seeded with a week of history")
 
+    async def _seed_alerts(self) -> None:
+        """A couple of rules, so the alerts panel and `alerts` have something to show."""
+        existing = {rule.name for rule in await self._alerts.rules(TENANT)}
+        for spec in DEMO_ALERTS:
+            if spec.name not in existing:
+                await self._alerts.create_rule(TENANT, spec, "demo")
 
-async def publish_live(
-    services: Services, rng: random.Random, interval_seconds: float = 1.0
-) -> None:
-    """Fresh points for every demo series (and a few plays) each interval."""
-    while True:
-        ts = now_ms()
-        points = [MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)]
-        try:
-            await services.ingest.store_batch(PointBatch.of(TENANT, points))
-            await services.ingest.ingest_events(TENANT, play_events(ts, rng.randint(1, 5), rng))
-        except Exception:
-            log.exception("demo publisher failed; retrying")
-        await asyncio.sleep(interval_seconds)
+    async def publish_live(self, interval_seconds: float = 1.0) -> None:
+        """Fresh points for every demo series (and a few plays) each interval."""
+        rng = self._rng
+        while True:
+            ts = self._clock()
+            points = [
+                MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)
+            ]
+            try:
+                await self._ingest.store_batch(PointBatch.of(TENANT, points))
+                await self._ingest.ingest_events(TENANT, play_events(ts, rng.randint(1, 5), rng))
+            except Exception:
+                log.exception("demo publisher failed; retrying")
+            await asyncio.sleep(interval_seconds)

@@ -285,6 +285,15 @@ class MetricQuery:
     source: MetricSource = MetricSource.STORE
 
 
+@dataclass(frozen=True)
+class LabelValuesQuery:
+    """The values one label takes across a metric's series, within one tenant."""
+
+    tenant: str
+    metric: str
+    label: str
+
+
 @dataclass
 class Series:
     """One series as columns: timestamps (epoch ms) and values."""

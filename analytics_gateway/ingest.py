@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from analytics_gateway.backends.base import Broker, Cache, EventStore, MetricStore
+from analytics_gateway.backends.base import Broker, EventStore, MetricStore
 from analytics_gateway.config import Limits
-from analytics_gateway.dataloaders.query_cache import bump
 from analytics_gateway.domain import (
     BatchColumns,
     Event,
@@ -63,6 +62,10 @@ class RawEvent:
     metadata: Any = None
 
 
+Listener = Callable[[PointBatch], Awaitable[None]]
+"""Told of every stored batch before it is published (query cache invalidation, live
+anomaly scoring); it must be quick, and its failure never fails the write."""
+
 LINE_SERIES_CACHE = 100_000
 THREADED_MESSAGES_MIN = 1000  # points; below this a thread hop costs more than it frees
 
@@ -81,10 +84,9 @@ class IngestService:
         metrics: GatewayMetrics,
         clock: Callable[[], int] = now_ms,
         buffer: IngestBuffer | None = None,
-        cache: Cache | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> None:
         self._buffer = buffer
-        self._cache = cache
         self._metrics_store = metrics_store
         self._event_store = event_store
         self._broker = broker
@@ -94,8 +96,11 @@ class IngestService:
         # line-protocol series key -> checked labels and canonical text, or why not:
         # agents send the same series every flush, so they are checked once
         self._line_series: dict[str, tuple[Mapping[str, str], str] | str] = {}
-        # called with every stored batch, after its publish; must return at once
-        self.listeners: list[Callable[[PointBatch], None]] = []
+        self._listeners = list(listeners)
+
+    def on_stored(self, listener: Listener) -> None:
+        """Tell `listener` of every batch stored from now on."""
+        self._listeners.append(listener)
 
     def _check_batch(self, size: int) -> None:
         if size > self._limits.max_batch_size:
@@ -255,15 +260,13 @@ class IngestService:
                     raise
                 await self._buffer.append_points(batch)
                 self._metrics.buffered.labels(kind="point").inc(len(batch))
-        if self._cache is not None:
-            await bump(self._cache, batch.tenant, batch.metric_names())
-        self._metrics.ingested.labels(kind="point").inc(len(batch))
-        await self._publish(messages)
-        for listener in self.listeners:
+        for listener in self._listeners:
             try:
-                listener(batch)
+                await listener(batch)
             except Exception:
                 log.exception("an ingest listener failed; the batch is stored and published")
+        self._metrics.ingested.labels(kind="point").inc(len(batch))
+        await self._publish(messages)
 
     async def ingest_events(self, tenant: str, raws: Sequence[RawEvent]) -> IngestOutcome:
         self._check_batch(len(raws))

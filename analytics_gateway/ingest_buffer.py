@@ -30,8 +30,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from analytics_gateway.backends.base import Cache, EventStore, MetricStore
-from analytics_gateway.dataloaders.query_cache import bump
+from analytics_gateway.backends.base import EventStore, MetricStore
 from analytics_gateway.domain import Event, PointBatch
 from analytics_gateway.errors import BackendUnavailable
 
@@ -77,16 +76,13 @@ class IngestBuffer:
         max_entries: int = 100_000,
         claim_idle_seconds: float = 30.0,
         block_ms: int = 1000,
-        on_drained: Callable[[int], None] = lambda n: None,
     ) -> None:
         self._client = client
         self._metrics = metrics
         self._events = events
         self._max_entries = max_entries
         self._claim_idle_ms = int(claim_idle_seconds * 1000)
-        self.on_drained = on_drained
         self._block_ms = block_ms
-        self.cache: Cache | None = None  # write generations to bump after a drained write
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._group_ready = False
 
@@ -128,9 +124,16 @@ class IngestBuffer:
     # -- draining ---------------------------------------------------------
 
     async def drain_forever(
-        self, idle_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self,
+        stored: Callable[[PointBatch], Awaitable[None]],
+        drained: Callable[[int], None],
+        idle_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """The drainer loop: claim stale entries, read new ones, store, acknowledge."""
+        """The drainer loop: claim stale entries, read new ones, store, acknowledge.
+
+        `stored` is told of every batch of points written (to invalidate cached
+        results), `drained` counts acknowledged entries.
+        """
         backoff = 0.1
         task = asyncio.current_task()
         while True:
@@ -141,10 +144,12 @@ class IngestBuffer:
             try:
                 entries = await self._next_entries()
                 for entry_id, payload in entries:
-                    await self._store(payload)
+                    batch = await self._store(payload)
+                    if batch is not None:
+                        await stored(batch)
                     await self._client.xack(STREAM, GROUP, entry_id)
                     await self._client.xdel(STREAM, entry_id)
-                    self.on_drained(1)
+                    drained(1)
                 backoff = 0.1
             except (BackendUnavailable, RedisError, OSError) as exc:
                 if task is not None and task.cancelling():
@@ -172,28 +177,27 @@ class IngestBuffer:
         )
         return _entries(fresh)
 
-    async def _store(self, payload: bytes) -> None:
+    async def _store(self, payload: bytes) -> PointBatch | None:
+        """Write one entry to its store; the batch when it held points."""
         item = orjson.loads(payload)
         if item["kind"] == "points":
-            await self._metrics.write_batch(
-                PointBatch(
-                    item["tenant"],
-                    names=item["names"],
-                    labels=item["labels"],
-                    label_keys=item["label_keys"],
-                    timestamps=item["timestamps"],
-                    values=item["values"],
-                )
+            batch = PointBatch(
+                item["tenant"],
+                names=item["names"],
+                labels=item["labels"],
+                label_keys=item["label_keys"],
+                timestamps=item["timestamps"],
+                values=item["values"],
             )
-            if self.cache is not None:
-                await bump(self.cache, item["tenant"], item["names"])
-        else:
-            await self._events.write_events(
-                [
-                    Event(tenant, event_id, type_, user_id, ts, metadata)
-                    for tenant, event_id, type_, user_id, ts, metadata in item["events"]
-                ]
-            )
+            await self._metrics.write_batch(batch)
+            return batch
+        await self._events.write_events(
+            [
+                Event(tenant, event_id, type_, user_id, ts, metadata)
+                for tenant, event_id, type_, user_id, ts, metadata in item["events"]
+            ]
+        )
+        return None
 
     async def ping(self) -> bool:
         try:

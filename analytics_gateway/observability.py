@@ -1,19 +1,19 @@
-"""The gateway's own metrics (on an injected registry) and JSON logs with correlation ids."""
+"""The gateway's own metrics (on an injected registry) and JSON logs with correlation ids.
+
+The middleware that sets the correlation id of each request is in `http.middleware`.
+"""
 
 from __future__ import annotations
 
 import contextvars
 import json
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
 
@@ -122,52 +122,3 @@ def configure_logging(level: str, json_logs: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-
-
-class CorrelationIdMiddleware:
-    """Reads or makes an `X-Request-ID`, exposes it to logs, echoes it back."""
-
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.log = logging.getLogger("analytics_gateway.access")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in {"http", "websocket"}:
-            await self.app(scope, receive, send)
-            return
-        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming[:64] if incoming else uuid.uuid4().hex
-        token = correlation_id.set(rid)
-        status = 0
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", rid.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        try:
-            # WebSocket frames pass straight through: this sits on the fan-out hot path
-            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
-        finally:
-            if scope["type"] == "http":
-                path = scope.get("path", "")
-                route = "/analytics/metrics/*" if path.startswith("/analytics/metrics/") else path
-                self.metrics.http_requests.labels(route=route[:64], status=str(status)).inc()
-                self.log.info(
-                    "request",
-                    extra={
-                        "fields": {
-                            "method": scope.get("method"),
-                            "path": path,
-                            "status": status,
-                            "ms": round((time.perf_counter() - started) * 1000, 2),
-                        }
-                    },
-                )
-            correlation_id.reset(token)

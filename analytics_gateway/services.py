@@ -1,18 +1,41 @@
-"""The long-lived collaborators of one app, built once in `create_app`."""
+"""The long-lived collaborators of one app, and the one place they are built and started.
+
+`start_services` builds every service with its collaborators passed to its
+constructor, starts them in order and registers each one's stop on the
+caller's `AsyncExitStack` as soon as it has started. If anything fails to
+start, the stack stops what had started, in reverse order: no task, socket or
+connection is left behind.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
+from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.service import AlertService
-from analytics_gateway.backends.factory import Backends
+from analytics_gateway.backends.factory import Backends, build_backends
 from analytics_gateway.config import Settings
+from analytics_gateway.dashboards.service import DashboardService
+from analytics_gateway.dataloaders.query_cache import invalidation
+from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 from analytics_gateway.subscriptions.sessions import SessionRegistry
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -25,4 +48,103 @@ class Services:
     cohorts: CohortRegistry
     sessions: SessionRegistry
     alerts: AlertService
-    ml: MlService | None = None
+    ml: MlService
+    dashboards: DashboardService
+    clock: Callable[[], int]
+    """Epoch ms: every read of "now" goes through it, so tests can move time."""
+
+
+async def start_services(
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    metrics: GatewayMetrics,
+    clock: Callable[[], int],
+) -> Services:
+    """Build and start everything; `stack` stops it all again, in reverse order."""
+    backends = build_backends(settings)
+    stack.push_async_callback(backends.close)
+    hub = Hub(
+        backends.broker,
+        queue_size=settings.subscriber_queue_size,
+        on_drop=metrics.dropped_messages.inc,
+    )
+    await _start(stack, hub.start, hub.stop)
+    sessions = SessionRegistry(backends.config)
+    await _start(stack, sessions.start, sessions.stop)
+    invalidate = invalidation(backends.cache)
+    ingest = IngestService(
+        backends.metrics,
+        backends.events,
+        backends.broker,
+        settings.limits,
+        metrics,
+        clock=clock,
+        buffer=backends.buffer,
+        listeners=[invalidate],
+    )
+    alerts = AlertService(
+        settings, backends.config, backends.metrics, backends.broker, hub,
+        AlertMetrics(metrics.registry), clock,
+    )  # fmt: skip
+    await _start(stack, alerts.start, alerts.stop)
+    ml = MlService(settings, backends.config, backends.metrics, backends.broker, ingest, clock)
+    await _start(stack, ml.start, ml.stop)
+    services = Services(
+        settings=settings,
+        backends=backends,
+        ingest=ingest,
+        hub=hub,
+        metrics=metrics,
+        cohorts=CohortRegistry(
+            settings.subscriber_queue_size,
+            on_drop=metrics.dropped_messages.inc,
+            on_active_change=metrics.active_subscriptions.inc,
+        ),
+        sessions=sessions,
+        alerts=alerts,
+        ml=ml,
+        dashboards=DashboardService(backends.config, alerts, ml, hub, clock),
+        clock=clock,
+    )
+    if backends.buffer is not None:
+        drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)
+        background(stack, drainer, "ingest-buffer")
+    if settings.demo:
+        demo = Demo(ingest, alerts, services.dashboards, backends.metrics, clock, random.Random(7))
+        await demo.seed()  # before serving: the first query sees data
+        background(stack, demo.publish_live(), "demo")
+    return services
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    start: Callable[[], Coroutine[Any, Any, None]],
+    stop: Callable[[], Coroutine[Any, Any, None]],
+) -> None:
+    await start()
+    stack.push_async_callback(stop)
+
+
+def background(
+    stack: contextlib.AsyncExitStack, work: Coroutine[Any, Any, None], name: str
+) -> asyncio.Task[None]:
+    """Run `work` until the stack closes; then cancel it and wait a bounded time."""
+    task = asyncio.create_task(work, name=name)
+    stack.push_async_callback(_cancel, task)
+    return task
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    # a task stuck in a store call must not hold the shutdown forever
+    _, stuck = await asyncio.wait([task], timeout=SHUTDOWN_GRACE_SECONDS)
+    for late in stuck:
+        log.warning(
+            "background task %s did not stop in time: %s",
+            late.get_name(),
+            " <- ".join(_frame(f) for f in late.get_stack()),
+        )
+
+
+def _frame(frame: FrameType) -> str:
+    return f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})"

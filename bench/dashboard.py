@@ -30,6 +30,7 @@ import orjson
 from analytics_gateway.dashboards import planner
 from analytics_gateway.dashboards.model import DashboardSpec
 from analytics_gateway.domain import EventCountQuery, MetricQuery
+from analytics_gateway.ingest import now_ms
 from bench.common import (
     Comparison,
     CpuMeter,
@@ -103,7 +104,7 @@ def _events_field(alias: str, q: EventCountQuery) -> str:
 
 def widget_queries(spec: DashboardSpec, tenant: str) -> list[str]:
     """For each widget, the GraphQL a client would send for the same data by itself."""
-    view = planner.make_view(tenant, spec.time_range, spec.variables, None)
+    view = planner.make_view(tenant, spec.time_range, spec.variables, None, now_ms())
     documents = []
     for widget in spec.widgets:
         plan = planner.plan(widget, view)

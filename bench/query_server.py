@@ -22,6 +22,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import uvicorn
@@ -29,6 +30,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from analytics_gateway.app import Gateway, create_app
 from analytics_gateway.backends.base import MetricStore
@@ -103,16 +105,27 @@ def _config(app: Starlette, port: int) -> uvicorn.Config:
     )
 
 
+def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
+    """The app as a server with lifespan state calls it (its lifespan ran above)."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in {"http", "websocket"}:
+            scope = {**scope, "state": dict(state)}
+        await app(scope, receive, send)
+
+    return call
+
+
 async def serve(args: argparse.Namespace) -> None:
     settings = Settings.from_env({}, data_dir=Path(args.data_dir))
     configure_logging(settings.log_level, settings.json_logs)
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with app.router.lifespan_context(app) as state:
         gateway: Gateway = app.state.gateway
         store = gateway.services.backends.metrics
         await seed(store, args.tenant, args.series, args.points)
         servers = [
-            _Server(_config(app, args.gateway_port)),
+            _Server(_config(_with_state(app, dict(state or {})), args.gateway_port)),
             _Server(_config(bare_app(store, args.tenant), args.bare_port)),
         ]
         loop = asyncio.get_running_loop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import pkgutil
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import tests.fixtures
 from analytics_gateway.app import create_app
@@ -99,10 +101,35 @@ def make_key(settings: Settings) -> MakeKey:
     return make
 
 
+_lifespan_states: weakref.WeakKeyDictionary[Starlette, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
 @contextlib.asynccontextmanager
 async def started(app: Starlette) -> AsyncIterator[Starlette]:
-    async with app.router.lifespan_context(app):
-        yield app
+    """Run `app`'s lifespan; `with_state(app)` then takes requests as a server would."""
+    async with app.router.lifespan_context(app) as state:
+        _lifespan_states[app] = dict(state or {})
+        try:
+            yield app
+        finally:
+            del _lifespan_states[app]
+
+
+def with_state(app: Starlette) -> ASGIApp:
+    """The `started` app as servers call it: every scope holds a copy of the lifespan state."""
+    state = _lifespan_states[app]
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in {"http", "websocket"}:
+            scope = {**scope, "state": dict(state)}
+        await app(scope, receive, send)
+
+    return call
+
+
+def asgi_transport(app: Starlette) -> httpx.ASGITransport:
+    """An httpx transport to the `started` app, in process."""
+    return httpx.ASGITransport(app=with_state(app))
 
 
 @pytest.fixture
@@ -113,7 +140,7 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    transport = asgi_transport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         yield http
 
@@ -148,7 +175,7 @@ async def gateway(settings: Settings) -> AsyncIterator[GraphQLClient]:
     """An app on custom settings, with a read/write key for tenant `acme`."""
     key = await new_key(settings)
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield GraphQLClient(http, key)
 
@@ -158,7 +185,7 @@ async def serving(app: Starlette, *, lifespan: bool = True) -> AsyncIterator[str
     """Run `app` under uvicorn in this event loop; `lifespan=False` if already `started`."""
     port = free_port()
     config = uvicorn.Config(
-        app,
+        app if lifespan else with_state(app),
         host="127.0.0.1",
         port=port,
         log_config=None,

@@ -10,6 +10,7 @@ from analytics_gateway.domain import (
     Event,
     EventCountQuery,
     EventQuery,
+    LabelValuesQuery,
     MetricQuery,
     PointBatch,
     Series,
@@ -26,7 +27,11 @@ class MetricStore(Protocol):
 
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]: ...
 
-    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]: ...
+    async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
+        """The label's values across the metric's series, sorted."""
+
+    async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
+        """`label_values` for several queries in ONE backend call; result i answers query i."""
 
     async def close(self) -> None: ...
 

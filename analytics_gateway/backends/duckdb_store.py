@@ -32,6 +32,7 @@ from analytics_gateway.domain import (
     Event,
     EventCountQuery,
     EventQuery,
+    LabelValuesQuery,
     MetricQuery,
     PointBatch,
     Series,
@@ -246,14 +247,26 @@ class DuckDBStore:
         return await self._run(read)
 
     async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
-        def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
-            rows = cur.execute(
-                "SELECT DISTINCT v FROM (SELECT json_extract_string(labels, ?) AS v "
-                "FROM series WHERE tenant = ? AND name = ?) WHERE v IS NOT NULL "
-                "ORDER BY v",
-                [_label_path(label), tenant, metric],
-            ).fetchall()
-            return [r[0] for r in rows]
+        [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
+        return values
+
+    async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
+        """One statement: a `UNION ALL` of one `SELECT DISTINCT` per query."""
+        if not queries:
+            return []
+        parts = [
+            f"SELECT {i} AS q, v FROM (SELECT DISTINCT json_extract_string(labels, ?) AS v "
+            "FROM series WHERE tenant = ? AND name = ?) WHERE v IS NOT NULL"
+            for i in range(len(queries))
+        ]
+        params = [p for q in queries for p in (_label_path(q.label), q.tenant, q.metric)]
+
+        def read(cur: duckdb.DuckDBPyConnection) -> list[list[str]]:
+            rows = cur.execute(" UNION ALL ".join(parts), params).fetchall()
+            answers: list[list[str]] = [[] for _ in queries]
+            for index, value in rows:
+                answers[index].append(value)
+            return [sorted(values) for values in answers]
 
         return await self._run(read)
 

@@ -50,7 +50,7 @@ import orjson
 
 from analytics_gateway.backends import influxql
 from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
-from analytics_gateway.domain import MetricQuery, PointBatch, Series
+from analytics_gateway.domain import LabelValuesQuery, MetricQuery, PointBatch, Series
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, GatewayError, QueryTooComplex
 from analytics_gateway.validation import LABEL_KEY_RE
 
@@ -334,13 +334,26 @@ class InfluxDBStore:
         return sorted(n for n in names if n.startswith(prefix or ""))
 
     async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
-        if not LABEL_KEY_RE.match(label):
-            return []  # no stored label has such a name
-        statement = influxql.label_values_statement(
-            self._database, self._source(metric), tenant, label
-        )
-        [result] = await self._query(statement)
-        return sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
+        [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
+        return values
+
+    async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
+        """One request: a `SHOW TAG VALUES` statement per query, joined by `;`."""
+        # no stored label has a name outside the rule: such a query reads nothing
+        asked = [i for i, q in enumerate(queries) if LABEL_KEY_RE.match(q.label)]
+        answers: list[list[str]] = [[] for _ in queries]
+        if not asked:
+            return answers
+        statements = [
+            influxql.label_values_statement(
+                self._database, self._source(queries[i].metric), queries[i].tenant, queries[i].label
+            )
+            for i in asked
+        ]
+        results = await self._query(";".join(statements), len(statements))
+        for i, result in zip(asked, results, strict=True):
+            answers[i] = sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
+        return answers
 
     async def close(self) -> None:
         if self._session is not None:

@@ -7,12 +7,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Sequence
 
-from analytics_gateway.errors import BadUserInput, ResyncRequired
-from analytics_gateway.subscriptions.cursors import (
+from analytics_gateway.backends.message_ids import (
     MessageId,
     format_message_id,
     parse_message_id,
 )
+from analytics_gateway.errors import BadUserInput, ResyncRequired
 
 _CLOSED = ("", "", b"")
 

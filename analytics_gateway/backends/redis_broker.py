@@ -22,8 +22,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from analytics_gateway.backends.message_ids import parse_message_id
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, ResyncRequired
-from analytics_gateway.subscriptions.cursors import parse_message_id
 
 log = logging.getLogger(__name__)
 

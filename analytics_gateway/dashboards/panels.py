@@ -34,7 +34,6 @@ from analytics_gateway.errors import BadUserInput, QueryTooComplex
 if TYPE_CHECKING:
     from analytics_gateway.alerting.service import AlertService
     from analytics_gateway.ml.service import MlService
-    from analytics_gateway.services import Services
 
 MAX_ALERTS = 50
 MAX_ANOMALIES = 200
@@ -51,10 +50,6 @@ class Features:
 
     alerts: AlertService | None = None
     ml: MlService | None = None
-
-    @classmethod
-    def of(cls, services: Services) -> Features:
-        return cls(services.alerts, services.ml)
 
 
 async def widget_data(

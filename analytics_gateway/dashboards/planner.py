@@ -10,7 +10,6 @@ the same batch: one call per backend for the whole dashboard (decision 4).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,7 +73,7 @@ def make_view(
     time_range: str,
     declared: Sequence[Variable],
     given: Mapping[str, object] | None,
-    now_ms: int | None = None,
+    now_ms: int,
 ) -> View:
     range_ms = parse_duration_ms(time_range, field="timeRange")
     if range_ms > MAX_RANGE_MS:
@@ -82,7 +81,7 @@ def make_view(
     return View(
         tenant=tenant,
         range_ms=range_ms,
-        now_ms=int(time.time() * 1000) if now_ms is None else now_ms,
+        now_ms=now_ms,
         values=variables.resolve(declared, given),
     )
 

@@ -6,8 +6,8 @@ Every save bumps the version; a save based on a stale version raises
 
 from __future__ import annotations
 
-import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from analytics_gateway.backends.base import ConfigStore
@@ -18,17 +18,14 @@ from analytics_gateway.errors import NotFound
 KIND = "dashboard"
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 def _dashboard(doc_id: str, version: int, doc: dict[str, Any]) -> Dashboard:
     return Dashboard(doc_id, version, DashboardSpec.from_document(doc), doc.get("updatedAt", 0))
 
 
 class DashboardRepository:
-    def __init__(self, store: ConfigStore) -> None:
+    def __init__(self, store: ConfigStore, clock: Callable[[], int]) -> None:
         self._store = store
+        self._clock = clock
 
     async def list(self, tenant: str) -> list[Dashboard]:
         docs = await self._store.list_documents(KIND, tenant)
@@ -48,7 +45,7 @@ class DashboardRepository:
     async def create(self, tenant: str, spec: DashboardSpec) -> Dashboard:
         check_spec(spec)
         dashboard_id = uuid.uuid4().hex[:12]
-        now = _now_ms()
+        now = self._clock()
         doc = {**spec.as_document(), "createdAt": now, "updatedAt": now}
         version = await self._store.put_document(KIND, tenant, dashboard_id, doc, 0)
         return Dashboard(dashboard_id, version, spec, now)
@@ -61,7 +58,7 @@ class DashboardRepository:
         found = await self._store.get_document(KIND, tenant, dashboard_id)
         if found is None:
             raise NotFound(f"no dashboard {dashboard_id!r}", id=dashboard_id)
-        now = _now_ms()
+        now = self._clock()
         doc = {**spec.as_document(), "createdAt": found[1].get("createdAt", now), "updatedAt": now}
         version = await self._store.put_document(KIND, tenant, dashboard_id, doc, expected_version)
         return Dashboard(dashboard_id, version, spec, now)
@@ -75,7 +72,7 @@ class DashboardRepository:
         if existing is not None:
             return existing
         check_spec(spec)
-        now = _now_ms()
+        now = self._clock()
         doc = {**spec.as_document(), "createdAt": now, "updatedAt": now}
         version = await self._store.put_document(KIND, tenant, dashboard_id, doc, 0)
         return Dashboard(dashboard_id, version, spec, now)

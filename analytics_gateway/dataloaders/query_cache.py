@@ -2,23 +2,22 @@
 
 A query whose range ends in the past changes only when a point of its metric
 is written, so entries are keyed by the metric's write generation: every
-write bumps the generation of each metric it touched (`bump`), and the next
-query looks under the new key. A range that reaches the present is never
-cached. A cache that fails is skipped: the store answers as if there were
-none.
+write bumps the generation of each metric it touched (`bump`, called by the
+ingest listener `invalidation`), and the next query looks under the new key.
+A range that reaches the present is never cached. A cache that fails is
+skipped: the store answers as if there were none.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import orjson
 
 from analytics_gateway.backends.base import Cache
-from analytics_gateway.domain import MetricQuery, Series
+from analytics_gateway.domain import MetricQuery, PointBatch, Series
 from analytics_gateway.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -36,6 +35,15 @@ async def bump(cache: Cache, tenant: str, metrics: Iterable[str]) -> None:
         await cache.incr_many(tenant, [generation_counter(m) for m in sorted(set(metrics))])
     except BackendUnavailable:
         log.warning("cache unavailable: could not invalidate entries of %s", tenant)
+
+
+def invalidation(cache: Cache) -> Callable[[PointBatch], Awaitable[None]]:
+    """The ingest listener that keeps this cache honest: a stored batch bumps its metrics."""
+
+    async def stored(batch: PointBatch) -> None:
+        await bump(cache, batch.tenant, batch.metric_names())
+
+    return stored
 
 
 def _key(query: MetricQuery, generation: int) -> str:
@@ -63,12 +71,13 @@ def _decode(raw: bytes) -> list[Series]:
 
 
 class QueryCache:
-    def __init__(self, cache: Cache, ttl_seconds: float) -> None:
+    def __init__(self, cache: Cache, ttl_seconds: float, clock: Callable[[], int]) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
+        self._clock = clock
 
     def cacheable(self, query: MetricQuery) -> bool:
-        return self._ttl > 0 and query.end_ms < time.time() * 1000
+        return self._ttl > 0 and query.end_ms < self._clock()
 
     async def answer(
         self,

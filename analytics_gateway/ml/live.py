@@ -144,6 +144,7 @@ class LiveScorer:
         registry: ModelRegistry,
         metric_store: MetricStore,
         broker: Broker,
+        score_sink: Callable[[PointBatch], Awaitable[None]],
         *,
         sync_seconds: float = SYNC_SECONDS,
         queue_batches: int = QUEUE_BATCHES,
@@ -161,7 +162,7 @@ class LiveScorer:
         self.dropped_batches = 0
         self.scored_points = 0
         # where scores go as points (the ingest service's store-and-publish path)
-        self.score_sink: Callable[[PointBatch], Awaitable[None]] | None = None
+        self._score_sink = score_sink
 
     async def start(self) -> None:
         try:
@@ -264,9 +265,9 @@ class LiveScorer:
             return
         events, scores = await asyncio.to_thread(_score_all, tenant, work)
         self.scored_points += sum(len(group[1]) for _, group in work)
-        if scores and self.score_sink is not None:
+        if scores:
             try:
-                await self.score_sink(scores)
+                await self._score_sink(scores)
             except GatewayError as exc:
                 log.warning("anomaly scores not stored (ML alerts miss them): %s", exc.message)
         if events:

@@ -70,6 +70,18 @@ def band_at(
     return mean - spread, mean + spread
 
 
+@dataclass(frozen=True)
+class ScoredPoint:
+    """An anomalous point as clients see it: its score, band and whether it alerted."""
+
+    timestamp_ms: int
+    value: float
+    score: float
+    expected_lower: float
+    expected_upper: float
+    alert: bool
+
+
 @dataclass
 class AnomalyResult:
     """Scores of one series with everything a client needs to show them."""
@@ -105,6 +117,22 @@ class AnomalyResult:
         if self._band is not None:
             return self._band[0][indices], self._band[1][indices]
         return band_at(self.values, indices, self.threshold)
+
+    def latest_anomalies(self, limit: int) -> list[ScoredPoint]:
+        """The `limit` most recent anomalous points, oldest first, with their band."""
+        picked = self.anomalous()[-limit:] if limit > 0 else np.empty(0, dtype=np.int64)
+        lower, upper = self.band_at(picked)
+        return [
+            ScoredPoint(
+                int(self.timestamps[i]),
+                float(self.values[i]),
+                float(self.scores[i]),
+                lo,
+                hi,
+                bool(self.alerts[i]),
+            )
+            for i, lo, hi in zip(picked.tolist(), lower.tolist(), upper.tolist(), strict=True)
+        ]
 
 
 def _scored(surprise: FloatArray, threshold: float) -> tuple[FloatArray, BoolArray]:

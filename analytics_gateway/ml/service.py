@@ -25,6 +25,7 @@ from analytics_gateway.config import Settings
 from analytics_gateway.domain import Aggregation, MetricQuery, PointBatch, Series
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput, QueryTooComplex
+from analytics_gateway.ingest import IngestService
 from analytics_gateway.ml.detectors import (
     DEFAULT_DETECTOR,
     AnomalyDetector,
@@ -42,7 +43,13 @@ from analytics_gateway.ml.registry import (
     detector_from,
     new_model_id,
 )
-from analytics_gateway.ml.scoring import AnomalyResult, train_detector, walk_forward, with_model
+from analytics_gateway.ml.scoring import (
+    AnomalyResult,
+    ScoredPoint,
+    train_detector,
+    walk_forward,
+    with_model,
+)
 from analytics_gateway.ml.warmup import warm_up
 
 DEFAULT_HORIZON = "1d"
@@ -116,12 +123,18 @@ class MlService:
         config: ConfigStore,
         metric_store: MetricStore,
         broker: Broker,
+        ingest: IngestService,
         clock: Callable[[], int],
         *,
         sync_seconds: float = 5.0,
     ) -> None:
+        """Scores of live points are written through `ingest` (so ML alerts read them),
+        and every batch `ingest` stores is offered to live scoring."""
         self.registry = ModelRegistry(config, model_root(settings))
-        self.live = LiveScorer(self.registry, metric_store, broker, sync_seconds=sync_seconds)
+        self.live = LiveScorer(
+            self.registry, metric_store, broker, ingest.store_batch, sync_seconds=sync_seconds
+        )
+        ingest.on_stored(self.observe)
         self._store = metric_store
         self._clock = clock
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
@@ -135,8 +148,8 @@ class MlService:
     async def stop(self) -> None:
         await self.live.stop()
 
-    def observe(self, batch: PointBatch) -> None:
-        """The ingest hook (see `live`)."""
+    async def observe(self, batch: PointBatch) -> None:
+        """The ingest listener: queues the batch for live scoring (see `live`)."""
         self.live.observe(batch)
 
     # -- the registry ----------------------------------------------------------------
@@ -162,6 +175,16 @@ class MlService:
         while len(self._detectors) > CACHED_DETECTORS:
             self._detectors.popitem(last=False)
         return detector
+
+    # -- results, off the event loop -----------------------------------------------------
+
+    async def latest_anomalies(self, result: AnomalyResult, limit: int) -> list[ScoredPoint]:
+        return await asyncio.to_thread(result.latest_anomalies, limit)
+
+    async def band(self, result: AnomalyResult) -> tuple[list[float], list[float]]:
+        """The expected band at every point of `result`."""
+        lower, upper = await asyncio.to_thread(result.band)
+        return lower.tolist(), upper.tolist()
 
     # -- reading series ----------------------------------------------------------------
 

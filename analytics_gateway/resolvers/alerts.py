@@ -16,11 +16,11 @@ from analytics_gateway.alerting.specs import ChannelSpec, RuleSpec, duration
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.inputs import epoch_ms
 from analytics_gateway.ml import detectors
 from analytics_gateway.ml.live import SCORE_LABEL, SCORE_METRIC
 from analytics_gateway.ml.registry import ANOMALY
-from analytics_gateway.resolvers.common import epoch_ms
-from analytics_gateway.resolvers.ml import ml_service
+from analytics_gateway.resolvers.streams import messages
 from analytics_gateway.schema.alert_inputs import AlertRuleInput, ChannelInput, SilenceInput
 from analytics_gateway.schema.alerts import (
     Alert,
@@ -45,7 +45,6 @@ from analytics_gateway.schema.metrics import to_datetime
 from analytics_gateway.schema.ml import Sensitivity
 from analytics_gateway.subscriptions.channels import alerts_channel
 from analytics_gateway.subscriptions.cursors import cursor
-from analytics_gateway.subscriptions.resolvers import _messages
 
 _UNITS = (("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000))
 
@@ -196,7 +195,7 @@ async def resolve_create_ml_alert(
     channels: list[str],
 ) -> Alert:
     principal = info.context.require(Scope.WRITE)
-    record = await ml_service(info.context.services).registry.get(principal.tenant, model_id)
+    record = await info.context.services.ml.registry.get(principal.tenant, model_id)
     if record.kind != ANOMALY:
         raise BadUserInput(
             f"model {model_id!r} is a {record.kind} model; ML alerts need an ANOMALY model",
@@ -400,6 +399,6 @@ async def subscribe_alert_events(
 ) -> AsyncGenerator[AlertEvent, None]:
     principal = info.context.require(Scope.READ)
     channel = alerts_channel(principal.tenant)
-    async for message_id, event, start in _messages(info.context.services.hub, channel, since):
+    async for message_id, event, start in messages(info.context.services.hub, channel, since):
         if start == 0 and (severity is None or event["severity"] == severity.value):
             yield to_event(event, cursor(message_id, 0))

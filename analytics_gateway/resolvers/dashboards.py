@@ -1,24 +1,29 @@
-"""Resolvers for dashboards: authorise, turn inputs into the model, store, read, go live."""
+"""Resolvers for dashboards: authorise, turn inputs into the model, read, store, go live.
+
+Reading and rendering is `DashboardService`'s; here the results become GraphQL
+types. A widget's data is read only when its `data` field is asked for.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any, cast
 
 import strawberry
+from strawberry.scalars import JSON
 
 from analytics_gateway import domain
 from analytics_gateway.context import Info
-from analytics_gateway.dashboards import catalogue, compose, live, model, panels, planner
+from analytics_gateway.dashboards import catalogue, compose, model, results
 from analytics_gateway.dashboards.compose import Component
 from analytics_gateway.dashboards.planner import View
-from analytics_gateway.dashboards.repository import DashboardRepository
-from analytics_gateway.dashboards.results import WidgetResult
+from analytics_gateway.dashboards.service import DashboardService, Rendered, checked_values
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput, NotFound
-from analytics_gateway.resolvers.common import label_filter
+from analytics_gateway.inputs import label_filter
+from analytics_gateway.resolvers.alerts import to_alert
 from analytics_gateway.schema.dashboard_inputs import (
     DashboardInput,
     DashboardVariableInput,
@@ -26,32 +31,114 @@ from analytics_gateway.schema.dashboard_inputs import (
     WidgetInput,
 )
 from analytics_gateway.schema.dashboards import (
+    AlertsData,
+    AnomaliesData,
+    ChartData,
+    ChartStyle,
     Dashboard,
     DashboardLayout,
     DashboardUpdate,
+    DashboardVariable,
+    ForecastData,
+    HeatmapData,
+    KpiData,
+    PanelData,
+    TableData,
+    Widget,
+    WidgetAnomaly,
+    WidgetData,
+    WidgetType,
     WidgetUpdate,
 )
-from analytics_gateway.schema.metrics import MetricQueryInput, to_datetime
-from analytics_gateway.services import Services
+from analytics_gateway.schema.metrics import MetricQueryInput, Series, to_datetime
+from analytics_gateway.schema.scalars import SeriesData
 
 
-def repository(info: Info) -> DashboardRepository:
-    return DashboardRepository(info.context.services.backends.config)
+def service(info: Info) -> DashboardService:
+    return info.context.services.dashboards
 
 
-def view_of(
-    dashboard: model.Dashboard,
-    tenant: str,
-    time_range: str | None,
-    values: Mapping[str, Any] | None,
-    now_ms: int | None = None,
-) -> View:
-    spec = dashboard.spec
-    return planner.make_view(tenant, time_range or spec.time_range, spec.variables, values, now_ms)
+# -- model -> GraphQL ------------------------------------------------------------
 
 
-def to_graphql(dashboard: model.Dashboard, view: View) -> Dashboard:
-    return Dashboard(dashboard=dashboard, view=view)
+def _columns(series: domain.Series) -> SeriesData:
+    return cast(SeriesData, {"t": series.timestamps, "v": series.values})
+
+
+def widget_data(result: results.WidgetResult) -> WidgetData:
+    if isinstance(result, results.ChartResult):
+        return ChartData(
+            series=[Series(series=s) for s in result.series], style=ChartStyle[result.style.name]
+        )
+    if isinstance(result, results.KpiResult):
+        return KpiData(
+            value=result.value,
+            previous=result.previous,
+            change=result.change,
+            sparkline=_columns(result.sparkline),
+        )
+    if isinstance(result, results.HeatmapResult):
+        return HeatmapData(
+            row_labels=result.rows,
+            timestamps=[float(t) for t in result.timestamps],
+            values=cast(JSON, result.values),
+        )
+    if isinstance(result, results.TableResult):
+        return TableData(rows=[Series(series=s) for s in result.series])
+    if isinstance(result, results.AlertsResult):
+        return AlertsData(alerts=[to_alert(rule, state) for rule, state in result.entries])
+    if isinstance(result, results.AnomaliesResult):
+        return AnomaliesData(
+            series=[Series(series=s) for s in result.series],
+            anomalies=[
+                WidgetAnomaly(
+                    labels=cast(JSON, m.labels),
+                    timestamp=to_datetime(m.timestamp),
+                    value=m.value,
+                    score=m.score,
+                )
+                for m in result.anomalies
+            ],
+            detector=result.detector,
+        )
+    if isinstance(result, results.ForecastPanelResult):
+        return ForecastData(
+            history=Series(series=result.history),
+            forecast=Series(series=result.forecast),
+            lower=_columns(result.lower),
+            upper=_columns(result.upper),
+            model=result.model,
+        )
+    return PanelData(kind=WidgetType[result.kind.upper()], available=False, message=result.reason)
+
+
+async def _render(
+    dashboards: DashboardService, widget: model.Widget, view: View, loaders: Loaders
+) -> WidgetData:
+    return widget_data(await dashboards.render(widget, view, loaders))
+
+
+def to_graphql(info: Info, dashboard: model.Dashboard, view: View) -> Dashboard:
+    dashboards, loaders = service(info), info.context.loaders
+    return Dashboard(
+        dashboard=dashboard,
+        variables_=[
+            DashboardVariable(
+                variable=v,
+                values=view.values,
+                read_options=functools.partial(dashboards.options, view.tenant, v, loaders),
+            )
+            for v in dashboard.spec.variables
+        ],
+        widgets_=[
+            Widget(widget=w, read_data=functools.partial(_render, dashboards, w, view, loaders))
+            for w in dashboard.spec.widgets
+        ],
+    )
+
+
+def _update_data(rendered: Rendered) -> WidgetData | Exception:
+    return rendered if isinstance(rendered, Exception) else widget_data(rendered)
 
 
 # -- inputs -> model -----------------------------------------------------------
@@ -140,8 +227,10 @@ def spec_from_input(given: DashboardInput) -> model.DashboardSpec:
 
 async def resolve_dashboards(info: Info) -> list[Dashboard]:
     tenant = info.context.require(Scope.READ).tenant
+    dashboards = service(info)
     return [
-        to_graphql(d, view_of(d, tenant, None, None)) for d in await repository(info).list(tenant)
+        to_graphql(info, d, dashboards.view(d, tenant))
+        for d in await dashboards.repository.list(tenant)
     ]
 
 
@@ -149,15 +238,16 @@ async def resolve_dashboard(
     info: Info, dashboard_id: str, time_range: str | None, values: Any
 ) -> Dashboard:
     tenant = info.context.require(Scope.READ).tenant
-    if values is not None and not isinstance(values, Mapping):
-        raise BadUserInput("variables must be an object of name to value", field="variables")
-    dashboard = await repository(info).get(tenant, dashboard_id)
-    return to_graphql(dashboard, view_of(dashboard, tenant, time_range, values))
+    checked_values(values)
+    dashboards = service(info)
+    dashboard = await dashboards.repository.get(tenant, dashboard_id)
+    return to_graphql(info, dashboard, dashboards.view(dashboard, tenant, time_range, values))
 
 
 async def _created(info: Info, tenant: str, spec: model.DashboardSpec) -> Dashboard:
-    dashboard = await repository(info).create(tenant, spec)
-    return to_graphql(dashboard, view_of(dashboard, tenant, None, None))
+    dashboards = service(info)
+    dashboard = await dashboards.create(tenant, spec)
+    return to_graphql(info, dashboard, dashboards.view(dashboard, tenant))
 
 
 async def resolve_create_custom(
@@ -184,15 +274,16 @@ async def resolve_update(
     info: Info, dashboard_id: str, version: int, given: DashboardInput
 ) -> Dashboard:
     tenant = info.context.require(Scope.WRITE).tenant
-    dashboard = await repository(info).update(
+    dashboards = service(info)
+    dashboard = await dashboards.repository.update(
         tenant, dashboard_id, spec_from_input(given), expected_version=version
     )
-    return to_graphql(dashboard, view_of(dashboard, tenant, None, None))
+    return to_graphql(info, dashboard, dashboards.view(dashboard, tenant))
 
 
 async def resolve_delete(info: Info, dashboard_id: str) -> bool:
     tenant = info.context.require(Scope.WRITE).tenant
-    if not await repository(info).delete(tenant, dashboard_id):
+    if not await service(info).repository.delete(tenant, dashboard_id):
         raise NotFound(f"no dashboard {dashboard_id!r}", id=dashboard_id)
     return True
 
@@ -200,71 +291,22 @@ async def resolve_delete(info: Info, dashboard_id: str) -> bool:
 # -- live updates ----------------------------------------------------------------
 
 
-def fresh_loaders(services: Services) -> Loaders:
-    """Loaders for one refresh: a long-lived subscription must not reuse cached answers."""
-    backends = services.backends
-    return Loaders.create(backends.metrics, backends.events, backends.prometheus)
-
-
-def _outcome(answer: WidgetResult | BaseException) -> WidgetResult | Exception:
-    if isinstance(answer, BaseException) and not isinstance(answer, Exception):
-        raise answer  # cancellation goes on
-    return answer
-
-
-async def _updates(
-    services: Services, dashboard: model.Dashboard, view: View, widget_ids: set[str]
-) -> DashboardUpdate:
-    widgets = [w for w in dashboard.spec.widgets if w.id in widget_ids]
-    loaders = fresh_loaders(services)
-    features = panels.Features.of(services)
-    answers = await asyncio.gather(
-        *(panels.widget_data(w, view, loaders, features) for w in widgets),
-        return_exceptions=True,
-    )
-    return DashboardUpdate(
-        dashboard_id=strawberry.ID(dashboard.id),
-        version=dashboard.version,
-        timestamp=to_datetime(view.now_ms),
-        widgets=[
-            WidgetUpdate(widget=w, result=_outcome(a))
-            for w, a in zip(widgets, answers, strict=True)
-        ],
-    )
-
-
-def _routes(dashboard: model.Dashboard, view: View) -> list[live.Route]:
-    return [
-        (widget.id, channel, wanted)
-        for widget in dashboard.spec.widgets
-        for channel, wanted in planner.plan(widget, view).channels
-    ]
-
-
 async def subscribe_dashboard(
     info: Info, dashboard_id: str, time_range: str | None, values: Any
 ) -> AsyncGenerator[DashboardUpdate, None]:
-    """Updates of the widgets that new points or events touched, coalesced per second.
-
-    The dashboard is read again before each update: a newer version sends every
-    widget again (and listens where its new widgets read); a deleted one ends
-    the subscription with NOT_FOUND.
-    """
+    """Updates of the widgets that new points or events touched (see `DashboardService`)."""
     tenant = info.context.require(Scope.READ).tenant
-    if values is not None and not isinstance(values, Mapping):
-        raise BadUserInput("variables must be an object of name to value", field="variables")
     services = info.context.services
-    repo = repository(info)
-    dashboard = await repo.get(tenant, dashboard_id)
-    while True:
-        routes = _routes(dashboard, view_of(dashboard, tenant, time_range, values))
-        async for widget_ids in live.dirty_widgets(services.hub, routes):
-            current = await repo.get(tenant, dashboard_id)
-            view = view_of(current, tenant, time_range, values)
-            if current.version != dashboard.version:
-                dashboard = current
-                yield await _updates(
-                    services, dashboard, view, {w.id for w in dashboard.spec.widgets}
-                )
-                break
-            yield await _updates(services, dashboard, view, widget_ids)
+    updates = services.dashboards.updates(
+        tenant, dashboard_id, time_range, values, functools.partial(Loaders.for_request, services)
+    )
+    async for update in updates:
+        yield DashboardUpdate(
+            dashboard_id=strawberry.ID(update.dashboard.id),
+            version=update.dashboard.version,
+            timestamp=to_datetime(update.view.now_ms),
+            widgets=[
+                WidgetUpdate(widget_id=strawberry.ID(w.id), result=_update_data(r))
+                for w, r in zip(update.widgets, update.results, strict=True)
+            ],
+        )

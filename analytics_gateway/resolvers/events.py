@@ -13,7 +13,7 @@ from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput, QueryTooComplex
-from analytics_gateway.resolvers.common import metric_name, time_range
+from analytics_gateway.inputs import bounded_range, metric_name, time_range
 from analytics_gateway.schema.events import Event, EventConnection, EventEdge, EventFilter, PageInfo
 from analytics_gateway.schema.metrics import Series, to_datetime
 
@@ -49,7 +49,8 @@ async def resolve_events(
     principal = info.context.require(Scope.READ)
     if first < 1 or first > MAX_PAGE:
         raise BadUserInput(f"first must be between 1 and {MAX_PAGE}", field="first")
-    start, end = time_range(filter.last, filter.from_, filter.to, default_ms=None)
+    now = info.context.services.clock()
+    start, end = time_range(filter.last, filter.from_, filter.to, now_ms=now, default_ms=None)
     query = domain.EventQuery(
         tenant=principal.tenant,
         type=filter.type,
@@ -74,9 +75,7 @@ async def resolve_event_counts(
     info: Info, type: str, last: str, step: str, group_by: str | None
 ) -> list[Series]:
     principal = info.context.require(Scope.READ)
-    start, end = time_range(last, None, None)
-    assert start is not None
-    assert end is not None
+    start, end = bounded_range(last, None, None, now_ms=info.context.services.clock())
     step_ms = parse_duration_ms(step, field="step")
     if (end - start) // step_ms > MAX_BUCKETS:
         raise QueryTooComplex(f"more than {MAX_BUCKETS} buckets; use a coarser step")

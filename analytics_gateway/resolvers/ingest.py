@@ -9,7 +9,7 @@ from analytics_gateway.context import Info
 from analytics_gateway.domain import IngestOutcome, Scope
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ingest import RawEvent, RawPoint
-from analytics_gateway.resolvers.common import epoch_ms
+from analytics_gateway.inputs import epoch_ms
 from analytics_gateway.schema.ingest import (
     BusinessMetricsInput,
     EventInput,

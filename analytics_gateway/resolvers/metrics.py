@@ -10,45 +10,31 @@ from analytics_gateway.context import Info
 from analytics_gateway.dataloaders.metrics import NOT_CONFIGURED
 from analytics_gateway.domain import Scope
 from analytics_gateway.durations import parse_duration_ms
-from analytics_gateway.errors import BadUserInput, QueryTooComplex
-from analytics_gateway.resolvers.common import label_filter, metric_name, time_range
+from analytics_gateway.errors import BadUserInput
+from analytics_gateway.inputs import bounded_range, metric_name, metric_query
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
 
-MAX_BUCKETS = 100_000
 
-
-def to_domain(tenant: str, query: MetricQueryInput) -> domain.MetricQuery:
-    start, end = time_range(query.last, query.from_, query.to)
-    assert start is not None
-    assert end is not None
-    step = parse_duration_ms(query.step, field="step") if query.step is not None else None
-    if step is not None and (end - start) // step > MAX_BUCKETS:
-        raise QueryTooComplex(
-            f"step {query.step!r} over this range makes more than {MAX_BUCKETS} buckets",
-            field="step",
-        )
-    group_by = None
-    if query.group_by is not None:
-        for key in query.group_by:
-            if not key or len(key) > 128:
-                raise BadUserInput(f"groupBy: invalid label name {key!r}", field="groupBy")
-        group_by = tuple(sorted(set(query.group_by)))
-    return domain.MetricQuery(
-        tenant=tenant,
-        name=metric_name(query.name),
-        labels=label_filter(query.labels),
-        start_ms=start,
-        end_ms=end,
-        step_ms=step,
+def to_domain(tenant: str, query: MetricQueryInput, now_ms: int) -> domain.MetricQuery:
+    return metric_query(
+        tenant,
+        query.name,
+        now_ms=now_ms,
+        labels=query.labels,
+        last=query.last,
+        start=query.from_,
+        end=query.to,
+        step=query.step,
         aggregation=domain.Aggregation(query.aggregation.value) if query.aggregation else None,
-        group_by=group_by,
+        group_by=query.group_by,
         source=domain.MetricSource[query.source.name],
     )
 
 
 async def resolve_metrics(info: Info, query: MetricQueryInput) -> list[Series]:
     principal = info.context.require(Scope.READ)
-    series = await info.context.loaders.metrics.load(to_domain(principal.tenant, query))
+    now = info.context.services.clock()
+    series = await info.context.loaders.metrics.load(to_domain(principal.tenant, query, now))
     return [Series(series=s) for s in series]
 
 
@@ -82,9 +68,7 @@ async def resolve_promql(
 ) -> list[Series]:
     principal = info.context.require(Scope.READ)
     source = _prometheus(info)
-    start_ms, end_ms = time_range(last, start, end)
-    assert start_ms is not None
-    assert end_ms is not None
+    start_ms, end_ms = bounded_range(last, start, end, now_ms=info.context.services.clock())
     step_ms = parse_duration_ms(step, field="step")
     series = await source.promql(principal.tenant, query, start_ms, end_ms - 1, step_ms)
     return [Series(series=s) for s in series]

@@ -8,9 +8,9 @@ from strawberry.scalars import JSON
 
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
-from analytics_gateway.resolvers.common import label_filter, metric_name
+from analytics_gateway.inputs import label_filter, metric_name
+from analytics_gateway.resolvers.streams import messages
 from analytics_gateway.schema.ml import AnomalyEvent
-from analytics_gateway.subscriptions import resolvers as streams
 from analytics_gateway.subscriptions.channels import anomalies_channel
 
 
@@ -21,9 +21,7 @@ async def subscribe_anomalies(
     name = metric_name(metric, "metric") if metric is not None else None
     wanted = label_filter(labels)
     channel = anomalies_channel(principal.tenant)
-    async for message_id, batch, start in streams._messages(
-        info.context.services.hub, channel, since
-    ):
+    async for message_id, batch, start in messages(info.context.services.hub, channel, since):
         for index, item in enumerate(batch):
             if index < start or (name is not None and item["metric"] != name):
                 continue

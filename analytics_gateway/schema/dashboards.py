@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Annotated, cast
@@ -10,11 +10,7 @@ from typing import Annotated, cast
 import strawberry
 from strawberry.scalars import JSON
 
-from analytics_gateway.alerting.engine import RuleState
-from analytics_gateway.alerting.model import AlertRule
-from analytics_gateway.context import Info
-from analytics_gateway.dashboards import model, panels, results
-from analytics_gateway.dashboards.planner import View
+from analytics_gateway.dashboards import model
 from analytics_gateway.schema.alerts import Alert
 from analytics_gateway.schema.metrics import (
     Aggregation,
@@ -121,13 +117,7 @@ class PanelData:
 
 @strawberry.type(description="The tenant's alerts, most urgent first (FIRING, then PENDING...).")
 class AlertsData:
-    entries: strawberry.Private[list[tuple[AlertRule, RuleState]]]
-
-    @strawberry.field(description="Alert rules with their current state.")
-    def alerts(self) -> list[Alert]:
-        from analytics_gateway.resolvers.alerts import to_alert
-
-        return [to_alert(rule, state) for rule, state in self.entries]
+    alerts: list[Alert] = strawberry.field(description="Alert rules with their current state.")
 
 
 @strawberry.type(description="A point detection found anomalous.")
@@ -167,55 +157,6 @@ WidgetData = Annotated[
 ]
 
 
-def widget_data(result: results.WidgetResult) -> WidgetData:
-    if isinstance(result, results.ChartResult):
-        return ChartData(
-            series=[Series(series=s) for s in result.series], style=ChartStyle[result.style.name]
-        )
-    if isinstance(result, results.KpiResult):
-        return KpiData(
-            value=result.value,
-            previous=result.previous,
-            change=result.change,
-            sparkline=cast(
-                SeriesData, {"t": result.sparkline.timestamps, "v": result.sparkline.values}
-            ),
-        )
-    if isinstance(result, results.HeatmapResult):
-        return HeatmapData(
-            row_labels=result.rows,
-            timestamps=[float(t) for t in result.timestamps],
-            values=cast(JSON, result.values),
-        )
-    if isinstance(result, results.TableResult):
-        return TableData(rows=[Series(series=s) for s in result.series])
-    if isinstance(result, results.AlertsResult):
-        return AlertsData(entries=result.entries)
-    if isinstance(result, results.AnomaliesResult):
-        return AnomaliesData(
-            series=[Series(series=s) for s in result.series],
-            anomalies=[
-                WidgetAnomaly(
-                    labels=cast(JSON, m.labels),
-                    timestamp=to_datetime(m.timestamp),
-                    value=m.value,
-                    score=m.score,
-                )
-                for m in result.anomalies
-            ],
-            detector=result.detector,
-        )
-    if isinstance(result, results.ForecastPanelResult):
-        return ForecastData(
-            history=Series(series=result.history),
-            forecast=Series(series=result.forecast),
-            lower=cast(SeriesData, {"t": result.lower.timestamps, "v": result.lower.values}),
-            upper=cast(SeriesData, {"t": result.upper.timestamps, "v": result.upper.values}),
-            model=result.model,
-        )
-    return PanelData(kind=WidgetType[result.kind.upper()], available=False, message=result.reason)
-
-
 def widget_query(query: model.WidgetQuery) -> WidgetQuery:
     return WidgetQuery(
         kind=WidgetQueryKind[query.kind.name],
@@ -233,7 +174,7 @@ def widget_query(query: model.WidgetQuery) -> WidgetQuery:
 @strawberry.type(description="One widget of a dashboard, and its data for the chosen range.")
 class Widget:
     widget: strawberry.Private[model.Widget]
-    view: strawberry.Private[View]
+    read_data: strawberry.Private[Callable[[], Awaitable[WidgetData | None]]]
 
     @strawberry.field(description="Id, unique within the dashboard.")
     def id(self) -> strawberry.ID:
@@ -264,18 +205,15 @@ class Widget:
         description="The widget's data for the dashboard's range and variables. All widgets "
         "of a request are read together: one call per backend, however many widgets."
     )
-    async def data(self, info: Info) -> WidgetData | None:
-        features = panels.Features.of(info.context.services)
-        return widget_data(
-            await panels.widget_data(self.widget, self.view, info.context.loaders, features)
-        )
+    async def data(self) -> WidgetData | None:
+        return await self.read_data()
 
 
 @strawberry.type(description="A dashboard variable: `$name` in widget queries takes its value.")
 class DashboardVariable:
     variable: strawberry.Private[model.Variable]
-    tenant: strawberry.Private[str]
     values: strawberry.Private[Mapping[str, str]]
+    read_options: strawberry.Private[Callable[[], Awaitable[list[str]]]]
 
     @strawberry.field(description="Name, referred to as `$name` in queries.")
     def name(self) -> str:
@@ -296,19 +234,15 @@ class DashboardVariable:
     @strawberry.field(
         description="Values to choose from: fixed ones, or the values of a metric's label."
     )
-    async def options(self, info: Info) -> list[str]:
-        v = self.variable
-        if v.options_metric is None or v.options_label is None:
-            return list(v.options)
-        store = info.context.services.backends.metrics
-        found = await store.label_values(self.tenant, v.options_metric, v.options_label)
-        return list(dict.fromkeys([*v.options, *found]))
+    async def options(self) -> list[str]:
+        return await self.read_options()
 
 
 @strawberry.type(description="A dashboard of the caller's tenant.")
 class Dashboard:
     dashboard: strawberry.Private[model.Dashboard]
-    view: strawberry.Private[View]
+    variables_: strawberry.Private[list[DashboardVariable]]
+    widgets_: strawberry.Private[list[Widget]]
 
     @strawberry.field(description="Id of the dashboard.")
     def id(self) -> strawberry.ID:
@@ -339,30 +273,23 @@ class Dashboard:
 
     @strawberry.field(description="Variables substituted into every widget's query.")
     def variables(self) -> list[DashboardVariable]:
-        return [
-            DashboardVariable(variable=v, tenant=self.view.tenant, values=self.view.values)
-            for v in self.dashboard.spec.variables
-        ]
+        return self.variables_
 
     @strawberry.field(description="The widgets, with their data for this view.")
     def widgets(self) -> list[Widget]:
-        return [Widget(widget=w, view=self.view) for w in self.dashboard.spec.widgets]
+        return self.widgets_
 
 
 @strawberry.type(description="New data of one widget.")
 class WidgetUpdate:
-    widget: strawberry.Private[model.Widget]
-    result: strawberry.Private[results.WidgetResult | Exception]
-
-    @strawberry.field(description="Id of the widget.")
-    def widget_id(self) -> strawberry.ID:
-        return strawberry.ID(self.widget.id)
+    widget_id: strawberry.ID = strawberry.field(description="Id of the widget.")
+    result: strawberry.Private[WidgetData | Exception]
 
     @strawberry.field(description="Its data now; null with an error when a backend failed.")
     def data(self) -> WidgetData | None:
         if isinstance(self.result, Exception):
             raise self.result
-        return widget_data(self.result)
+        return self.result
 
 
 @strawberry.type(

@@ -6,15 +6,14 @@ expected band, and which model (and training window) produced them.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated, Any, cast
 
-import numpy as np
 import strawberry
 from strawberry.scalars import JSON
 
+from analytics_gateway.context import Info
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ml import detectors
 from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
@@ -30,10 +29,6 @@ def _time(epoch_ms: int | None) -> datetime | None:
     if epoch_ms is None:
         return None
     return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-
-
-def _columns(ts: Any, vs: Any) -> SeriesData:
-    return cast(SeriesData, {"t": ts.tolist(), "v": vs.tolist()})
 
 
 @strawberry.enum(
@@ -138,38 +133,41 @@ class AnomalyReport:
     )
     async def anomalies(
         self,
+        info: Info,
         limit: Annotated[
             int, strawberry.argument(description="How many of the latest anomalous points.")
         ] = 1000,
     ) -> list[AnomalyPoint]:
         if not 0 <= limit <= MAX_ANOMALY_OBJECTS:
             raise BadUserInput(f"limit: must be between 0 and {MAX_ANOMALY_OBJECTS}", field="limit")
-        r = self.result
-        picked = r.anomalous()[-limit:] if limit else np.empty(0, dtype=np.int64)
-        lower, upper = await asyncio.to_thread(r.band_at, picked)
+        points = await info.context.services.ml.latest_anomalies(self.result, limit)
         return [
             AnomalyPoint(
-                timestamp=cast(datetime, _time(int(r.timestamps[i]))),
-                value=float(r.values[i]),
-                score=float(r.scores[i]),
-                expected_lower=float(lo),
-                expected_upper=float(hi),
-                alert=bool(r.alerts[i]),
+                timestamp=cast(datetime, _time(p.timestamp_ms)),
+                value=p.value,
+                score=p.score,
+                expected_lower=p.expected_lower,
+                expected_upper=p.expected_upper,
+                alert=p.alert,
             )
-            for i, lo, hi in zip(picked.tolist(), lower.tolist(), upper.tolist(), strict=True)
+            for p in points
         ]
 
     @strawberry.field(description="The score of every point, as columns.")
     def scores(self) -> SeriesData:
-        return _columns(self.result.timestamps, self.result.scores)
+        return cast(
+            SeriesData, {"t": self.result.timestamps.tolist(), "v": self.result.scores.tolist()}
+        )
 
     @strawberry.field(description="Lower edge of the expected band at every point, as columns.")
-    async def expected_lower(self) -> SeriesData:
-        return _columns(self.result.timestamps, (await asyncio.to_thread(self.result.band))[0])
+    async def expected_lower(self, info: Info) -> SeriesData:
+        lower, _ = await info.context.services.ml.band(self.result)
+        return cast(SeriesData, {"t": self.result.timestamps.tolist(), "v": lower})
 
     @strawberry.field(description="Upper edge of the expected band at every point, as columns.")
-    async def expected_upper(self) -> SeriesData:
-        return _columns(self.result.timestamps, (await asyncio.to_thread(self.result.band))[1])
+    async def expected_upper(self, info: Info) -> SeriesData:
+        _, upper = await info.context.services.ml.band(self.result)
+        return cast(SeriesData, {"t": self.result.timestamps.tolist(), "v": upper})
 
 
 @strawberry.type(description="A forecast of one series with its prediction interval.")

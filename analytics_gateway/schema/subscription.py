@@ -9,13 +9,13 @@ import strawberry
 from strawberry.scalars import JSON
 
 from analytics_gateway.context import Info
+from analytics_gateway.resolvers import streams
 from analytics_gateway.schema.alert_roots import AlertSubscription
 from analytics_gateway.schema.arguments import Since
 from analytics_gateway.schema.dashboard_roots import DashboardSubscription
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint
 from analytics_gateway.schema.ml_roots import MlSubscription
-from analytics_gateway.subscriptions import resolvers
 
 
 @strawberry.type(description="Live data of the caller's tenant.")
@@ -33,7 +33,7 @@ class Subscription(DashboardSubscription, AlertSubscription, MlSubscription):
         ] = None,
         since: Since = None,
     ) -> AsyncGenerator[MetricPoint, None]:
-        async for point in resolvers.subscribe_metric_points(info, name, labels, since):
+        async for point in streams.subscribe_metric_points(info, name, labels, since):
             yield point
 
     @strawberry.subscription(description="Every new event, optionally of one type only.")
@@ -45,5 +45,5 @@ class Subscription(DashboardSubscription, AlertSubscription, MlSubscription):
         ] = None,
         since: Since = None,
     ) -> AsyncGenerator[Event, None]:
-        async for event in resolvers.subscribe_live_events(info, type, since):
+        async for event in streams.subscribe_live_events(info, type, since):
             yield event

@@ -18,7 +18,7 @@ from analytics_gateway.alerting.service import AlertService
 from analytics_gateway.app import create_app
 from analytics_gateway.config import Settings
 from analytics_gateway.subscriptions.channels import alerts_channel
-from tests.conftest import GraphQLClient, MakeKey, make_settings, started
+from tests.conftest import GraphQLClient, MakeKey, asgi_transport, make_settings, started
 from tests.fixtures.alert_receivers import WEBHOOK_SECRET, HttpReceiver, SmtpReceiver
 
 ALERT_FIELDS = """id name state version
@@ -70,7 +70,7 @@ def alerts_of(app: Starlette) -> AlertService:
 
 @contextlib.asynccontextmanager
 async def client_for(app: Starlette, key: str) -> AsyncIterator[GraphQLClient]:
-    transport = httpx.ASGITransport(app=app)
+    transport = asgi_transport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         yield GraphQLClient(http, key)
 

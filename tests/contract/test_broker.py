@@ -10,9 +10,9 @@ import redis.asyncio as aioredis
 
 from analytics_gateway.backends.base import Broker
 from analytics_gateway.backends.memory_broker import MemoryBroker
+from analytics_gateway.backends.message_ids import parse_message_id
 from analytics_gateway.backends.redis_broker import RedisBroker
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, ResyncRequired
-from analytics_gateway.subscriptions.cursors import parse_message_id
 from tests.servers import RedisServer
 
 HISTORY = 20

@@ -11,9 +11,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import create_app
-from analytics_gateway.cli import DEMO_KEY_FILE
-from analytics_gateway.web import pages
-from tests.conftest import make_settings, started
+from analytics_gateway.http import pages
+from tests.conftest import asgi_transport, make_settings, started
 
 BROWSER = {"accept": "text/html,application/xhtml+xml"}
 
@@ -28,7 +27,7 @@ def _config(html: str) -> dict[str, object]:
 async def _get(tmp_path: Path, path: str) -> httpx.Response:
     app = create_app(make_settings(tmp_path / "data"), registry=CollectorRegistry())
     async with started(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             return await http.get(path, headers=BROWSER)
 
@@ -51,7 +50,7 @@ async def test_pages_carry_the_demo_key_in_demo_mode_only(tmp_path: Path) -> Non
     # the demo key as `serve --demo` leaves it in the data directory
     demo = make_settings(tmp_path / "demo", demo=True)
     demo.data_dir.mkdir(parents=True)
-    (demo.data_dir / DEMO_KEY_FILE).write_text("agk_demo_secret\n")
+    demo.demo_key_path.write_text("agk_demo_secret\n")
     for page in ("index.html", "graphiql.html"):
         response = await pages.render(demo, page, "page")
         assert _config(bytes(response.body).decode()) == {

@@ -665,7 +665,11 @@ async def test_bulk_line_protocol_refuses_bad_lines_alone_and_merges_tag_orders(
     """A body big enough for the columnar parser: same answers as line by line, and
     one series per label set however its tags were ordered, live messages included."""
     stored: list[PointBatch] = []
-    app.state.gateway.services.ingest.listeners.append(stored.append)
+
+    async def keep(batch: PointBatch) -> None:
+        stored.append(batch)
+
+    app.state.gateway.services.ingest.on_stored(keep)
     t = now_ms() - 600_000
     lines: list[str] = []
     expected: dict[str, dict[str, list[Any]]] = {"h0": {"t": [], "v": []}, "h1": {"t": [], "v": []}}

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import Gateway, create_app
 from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
-from tests.conftest import GraphQLClient, make_settings, new_key, started
+from tests.conftest import GraphQLClient, asgi_transport, make_settings, new_key, started
 from tests.e2e.test_events_api import RECORD, iso
 from tests.servers import free_port
 
@@ -30,7 +30,7 @@ async def gateway_on(
         gateway: Gateway = app.state.gateway
         store = gateway.services.backends.events
         assert isinstance(store, ElasticsearchEventStore)
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield GraphQLClient(http, key), store
 

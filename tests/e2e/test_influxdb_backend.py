@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import Gateway, create_app
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
-from tests.conftest import GraphQLClient, make_settings, new_key, started
+from tests.conftest import GraphQLClient, asgi_transport, make_settings, new_key, started
 from tests.fixtures.influxdb import InfluxServer, influx_server
 
 INGEST = """
@@ -36,7 +36,7 @@ async def influx_gateway(
     settings = make_settings(data_dir, metrics_url=metrics_url, **overrides)
     key = await new_key(settings)
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield GraphQLClient(http, key), app.state.gateway
 

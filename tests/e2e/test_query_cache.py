@@ -10,7 +10,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import Gateway, create_app
-from tests.conftest import GraphQLClient, make_settings, new_key, production_backends, started
+from tests.conftest import (
+    GraphQLClient,
+    asgi_transport,
+    make_settings,
+    new_key,
+    production_backends,
+    started,
+)
 
 QUERY = """query($name: String!) {
   metrics(query: {name: $name, from: "2024-01-01T00:00:00Z", to: "2024-01-02T00:00:00Z"}) {
@@ -30,7 +37,7 @@ async def setup(
     settings = make_settings(tmp_path / "data", cache_url=cache_url)
     acme, globex = await new_key(settings, "acme"), await new_key(settings, "globex")
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield app.state.gateway, GraphQLClient(http, acme), GraphQLClient(http, globex)
 

@@ -26,7 +26,7 @@ from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.backends.prometheus_source import PrometheusSource
 from analytics_gateway.config import Settings
-from tests.conftest import GraphQLClient, make_settings, started
+from tests.conftest import GraphQLClient, asgi_transport, make_settings, started
 from tests.fixtures.prometheus import PrometheusServer, ScrapeTarget, prometheus_server
 from tests.servers import GatewayProcess
 
@@ -65,7 +65,7 @@ async def gateway_for(
             build_config_store(settings), tenant, parse_scopes("read,write")
         )
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield app, {tenant: GraphQLClient(http, key) for tenant, key in keys.items()}
 

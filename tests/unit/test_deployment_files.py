@@ -30,7 +30,7 @@ from starlette.routing import Route
 from analytics_gateway.app import create_app
 from analytics_gateway.cli import _parser
 from analytics_gateway.config import ENV_PREFIX, Limits, Settings
-from tests.conftest import make_settings, started
+from tests.conftest import asgi_transport, make_settings, started
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -255,7 +255,7 @@ async def test_probes_and_scrapes_hit_real_routes_without_a_key(tmp_path: Path) 
     assert set(paths) <= routes, f"no such GET route: {sorted(set(paths) - routes)}"
     assert readiness["path"] != liveness["path"]
     async with started(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             for path in paths:
                 response = await http.get(path)

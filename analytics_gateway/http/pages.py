@@ -25,10 +25,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from analytics_gateway.cli import DEMO_KEY_FILE
 from analytics_gateway.config import Settings
+from analytics_gateway.http.handlers import services_of
 
-DIST = Path(__file__).resolve().parent / "dist"
+DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 PLACEHOLDER = '"__GATEWAY_CONFIG__"'
 BUILD_COMMAND = "npm ci --prefix frontend && npm run build --prefix frontend"
 NOT_BUILT = """<!doctype html>
@@ -47,7 +47,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 def _config(settings: Settings) -> dict[str, Any]:
     demo_key = None
     if settings.demo:
-        path = settings.data_dir / DEMO_KEY_FILE
+        path = settings.demo_key_path
         if path.exists():
             demo_key = path.read_text().strip() or None
     return {"demo": settings.demo, "demoKey": demo_key, "graphqlPath": "/graphql"}
@@ -95,8 +95,9 @@ class _Assets:
         await self._files(scope, receive, send)
 
 
-def routes(settings: Settings) -> list[BaseRoute]:
-    async def index(request: Request) -> Response:
-        return await render(settings, "index.html", "dashboard UI")
+async def index(request: Request) -> Response:
+    return await render(services_of(request).settings, "index.html", "dashboard UI")
 
+
+def routes() -> list[BaseRoute]:
     return [Route("/", index, methods=["GET"]), Mount("/static", app=_Assets())]

@@ -10,31 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from analytics_gateway.auth import authenticate, credential_from
+from analytics_gateway.config import Settings
 from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
-from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.errors import GatewayError
-from analytics_gateway.services import Services
-from analytics_gateway.subscriptions.transport import CohortTransportWSHandler, is_subscription
-from analytics_gateway.web.pages import graphiql_page
+from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
+from analytics_gateway.http.handlers import error_body, services_of
+from analytics_gateway.http.pages import graphiql_page
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +48,6 @@ HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED",
     504: "REQUEST_TIMEOUT",
 }
-
-
-def error_body(error: GatewayError) -> dict[str, Any]:
-    return {"errors": [{"message": error.message, "extensions": error.as_extensions()}]}
 
 
 class TextFrames(ASGIWebSocketAdapter):
@@ -62,23 +61,29 @@ class TextFrames(ASGIWebSocketAdapter):
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view; every request finds the app's services in its lifespan state."""
+
     graphql_transport_ws_handler_class = CohortTransportWSHandler
     websocket_adapter_class = TextFrames
 
-    def __init__(self, services: Callable[[], Services], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._services = services
-
-    @property
-    def services(self) -> Services:
-        return self._services()
+    def __init__(self, settings: Settings, schema: BaseSchema) -> None:
+        limits = settings.limits
+        super().__init__(
+            schema=schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=True,
+            max_subscriptions_per_connection=limits.max_subscriptions_per_connection,
+            connection_init_wait_timeout=timedelta(seconds=10),
+        )
+        self._max_tokens = limits.max_tokens
+        self._timeout_seconds = settings.request_timeout_seconds
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL built from npm packages and served by the gateway itself: no CDN
-        return await graphiql_page(self.services.settings, self.graphql_ide_html)
+        return await graphiql_page(services_of(request).settings, self.graphql_ide_html)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -86,13 +91,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if not self._is_ide_request(request):
                 try:
                     key = credential_from(request.headers)
-                    scope.setdefault("state", {})["principal"] = await authenticate(
-                        self.services.backends.config, key
-                    )
+                    config = services_of(request).backends.config
+                    scope["state"]["principal"] = await authenticate(config, key)
                 except GatewayError as exc:
-                    await JSONResponse(error_body(exc), status_code=exc.http_status)(
-                        scope, receive, send
-                    )
+                    body = error_body(exc.message, exc.as_extensions())
+                    await JSONResponse(body, status_code=exc.http_status)(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
 
@@ -104,16 +107,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        principal = request.scope.get("state", {}).get("principal")
+        services = services_of(request)
         return Context(
-            services=self.services,
-            loaders=Loaders.create(
-                self.services.backends.metrics,
-                self.services.backends.events,
-                self.services.backends.prometheus,
-                QueryCache(self.services.backends.cache, self.services.settings.cache_ttl_seconds),
-            ),
-            principal=principal,
+            services=services,
+            loaders=Loaders.for_request(services),
+            principal=request.scope["state"].get("principal"),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -121,7 +119,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         headers = {k: v for k, v in params.items() if isinstance(v, str)}
         try:
             context.principal = await authenticate(
-                self.services.backends.config, credential_from(headers)
+                context.services.backends.config, credential_from(headers)
             )
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
@@ -136,15 +134,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if (
                 item.protocol == "http"
                 and isinstance(item.query, str)
-                and is_subscription(
-                    item.query, item.operation_name, self.services.settings.limits.max_tokens
-                )
+                and is_subscription(item.query, item.operation_name, self._max_tokens)
             ):
                 raise HTTPException(
                     400,
                     "subscriptions need a WebSocket: connect to /graphql with graphql-transport-ws",
                 )
-        seconds = self.services.settings.request_timeout_seconds
+        seconds = self._timeout_seconds
         try:
             async with asyncio.timeout(seconds):
                 return await super().execute_operation(
@@ -175,7 +171,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 # GraphQL over HTTP: a mutation over GET MUST be 405 and not executed
                 status, headers = 405, {"Allow": "POST"}
             code = HTTP_CODES.get(status, "BAD_REQUEST")
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
+            body = error_body(exc.reason, {"code": code})
             return JSONResponse(body, status_code=status, headers=headers)
         if isinstance(request, Request) and isinstance(response, Response):
             accept = request.headers.get("accept", "")
@@ -185,3 +181,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 if getattr(request.state, "request_error", False) and response.status_code == 200:
                     response.status_code = 400
         return response
+
+
+def routes(settings: Settings, schema: BaseSchema) -> list[BaseRoute]:
+    view = GatewayGraphQL(settings, schema)
+    return [Route("/graphql", view, methods=["GET", "POST"]), WebSocketRoute("/graphql", view)]

@@ -10,23 +10,28 @@ Bodies are JSON with the GraphQL argument names; errors are
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.http.handlers import (
+    guarded,
+    json_object,
+    json_response,
+    principal_of,
+    services_of,
+)
 from analytics_gateway.ml import detectors
 from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
 from analytics_gateway.ml.scoring import AnomalyResult
 from analytics_gateway.ml.service import ForecastResult
-from analytics_gateway.resolvers.ml import columns_of, ml_service, train_spec
-from analytics_gateway.rest import Handler, guarded, json_body, json_response, principal_of
-from analytics_gateway.services import Services
+from analytics_gateway.ml.specs import columns_of, train_spec
 
 MAX_ANOMALIES = 1000
 
@@ -52,8 +57,6 @@ def model_json(record: ModelRecord) -> dict[str, Any]:
 
 
 def anomalies_json(result: AnomalyResult, record: ModelRecord) -> dict[str, Any]:
-    picked = result.anomalous()[-MAX_ANOMALIES:]
-    lower, upper = result.band_at(picked)
     return {
         "metric": record.metric,
         "labels": record.labels,
@@ -66,14 +69,14 @@ def anomalies_json(result: AnomalyResult, record: ModelRecord) -> dict[str, Any]
         "count": int(result.anomalous().size),
         "anomalies": [
             {
-                "timestamp": int(result.timestamps[i]),
-                "value": float(result.values[i]),
-                "score": float(result.scores[i]),
-                "expectedLower": lo,
-                "expectedUpper": hi,
-                "alert": bool(result.alerts[i]),
+                "timestamp": p.timestamp_ms,
+                "value": p.value,
+                "score": p.score,
+                "expectedLower": p.expected_lower,
+                "expectedUpper": p.expected_upper,
+                "alert": p.alert,
             }
-            for i, lo, hi in zip(picked.tolist(), lower.tolist(), upper.tolist(), strict=True)
+            for p in result.latest_anomalies(MAX_ANOMALIES)
         ],
         "scores": {"t": result.timestamps.tolist(), "v": np.round(result.scores, 6).tolist()},
     }
@@ -95,13 +98,6 @@ def forecast_json(result: ForecastResult) -> dict[str, Any]:
         "seasonLength": fc.season_length,
         "calibrated": fc.calibrated,
     }
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadUserInput("body must be a JSON object")
-    return body
 
 
 def _text(body: dict[str, Any], key: str) -> str | None:
@@ -142,74 +138,72 @@ def _number(body: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-class MlRoutes:
-    def __init__(self, services: Callable[[], Services]) -> None:
-        self._services = services
+async def train(request: Request) -> Response:
+    principal = await principal_of(request, Scope.WRITE)
+    body = await json_object(request)
+    kind = (_text(body, "kind") or ANOMALY).lower()
+    if kind not in (ANOMALY, FORECAST):
+        raise BadUserInput("kind: must be anomaly or forecast", field="kind")
+    metric = _text(body, "metric")
+    if metric is None:
+        raise BadUserInput("metric: required", field="metric")
+    services = services_of(request)
+    spec = train_spec(
+        now_ms=services.clock(),
+        metric=metric,
+        labels=body.get("labels"),
+        kind=kind,
+        window=_text(body, "window"),
+        start=_moment(body, "from"),
+        end=_moment(body, "to"),
+        detector=_text(body, "detector"),
+        method=_text(body, "method"),
+        parameters=body.get("parameters"),
+        sensitivity=_sensitivity(body) or detectors.Sensitivity.MEDIUM,
+        horizon=_text(body, "horizon"),
+        confidence_interval=_number(body, "confidenceInterval") or 0.95,
+        name=_text(body, "name"),
+        model_id=_text(body, "modelId"),
+    )
+    record = await services.ml.train(principal.tenant, spec)
+    return json_response(model_json(record), 201)
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "train": guarded(self.train),
-            "predict": guarded(self.predict),
-            "models": guarded(self.models),
-        }
 
-    async def train(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.WRITE)
-        body = await _body(request)
-        kind = (_text(body, "kind") or ANOMALY).lower()
-        if kind not in (ANOMALY, FORECAST):
-            raise BadUserInput("kind: must be anomaly or forecast", field="kind")
-        metric = _text(body, "metric")
-        if metric is None:
-            raise BadUserInput("metric: required", field="metric")
-        spec = train_spec(
-            metric=metric,
-            labels=body.get("labels"),
-            kind=kind,
-            window=_text(body, "window"),
-            start=_moment(body, "from"),
-            end=_moment(body, "to"),
-            detector=_text(body, "detector"),
-            method=_text(body, "method"),
-            parameters=body.get("parameters"),
-            sensitivity=_sensitivity(body) or detectors.Sensitivity.MEDIUM,
-            horizon=_text(body, "horizon"),
-            confidence_interval=_number(body, "confidenceInterval") or 0.95,
-            name=_text(body, "name"),
-            model_id=_text(body, "modelId"),
-        )
-        record = await ml_service(services).train(principal.tenant, spec)
-        return json_response(model_json(record), 201)
+async def predict(request: Request) -> Response:
+    principal = await principal_of(request, Scope.READ)
+    body = await json_object(request)
+    model_id = _text(body, "modelId")
+    if not model_id:
+        raise BadUserInput("modelId: required", field="modelId")
+    prediction = await services_of(request).ml.predict(
+        principal.tenant,
+        model_id,
+        data=columns_of(body.get("data")),
+        window=_text(body, "window"),
+        horizon=_text(body, "horizon"),
+        confidence_interval=_number(body, "confidenceInterval"),
+        sensitivity=_sensitivity(body),
+    )
+    answer: dict[str, Any] = {"model": model_json(prediction.model)}
+    answer["anomalies"] = (
+        anomalies_json(prediction.anomalies, prediction.model) if prediction.anomalies else None
+    )
+    answer["forecast"] = forecast_json(prediction.forecast) if prediction.forecast else None
+    return json_response(answer)
 
-    async def predict(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.READ)
-        body = await _body(request)
-        model_id = _text(body, "modelId")
-        if not model_id:
-            raise BadUserInput("modelId: required", field="modelId")
-        prediction = await ml_service(services).predict(
-            principal.tenant,
-            model_id,
-            data=columns_of(body.get("data")),
-            window=_text(body, "window"),
-            horizon=_text(body, "horizon"),
-            confidence_interval=_number(body, "confidenceInterval"),
-            sensitivity=_sensitivity(body),
-        )
-        answer: dict[str, Any] = {"model": model_json(prediction.model)}
-        answer["anomalies"] = (
-            anomalies_json(prediction.anomalies, prediction.model) if prediction.anomalies else None
-        )
-        answer["forecast"] = forecast_json(prediction.forecast) if prediction.forecast else None
-        return json_response(answer)
 
-    async def models(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.READ)
-        kind = request.query_params.get("kind")
-        records = await ml_service(services).models(principal.tenant)
-        return json_response(
-            {"models": [model_json(r) for r in records if kind is None or r.kind == kind]}
-        )
+async def models(request: Request) -> Response:
+    principal = await principal_of(request, Scope.READ)
+    kind = request.query_params.get("kind")
+    records = await services_of(request).ml.models(principal.tenant)
+    return json_response(
+        {"models": [model_json(r) for r in records if kind is None or r.kind == kind]}
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/analytics/ml/train", guarded(train), methods=["POST"]),
+        Route("/analytics/ml/predict", guarded(predict), methods=["POST"]),
+        Route("/analytics/ml/models", guarded(models), methods=["GET"]),
+    ]

@@ -12,17 +12,18 @@ from typing import Any
 
 from strawberry.scalars import JSON
 
+from analytics_gateway.backends.message_ids import parse_message_id
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
-from analytics_gateway.resolvers.common import label_filter, metric_name
+from analytics_gateway.inputs import label_filter, metric_name
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint, to_datetime
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
-from analytics_gateway.subscriptions.cursors import cursor, parse_cursor, parse_message_id
+from analytics_gateway.subscriptions.cursors import cursor, parse_cursor
 from analytics_gateway.subscriptions.hub import Hub
 
 
-async def _messages(
+async def messages(
     hub: Hub, channel: str, since: str | None
 ) -> AsyncIterator[tuple[str, Any, int]]:
     """`(message_id, message, first item index to deliver)`, replay first when asked."""
@@ -46,7 +47,7 @@ async def subscribe_metric_points(
     principal = info.context.require(Scope.READ)
     wanted = label_filter(labels)
     channel = metric_channel(principal.tenant, metric_name(name))
-    async for message_id, message, start in _messages(info.context.services.hub, channel, since):
+    async for message_id, message, start in messages(info.context.services.hub, channel, since):
         index = -1
         for series in message["series"]:
             point_labels = series["labels"]
@@ -68,7 +69,7 @@ async def subscribe_live_events(
 ) -> AsyncGenerator[Event, None]:
     principal = info.context.require(Scope.READ)
     channel = events_channel(principal.tenant)
-    async for message_id, batch, start in _messages(info.context.services.hub, channel, since):
+    async for message_id, batch, start in messages(info.context.services.hub, channel, since):
         for index, item in enumerate(batch):
             if index >= start and (type is None or item["type"] == type):
                 yield Event(

@@ -12,19 +12,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.alerting.model import AlertRule, Severity
 from analytics_gateway.alerting.specs import RuleSpec
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput, NotFound
-from analytics_gateway.rest import Handler, guarded, json_body, json_response, principal_of
-from analytics_gateway.services import Services
+from analytics_gateway.http.handlers import (
+    guarded,
+    json_body,
+    json_response,
+    principal_of,
+    services_of,
+)
 
 _TEXT = ("for", "keepFiringFor", "interval", "groupWait", "groupInterval", "repeatInterval")
 _LISTS = ("channels", "actions", "groupBy")
@@ -84,58 +90,50 @@ def alert_json(rule: AlertRule, state: RuleState) -> dict[str, Any]:
     }
 
 
-class AlertRoutes:
-    def __init__(self, services: Callable[[], Services]) -> None:
-        self._services = services
+async def list_alerts(request: Request) -> Response:
+    principal = await principal_of(request, Scope.READ)
+    alerts = services_of(request).alerts
+    states = await alerts.states(principal.tenant)
+    wanted = request.query_params.get("state")
+    out = [
+        alert_json(r, states.get(r.id, RuleState())) for r in await alerts.rules(principal.tenant)
+    ]
+    if wanted:
+        out = [a for a in out if a["state"] == wanted.upper()]
+    return json_response({"alerts": out})
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "list": guarded(self.list),
-            "create": guarded(self.create),
-            "update": guarded(self.update),
-            "delete": guarded(self.delete),
-        }
 
-    async def list(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.READ)
-        alerts = services.alerts
-        states = await alerts.states(principal.tenant)
-        wanted = request.query_params.get("state")
-        out = [
-            alert_json(r, states.get(r.id, RuleState()))
-            for r in await alerts.rules(principal.tenant)
-        ]
-        if wanted:
-            out = [a for a in out if a["state"] == wanted.upper()]
-        return json_response({"alerts": out})
+async def create_alert(request: Request) -> Response:
+    principal = await principal_of(request, Scope.WRITE)
+    spec = rule_spec(await json_body(request))
+    rule = await services_of(request).alerts.create_rule(principal.tenant, spec, principal.key_id)
+    return json_response(alert_json(rule, RuleState()), 201)
 
-    async def create(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.WRITE)
-        spec = rule_spec(await json_body(request))
-        rule = await services.alerts.create_rule(principal.tenant, spec, principal.key_id)
-        return json_response(alert_json(rule, RuleState()), 201)
 
-    async def update(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.WRITE)
-        body = await json_body(request)
-        version = body.get("version") if isinstance(body, Mapping) else None
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise BadUserInput("version must be an integer", field="version")
-        alert_id = request.path_params["alert_id"]
-        rule = await services.alerts.update_rule(
-            principal.tenant, alert_id, rule_spec(body), version
-        )
-        return json_response(
-            alert_json(rule, await services.alerts.state(principal.tenant, alert_id))
-        )
+async def update_alert(request: Request) -> Response:
+    principal = await principal_of(request, Scope.WRITE)
+    body = await json_body(request)
+    version = body.get("version") if isinstance(body, Mapping) else None
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise BadUserInput("version must be an integer", field="version")
+    alert_id = request.path_params["alert_id"]
+    alerts = services_of(request).alerts
+    rule = await alerts.update_rule(principal.tenant, alert_id, rule_spec(body), version)
+    return json_response(alert_json(rule, await alerts.state(principal.tenant, alert_id)))
 
-    async def delete(self, request: Request) -> Response:
-        services = self._services()
-        principal = await principal_of(services, request, Scope.WRITE)
-        alert_id = request.path_params["alert_id"]
-        if not await services.alerts.delete_rule(principal.tenant, alert_id):
-            raise NotFound(f"no alert {alert_id!r}", id=alert_id)
-        return Response(status_code=204)
+
+async def delete_alert(request: Request) -> Response:
+    principal = await principal_of(request, Scope.WRITE)
+    alert_id = request.path_params["alert_id"]
+    if not await services_of(request).alerts.delete_rule(principal.tenant, alert_id):
+        raise NotFound(f"no alert {alert_id!r}", id=alert_id)
+    return Response(status_code=204)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/analytics/alerts", guarded(list_alerts), methods=["GET"]),
+        Route("/analytics/alerts", guarded(create_alert), methods=["POST"]),
+        Route("/analytics/alerts/{alert_id}", guarded(update_alert), methods=["PUT"]),
+        Route("/analytics/alerts/{alert_id}", guarded(delete_alert), methods=["DELETE"]),
+    ]

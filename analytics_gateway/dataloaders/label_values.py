@@ -1,0 +1,19 @@
+"""Label values (dashboard variable options, `labelValues`): one store call per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from strawberry.dataloader import DataLoader
+
+from analytics_gateway.backends.base import MetricStore
+from analytics_gateway.domain import LabelValuesQuery
+
+
+class LabelValuesLoader(DataLoader[LabelValuesQuery, list[str]]):
+    def __init__(self, store: MetricStore) -> None:
+        super().__init__(load_fn=self._load)
+        self._store = store
+
+    async def _load(self, keys: Sequence[LabelValuesQuery]) -> list[list[str]]:
+        return await self._store.label_values_many(list(keys))

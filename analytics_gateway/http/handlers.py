@@ -1,0 +1,79 @@
+"""What every REST handler shares: its services, its caller, JSON in and out, errors.
+
+Every error body, REST or GraphQL, has one shape:
+`{"errors": [{"message": ..., "extensions": {"code": ..., ...}}]}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
+
+import orjson
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from analytics_gateway.auth import authenticate, credential_from, require
+from analytics_gateway.domain import Principal, Scope
+from analytics_gateway.errors import BadUserInput, GatewayError
+from analytics_gateway.services import Services
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def services_of(connection: HTTPConnection) -> Services:
+    """The app's services, handed to every request as lifespan state."""
+    return cast(Services, connection.state.services)
+
+
+def error_body(message: str, extensions: Mapping[str, Any]) -> dict[str, Any]:
+    return {"errors": [{"message": message, "extensions": dict(extensions)}]}
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def error_response(exc: GatewayError) -> Response:
+    return json_response(error_body(exc.message, exc.as_extensions()), exc.http_status)
+
+
+def guarded(handler: Handler) -> Handler:
+    """The handler, with gateway errors answered as their status and `extensions.code`."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except GatewayError as exc:
+            return error_response(exc)
+
+    return wrapped
+
+
+async def json_body(request: Request) -> Any:
+    try:
+        return orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadUserInput(f"body is not valid JSON: {exc}") from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise BadUserInput("body must be a JSON object")
+    return body
+
+
+async def principal_of(request: Request, scope: Scope) -> Principal:
+    """The caller, if its key holds `scope` (InfluxDB clients' `Token` and `?p=` too)."""
+    headers = dict(request.headers)
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("token "):  # InfluxDB v2 clients
+        headers["authorization"] = "Bearer " + auth[6:]
+    key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
+    config = services_of(request).backends.config
+    return require(await authenticate(config, key), scope)
