@@ -29,6 +29,7 @@ from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.reads import Reads
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 from analytics_gateway.subscriptions.sessions import SessionRegistry
@@ -50,6 +51,7 @@ class Services:
     alerts: AlertService
     ml: MlService
     dashboards: DashboardService
+    reads: Reads
     clock: Callable[[], int]
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
 
@@ -104,6 +106,7 @@ async def start_services(
         alerts=alerts,
         ml=ml,
         dashboards=DashboardService(backends.config, alerts, ml, hub, clock),
+        reads=Reads(backends.metrics, backends.events, backends.prometheus),
         clock=clock,
     )
     if backends.buffer is not None:

@@ -10,6 +10,7 @@ walk-forward over the series itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections import OrderedDict
@@ -146,6 +147,11 @@ class MlService:
         self.warmed_up = asyncio.ensure_future(asyncio.to_thread(warm_up))
 
     async def stop(self) -> None:
+        if self.warmed_up is not None and not self.warmed_up.done():
+            # the thread finishes on its own (a few seconds at most); nothing waits for it
+            self.warmed_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.warmed_up
         await self.live.stop()
 
     async def observe(self, batch: PointBatch) -> None:

@@ -60,7 +60,7 @@ async def resolve_events(
         limit=first + 1,
         after=decode_cursor(after) if after else None,
     )
-    events = await info.context.services.backends.events.query_events(query)
+    events = await info.context.services.reads.events(query)
     page = events[:first]
     edges = [EventEdge(cursor=encode_cursor(e), node=to_event(e)) for e in page]
     return EventConnection(

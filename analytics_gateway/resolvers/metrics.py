@@ -5,12 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from analytics_gateway import domain
-from analytics_gateway.backends.base import PromQLSource
 from analytics_gateway.context import Info
-from analytics_gateway.dataloaders.metrics import NOT_CONFIGURED
 from analytics_gateway.domain import Scope
 from analytics_gateway.durations import parse_duration_ms
-from analytics_gateway.errors import BadUserInput
 from analytics_gateway.inputs import bounded_range, metric_name, metric_query
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
 
@@ -42,9 +39,8 @@ async def resolve_metric_names(
     info: Info, prefix: str | None, source: MetricSource = MetricSource.STORE
 ) -> list[str]:
     principal = info.context.require(Scope.READ)
-    if source is MetricSource.PROMETHEUS:
-        return await _prometheus(info).metric_names(principal.tenant, prefix)
-    return await info.context.services.backends.metrics.metric_names(principal.tenant, prefix)
+    where = domain.MetricSource[source.name]
+    return await info.context.services.reads.metric_names(principal.tenant, prefix, where)
 
 
 async def resolve_label_values(
@@ -53,9 +49,10 @@ async def resolve_label_values(
     principal = info.context.require(Scope.READ)
     name = metric_name(metric, "metric")
     if source is MetricSource.PROMETHEUS:
-        return await _prometheus(info).label_values(principal.tenant, name, label)
-    store = info.context.services.backends.metrics
-    return await store.label_values(principal.tenant, name, label)
+        reads = info.context.services.reads
+        return await reads.prometheus_label_values(principal.tenant, name, label)
+    query = domain.LabelValuesQuery(principal.tenant, name, label)
+    return await info.context.loaders.label_values.load(query)
 
 
 async def resolve_promql(
@@ -67,15 +64,8 @@ async def resolve_promql(
     step: str,
 ) -> list[Series]:
     principal = info.context.require(Scope.READ)
-    source = _prometheus(info)
     start_ms, end_ms = bounded_range(last, start, end, now_ms=info.context.services.clock())
     step_ms = parse_duration_ms(step, field="step")
-    series = await source.promql(principal.tenant, query, start_ms, end_ms - 1, step_ms)
+    reads = info.context.services.reads
+    series = await reads.promql(principal.tenant, query, start_ms, end_ms - 1, step_ms)
     return [Series(series=s) for s in series]
-
-
-def _prometheus(info: Info) -> PromQLSource:
-    source = info.context.services.backends.prometheus
-    if source is None:
-        raise BadUserInput(NOT_CONFIGURED, field="source")
-    return source

@@ -25,6 +25,7 @@ from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
 from analytics_gateway.domain import (
     Aggregation,
+    LabelValuesQuery,
     MetricPoint,
     MetricQuery,
     PointBatch,
@@ -379,6 +380,25 @@ async def test_label_values_are_distinct_sorted_and_per_metric(store: MetricStor
     assert await store.label_values(TENANT, "cpu", "missing") == []
     assert await store.label_values(TENANT, "nothing", "host") == []
     assert await store.label_values(TENANT, "cpu", "@tenant") == []
+
+
+async def test_label_values_of_many_queries_are_one_call(store: MetricStore) -> None:
+    await write(store, [*host_points(), ("mem", {"host": "z"}, T0, 1.0)])
+    await write(store, [("cpu", {"host": "hidden"}, T0, 1.0)], tenant="other")
+    queries = [
+        LabelValuesQuery(TENANT, "cpu", "host"),
+        LabelValuesQuery(TENANT, "cpu", "region"),
+        LabelValuesQuery(TENANT, "mem", "host"),
+        LabelValuesQuery(TENANT, "cpu", "missing"),
+        LabelValuesQuery(TENANT, "cpu", "@tenant"),
+        LabelValuesQuery("other", "cpu", "host"),
+    ]
+    before = calls_of(store)
+    answers = await store.label_values_many(queries)
+    assert calls_of(store) - before == 1
+    assert answers == [["a", "b", "c"], ["eu", "us"], ["z"], [], [], ["hidden"]]
+    assert answers == [await store.label_values(q.tenant, q.metric, q.label) for q in queries]
+    assert await store.label_values_many([]) == []
 
 
 # -- tenants and limits ------------------------------------------------------

@@ -337,6 +337,35 @@ async def test_twelve_widgets_load_with_one_call_per_backend(
     assert dashboard["widgets"][3]["data"]["value"] == 10.0
 
 
+async def test_variable_options_of_a_dashboard_are_one_store_call(
+    gql: GraphQLClient, app: Starlette
+) -> None:
+    await seed_business(gql)
+    created = await create(
+        gql,
+        "Pickers",
+        [{"type": "CHART", "metric": "cpu_usage", "groupBy": ["host"]}],
+        variables=[
+            {"name": "country", "optionsMetric": "song_plays", "optionsLabel": "country"},
+            {"name": "host", "optionsMetric": "cpu_usage", "optionsLabel": "host"},
+            {"name": "fixed", "options": ["a", "b"]},
+        ],
+    )
+    calls: Counter[str] = Counter()
+    store = app.state.gateway.services.backends.metrics
+    _count_calls(store, "label_values_many", calls)
+    _count_calls(store, "label_values", calls)
+
+    dashboard = await read(gql, created["id"])
+
+    assert {v["name"]: v["options"] for v in dashboard["variables"]} == {
+        "country": ["DE", "US"],
+        "host": ["web-1"],
+        "fixed": ["a", "b"],
+    }
+    assert calls == Counter({"label_values_many": 1})
+
+
 async def test_one_widget_failing_leaves_the_others_answered(gql: GraphQLClient) -> None:
     """A widget on the Prometheus source, with none configured, fails alone."""
     await seed_business(gql)

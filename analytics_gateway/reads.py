@@ -1,0 +1,46 @@
+"""`Reads`: the reads no dataloader batches, behind one service for resolvers and REST.
+
+Metric names, label values from Prometheus, the PromQL passthrough and pages
+of events are one call each per request field, so they need no loader; they
+still go through here, not from resolvers to backends, so that "which source,
+and is it configured" is decided in one place.
+"""
+
+from __future__ import annotations
+
+from analytics_gateway.backends.base import EventStore, MetricStore, PromQLSource
+from analytics_gateway.dataloaders.metrics import NOT_CONFIGURED
+from analytics_gateway.domain import Event, EventQuery, MetricSource, Series
+from analytics_gateway.errors import BadUserInput
+
+
+class Reads:
+    def __init__(
+        self, metrics: MetricStore, events: EventStore, prometheus: PromQLSource | None
+    ) -> None:
+        self._metrics = metrics
+        self._events = events
+        self._prometheus = prometheus
+
+    def _source(self) -> PromQLSource:
+        if self._prometheus is None:
+            raise BadUserInput(NOT_CONFIGURED, field="source")
+        return self._prometheus
+
+    async def metric_names(
+        self, tenant: str, prefix: str | None, source: MetricSource = MetricSource.STORE
+    ) -> list[str]:
+        if source is MetricSource.PROMETHEUS:
+            return await self._source().metric_names(tenant, prefix)
+        return await self._metrics.metric_names(tenant, prefix)
+
+    async def prometheus_label_values(self, tenant: str, metric: str, label: str) -> list[str]:
+        return await self._source().label_values(tenant, metric, label)
+
+    async def promql(
+        self, tenant: str, query: str, start_ms: int, end_ms: int, step_ms: int
+    ) -> list[Series]:
+        return await self._source().promql(tenant, query, start_ms, end_ms, step_ms)
+
+    async def events(self, query: EventQuery) -> list[Event]:
+        return await self._events.query_events(query)
