@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,9 +36,8 @@ async def _fail(self: Demo) -> None:
 
 
 @pytest.fixture
-def failing_demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def failing_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Demo, "seed", _fail)
-    yield
 
 
 def _settings(tmp_path: Path, redis: RedisServer) -> Settings:
