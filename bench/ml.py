@@ -109,7 +109,8 @@ def _graphql(http: httpx.Client, query: str, variables: dict[str, Any]) -> dict[
     body: dict[str, Any] = orjson.loads(response.content)
     if response.status_code != 200 or body.get("errors"):
         raise RuntimeError(f"gateway error {response.status_code}: {response.text[:500]}")
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 def _ingest(http: httpx.Client, ts: np.ndarray, vs: np.ndarray, batch: int) -> float:

@@ -92,7 +92,7 @@ def bare_app(store: MetricStore, tenant: str) -> Starlette:
     return Starlette(routes=[Route("/metrics", metrics), Route("/healthz", healthz)])
 
 
-def _config(app: Starlette, port: int) -> uvicorn.Config:
+def _config(app: ASGIApp, port: int) -> uvicorn.Config:
     # The same uvicorn options as `analytics-gateway serve`, for both apps.
     return uvicorn.Config(
         app,

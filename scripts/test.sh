@@ -37,7 +37,7 @@ npm run build --prefix frontend --silent
 
 .venv/bin/ruff check analytics_gateway tests bench
 .venv/bin/ruff format --check analytics_gateway tests bench
-.venv/bin/mypy analytics_gateway
+.venv/bin/mypy analytics_gateway tests bench
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/pytest "$@"
 fi

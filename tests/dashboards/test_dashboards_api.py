@@ -284,7 +284,7 @@ async def test_versions_and_stale_edits_conflict(gql: GraphQLClient) -> None:
     assert gone["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-TWELVE = [
+TWELVE: list[dict[str, Any]] = [
     {"type": "KPI", "metric": "active_users", "aggregation": "LAST"},
     {"type": "KPI", "metric": "revenue", "aggregation": "SUM"},
     {"type": "KPI", "formula": "revenue / active_users"},

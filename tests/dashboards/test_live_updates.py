@@ -21,7 +21,7 @@ UPDATES = """subscription($id: ID!) {
       series { labels data } } } }
   }
 }"""
-COMPONENTS = [
+COMPONENTS: list[dict[str, Any]] = [
     {"type": "KPI", "id": "revenue", "metric": "revenue", "aggregation": "SUM"},
     {"type": "CHART", "id": "cpu", "metric": "cpu_usage", "labels": {"host": "a"}},
 ]

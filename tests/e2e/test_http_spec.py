@@ -346,7 +346,7 @@ SUGGESTING = [
         "Unknown type 'MetricQuer'.",
     ),
 ]
-SUGGESTING_VARIABLES = [
+SUGGESTING_VARIABLES: list[tuple[str, dict[str, Any], str]] = [
     (
         'query($a: Aggregation) { metrics(query: {name: "a", aggregation: $a}) { data } }',
         {"a": "MEDIAN"},
