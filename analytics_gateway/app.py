@@ -75,7 +75,7 @@ class Gateway:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        backends = build_backends(self.settings)
+        backends = build_backends(self.settings, self.metrics.registry)
         metrics = self.metrics
         hub = Hub(
             backends.broker,
