@@ -63,7 +63,7 @@ async def start_services(
     clock: Callable[[], int],
 ) -> Services:
     """Build and start everything; `stack` stops it all again, in reverse order."""
-    backends = build_backends(settings)
+    backends = build_backends(settings, metrics.registry)
     stack.push_async_callback(backends.close)
     hub = Hub(
         backends.broker,

@@ -21,6 +21,13 @@ import tests.fixtures
 from analytics_gateway.app import create_app
 from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.base import ConfigStore
+from analytics_gateway.backends.calls import (
+    METRIC_NAME,
+    OPERATIONS,
+    Backend,
+    BackendCalls,
+    Operation,
+)
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from tests.graphql_ws import GraphQLWS
@@ -99,6 +106,28 @@ def make_key(settings: Settings) -> MakeKey:
         return await new_key(settings, tenant, scopes)
 
     return make
+
+
+def backend_calls(
+    registry: CollectorRegistry, backend: Backend | None = None, operation: Operation | None = None
+) -> int:
+    """Store calls counted on `registry`: of `backend` (else of all), of `operation` (else all)."""
+    values = [
+        registry.get_sample_value(METRIC_NAME, {"backend": name, "operation": op})
+        for name, operations in OPERATIONS.items()
+        if backend in (None, name)
+        for op in operations
+        if operation in (None, op)
+    ]
+    counted = [value for value in values if value is not None]
+    assert counted, f"no store counts {backend or 'its'} {operation or ''} calls on this registry"
+    return int(sum(counted))
+
+
+@pytest.fixture
+def store_calls() -> BackendCalls:
+    """A call counter on a registry of its own, for the stores a test builds."""
+    return BackendCalls(CollectorRegistry())
 
 
 _lifespan_states: weakref.WeakKeyDictionary[Starlette, dict[str, Any]] = weakref.WeakKeyDictionary()

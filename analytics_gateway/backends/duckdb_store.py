@@ -7,7 +7,8 @@ assigned by this process, the file's only writer.
 
 Calls run on a small thread pool with one cursor per thread, never on the
 event loop. Every `*_many` method answers all its queries with ONE SQL
-statement (`UNION ALL`), which is what the dataloaders count on.
+statement (`UNION ALL`), which is what the dataloaders count on; every
+statement is one call in `gateway_backend_calls_total` (`backends.calls`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.domain import (
     Aggregation,
     BatchColumns,
@@ -83,6 +85,7 @@ class DuckDBStore:
         threads: int = 4,
         timeout_seconds: float = 5.0,
         max_points: int = 1_000_000,
+        calls: BackendCalls | None = None,
     ) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +100,7 @@ class DuckDBStore:
         self._series_ids: dict[tuple[str, str, str], int] = {(r[1], r[2], r[3]): r[0] for r in rows}
         self._next_series_id = max((r[0] for r in rows), default=0) + 1
         self._uncommitted: set[int] = set()  # ids handed out whose row may not be stored yet
-        self.calls = 0
+        self._calls = (calls or BackendCalls()).of("duckdb")
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
@@ -106,8 +109,9 @@ class DuckDBStore:
             self._local.cursor = cursor
         return cursor
 
-    async def _run(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
-        self.calls += 1
+    async def _run(self, operation: Operation, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`fn` on a pool thread: one statement (or one transaction), counted as one call."""
+        self._calls.count(operation)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
         try:
@@ -156,7 +160,7 @@ class DuckDBStore:
                     cur.execute("ROLLBACK")
                     raise
 
-        await self._run(write)
+        await self._run("write_points", write)
         self._uncommitted.difference_update(p[0] for p in pending)
 
     def _assign_series(
@@ -226,7 +230,7 @@ class DuckDBStore:
         def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
             return cur.execute(sql, params).fetchnumpy()
 
-        cols = await self._run(read)
+        cols = await self._run("query_points", read)
         if len(cols["q"]) > self._max_points:
             raise QueryTooComplex(
                 f"the request would return more than {self._max_points} points; "
@@ -244,7 +248,7 @@ class DuckDBStore:
             ).fetchall()
             return [r[0] for r in rows]
 
-        return await self._run(read)
+        return await self._run("metric_names", read)
 
     async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
         [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
@@ -268,7 +272,7 @@ class DuckDBStore:
                 answers[index].append(value)
             return [sorted(values) for values in answers]
 
-        return await self._run(read)
+        return await self._run("label_values", read)
 
     # -- events ----------------------------------------------------------
 
@@ -297,7 +301,7 @@ class DuckDBStore:
                 finally:
                     cur.unregister("incoming_events")
 
-        await self._run(write)
+        await self._run("write_events", write)
 
     async def query_events(self, query: EventQuery) -> list[Event]:
         where = "tenant = ?"
@@ -323,7 +327,7 @@ class DuckDBStore:
         def read(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
             return cur.execute(sql, params).fetchall()
 
-        rows = await self._run(read)
+        rows = await self._run("query_events", read)
         return [Event(query.tenant, r[0], r[1], r[2], int(r[3]), json.loads(r[4])) for r in rows]
 
     async def count_events_many(self, queries: Sequence[EventCountQuery]) -> list[list[Series]]:
@@ -349,7 +353,7 @@ class DuckDBStore:
         def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
             return cur.execute(sql, params).fetchnumpy()
 
-        cols = await self._run(read)
+        cols = await self._run("count_events", read)
         names = [q.type for q in queries]
         return _split_columns(len(queries), names, cols)
 

@@ -18,13 +18,12 @@ Elasticsearch and osmem-server both send.
 
 Retries: one, on a connection error only (a pooled connection the server
 closed); never on a timeout or an error status, so a stalled server costs one
-timeout, and every HTTP request sent is counted once per endpoint.
+timeout.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from urllib.parse import unquote, urlparse
 
 from elastic_transport import AiohttpHttpNode, HttpHeaders
@@ -50,31 +49,21 @@ def _plain(headers: HttpHeaders | None) -> HttpHeaders | None:
     return plain
 
 
-def endpoint_of(method: str, target: str) -> str:
-    """`_msearch`, `_bulk`, `_search`...: the first `_` segment of the path, else the method."""
-    path = target.split("?", 1)[0]
-    return next((part for part in path.split("/") if part.startswith("_")), method)
+class PlainJsonNode(AiohttpHttpNode):
+    """A node that sends plain JSON media types."""
 
-
-def counting_node(requests: Counter[str]) -> type[AiohttpHttpNode]:
-    """A node class that sends plain JSON and counts each HTTP request by endpoint."""
-
-    class PlainJsonNode(AiohttpHttpNode):
-        # async over BaseNode's sync signature, as AiohttpHttpNode itself does
-        async def perform_request(  # type: ignore[override]
-            self,
-            method: str,
-            target: str,
-            body: bytes | None = None,
-            headers: HttpHeaders | None = None,
-            request_timeout: DefaultType | float | None = DEFAULT,
-        ) -> NodeApiResponse:
-            requests[endpoint_of(method, target)] += 1
-            return await super().perform_request(
-                method, target, body=body, headers=_plain(headers), request_timeout=request_timeout
-            )
-
-    return PlainJsonNode
+    # async over BaseNode's sync signature, as AiohttpHttpNode itself does
+    async def perform_request(  # type: ignore[override]
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: HttpHeaders | None = None,
+        request_timeout: DefaultType | float | None = DEFAULT,
+    ) -> NodeApiResponse:
+        return await super().perform_request(
+            method, target, body=body, headers=_plain(headers), request_timeout=request_timeout
+        )
 
 
 def index_prefix(url: str) -> str:
@@ -107,12 +96,12 @@ def node_of(url: str) -> tuple[str, tuple[str, str] | None]:
     return f"{scheme}://{host}:{parsed.port or DEFAULT_PORT}", auth
 
 
-def build_client(url: str, *, timeout_seconds: float, requests: Counter[str]) -> AsyncElasticsearch:
+def build_client(url: str, *, timeout_seconds: float) -> AsyncElasticsearch:
     node, auth = node_of(url)
     return AsyncElasticsearch(
         node,
         basic_auth=auth,
-        node_class=counting_node(requests),
+        node_class=PlainJsonNode,
         request_timeout=timeout_seconds,
         max_retries=1,
         retry_on_timeout=False,

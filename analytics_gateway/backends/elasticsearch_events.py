@@ -34,6 +34,11 @@ Reads: `query_events` is one `_search` sorted by (ts desc, id desc) with
 `date_histogram` per query (fixed interval = step, epoch-aligned like DuckDB's
 `ts // step * step`, `min_doc_count: 1`: no empty buckets) with a `terms`
 sub-aggregation on `dims` for `groupBy`.
+
+Every API call is one call in `gateway_backend_calls_total` (`backends.calls`):
+`_bulk` as `write_events`, `_search` as `query_events`, `_msearch` as
+`count_events`, the index template as `setup`, listing and deleting expired
+indices as `retention`.
 """
 
 from __future__ import annotations
@@ -43,13 +48,13 @@ import contextlib
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
 import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
+from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.elasticsearch_client import (
     DEFAULT_PREFIX,
     build_client,
@@ -97,7 +102,7 @@ def _failure(status: Any, error: Any) -> GatewayError:
 
 
 class ElasticsearchEventStore:
-    """Implements `EventStore`; `requests` counts HTTP requests by endpoint (`_msearch`...)."""
+    """Implements `EventStore`."""
 
     def __init__(
         self,
@@ -106,7 +111,7 @@ class ElasticsearchEventStore:
         prefix: str = DEFAULT_PREFIX,
         timeout_seconds: float = 5.0,
         retention_days: int = 0,
-        requests: Counter[str] | None = None,
+        calls: BackendCalls | None = None,
         clock: Callable[[], int] = _now_ms,
         janitor_interval_seconds: float = 3600.0,
     ) -> None:
@@ -121,24 +126,29 @@ class ElasticsearchEventStore:
         self._janitor: asyncio.Task[None] | None = None
         self._ready = False
         self._ready_lock = asyncio.Lock()
-        self.requests: Counter[str] = requests if requests is not None else Counter()
+        self._calls = (calls or BackendCalls()).of("elasticsearch")
 
     @classmethod
     def from_url(
-        cls, url: str, *, timeout_seconds: float, retention_days: int = 0
+        cls,
+        url: str,
+        *,
+        timeout_seconds: float,
+        retention_days: int = 0,
+        calls: BackendCalls | None = None,
     ) -> ElasticsearchEventStore:
         prefix = index_prefix(url)
-        requests: Counter[str] = Counter()
-        client = build_client(url, timeout_seconds=timeout_seconds, requests=requests)
+        client = build_client(url, timeout_seconds=timeout_seconds)
         return cls(
             client,
             prefix=prefix,
             timeout_seconds=timeout_seconds,
             retention_days=retention_days,
-            requests=requests,
+            calls=calls,
         )
 
-    async def _call(self, request: Awaitable[T]) -> T:
+    async def _call(self, operation: Operation, request: Awaitable[T]) -> T:
+        self._calls.count(operation)
         try:
             async with asyncio.timeout(self._timeout):
                 return await request
@@ -161,12 +171,13 @@ class ElasticsearchEventStore:
             if self._ready:
                 return
             await self._call(
+                "setup",
                 self._client.indices.put_index_template(
                     name=f"{self._prefix}-events",
                     index_patterns=[self._pattern],
                     priority=200,
                     template={"mappings": MAPPINGS},
-                )
+                ),
             )
             self._ready = True
             if self._retention_ms and self._janitor is None:
@@ -220,7 +231,8 @@ class ElasticsearchEventStore:
         for body in self._bulk_bodies(live):
             # the body is NDJSON bytes already; the client sends bytes as they are
             response = await self._call(
-                self._client.bulk(operations=cast(Any, body), refresh="wait_for")
+                "write_events",
+                self._client.bulk(operations=cast(Any, body), refresh="wait_for"),
             )
             if response["errors"]:
                 failed = [
@@ -246,6 +258,7 @@ class ElasticsearchEventStore:
             if value is not None:
                 filters.append({"term": {field: value}})
         response = await self._call(
+            "query_events",
             self._client.search(
                 index=self._pattern,
                 routing=query.tenant,
@@ -256,7 +269,7 @@ class ElasticsearchEventStore:
                 size=max(int(query.limit), 0),
                 source_excludes=["tenant", "dims"],
                 track_total_hits=False,
-            )
+            ),
         )
         return [
             Event(
@@ -286,7 +299,7 @@ class ElasticsearchEventStore:
                 "aggs": count_aggregation(query),
             }
             searches += [header, body]
-        response = await self._call(self._client.msearch(searches=searches))
+        response = await self._call("count_events", self._client.msearch(searches=searches))
         out: list[list[Series]] = []
         for query, result in zip(queries, response["responses"], strict=True):
             if "error" in result:
@@ -303,7 +316,7 @@ class ElasticsearchEventStore:
         if cutoff is None:
             return []
         response = await self._call(
-            self._client.cat.indices(index=self._pattern, format="json", h="index")
+            "retention", self._client.cat.indices(index=self._pattern, format="json", h="index")
         )
         rows: Any = response.body
         expired: list[str] = []
@@ -313,9 +326,10 @@ class ElasticsearchEventStore:
                 expired.append(row["index"])
         if expired:
             await self._call(
+                "retention",
                 self._client.indices.delete(
                     index=",".join(sorted(expired)), ignore_unavailable=True
-                )
+                ),
             )
         return sorted(expired)
 

@@ -1,7 +1,8 @@
 """Build backends from store URLs in `Settings` (decision 6).
 
 One `build_*` function per backend kind dispatches on the URL's scheme, so a
-new store is one branch in one function.
+new store is one branch in one function. The stores that count their calls
+(`backends.calls`) count them on the registry `build_backends` is given.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,6 +26,7 @@ from analytics_gateway.backends.base import (
     MetricStore,
     PromQLSource,
 )
+from analytics_gateway.backends.calls import BackendCalls
 from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
@@ -91,8 +94,9 @@ def _redis_client(url: str, settings: Settings) -> aioredis.Redis:
 class _DuckDBFiles:
     """Metrics and events on the same DuckDB file share one store (one writer)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, calls: BackendCalls) -> None:
         self._settings = settings
+        self._calls = calls
         self._stores: dict[str, DuckDBStore] = {}
 
     def get(self, url: str) -> DuckDBStore:
@@ -102,11 +106,12 @@ class _DuckDBFiles:
                 path,
                 timeout_seconds=self._settings.backend_timeout_seconds,
                 max_points=self._settings.limits.max_points_per_request,
+                calls=self._calls,
             )
         return self._stores[path]
 
 
-def build_metric_store(settings: Settings, files: _DuckDBFiles) -> MetricStore:
+def build_metric_store(settings: Settings, files: _DuckDBFiles, calls: BackendCalls) -> MetricStore:
     url = settings.resolved_metrics_url
     if _scheme(url) == "duckdb":
         return files.get(url)
@@ -115,11 +120,12 @@ def build_metric_store(settings: Settings, files: _DuckDBFiles) -> MetricStore:
             url,
             timeout_seconds=settings.backend_timeout_seconds,
             max_points=settings.limits.max_points_per_request,
+            calls=calls,
         )
     raise _unsupported("ANALYTICS_METRICS_URL", url, "duckdb:///path, influxdb://host/db")
 
 
-def build_event_store(settings: Settings, files: _DuckDBFiles) -> EventStore:
+def build_event_store(settings: Settings, files: _DuckDBFiles, calls: BackendCalls) -> EventStore:
     url = settings.resolved_events_url
     if _scheme(url) == "duckdb":
         return files.get(url)
@@ -128,6 +134,7 @@ def build_event_store(settings: Settings, files: _DuckDBFiles) -> EventStore:
             url,
             timeout_seconds=settings.backend_timeout_seconds,
             retention_days=settings.events_retention_days,
+            calls=calls,
         )
     raise _unsupported(
         "ANALYTICS_EVENTS_URL", url, "duckdb:///path, elasticsearch://host:port[/prefix]"
@@ -179,7 +186,7 @@ def build_ingest_buffer(
     raise _unsupported("ANALYTICS_INGEST_BUFFER_URL", url, "redis://")
 
 
-def build_prometheus(settings: Settings) -> PromQLSource | None:
+def build_prometheus(settings: Settings, calls: BackendCalls) -> PromQLSource | None:
     """The optional read-only Prometheus source (`http://host:port[/prefix]`)."""
     url = settings.prometheus_url
     if not url:
@@ -193,14 +200,17 @@ def build_prometheus(settings: Settings) -> PromQLSource | None:
             tenant_label=settings.prometheus_tenant_label,
             timeout_seconds=settings.backend_timeout_seconds,
             max_points=settings.limits.max_points_per_request,
+            calls=calls,
         )
     raise _unsupported("ANALYTICS_PROMETHEUS_URL", url, "http://host:port, https://")
 
 
-def build_backends(settings: Settings) -> Backends:
-    files = _DuckDBFiles(settings)
-    metrics = build_metric_store(settings, files)
-    events = build_event_store(settings, files)
+def build_backends(settings: Settings, registry: CollectorRegistry | None = None) -> Backends:
+    """Every backend `settings` names; their calls are counted on `registry` (or a private one)."""
+    calls = BackendCalls(registry)
+    files = _DuckDBFiles(settings, calls)
+    metrics = build_metric_store(settings, files, calls)
+    events = build_event_store(settings, files, calls)
     return Backends(
         metrics=metrics,
         events=events,
@@ -208,5 +218,5 @@ def build_backends(settings: Settings) -> Backends:
         config=build_config_store(settings),
         broker=build_broker(settings),
         cache=build_cache(settings),
-        prometheus=build_prometheus(settings),
+        prometheus=build_prometheus(settings, calls),
     )

@@ -20,8 +20,10 @@ measured here), and at one request at a time that CPU is latency. A batch
 larger than `chunk_points` is written as several requests at once; InfluxDB
 has no transactions, so if one of them fails the others may be stored, and a
 write that timed out may still be stored later. `query_many` sends all its
-statements as ONE request, asking for MessagePack; `requests` counts the
-requests to `/query`.
+statements as ONE request, asking for MessagePack. Every request is one
+call in `gateway_backend_calls_total` (`backends.calls`): `/write` as
+`write_points`, `/query` as what it asks (`query_points`, `metric_names`,
+`label_values`, or `setup` for CREATE DATABASE).
 
 Where answers can differ from the embedded store: sums and averages by the
 last bits (float addition in another order), `-0.0` comes back as `0.0`, and
@@ -49,6 +51,7 @@ import msgpack  # type: ignore[import-untyped]
 import orjson
 
 from analytics_gateway.backends import influxql
+from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
 from analytics_gateway.domain import LabelValuesQuery, MetricQuery, PointBatch, Series
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, GatewayError, QueryTooComplex
@@ -156,6 +159,7 @@ class InfluxDBStore:
         timeout_seconds: float = 5.0,
         max_points: int = 1_000_000,
         chunk_points: int = 2500,
+        calls: BackendCalls | None = None,
     ) -> None:
         self._target = target
         self._session: aiohttp.ClientSession | None = None
@@ -173,21 +177,23 @@ class InfluxDBStore:
             self._write_params["rp"] = target.retention_policy
         self._ready = False
         self._ready_lock = asyncio.Lock()
-        self.requests = 0  # HTTP requests to /query
-        self.writes = 0  # HTTP requests to /write
+        self._calls = (calls or BackendCalls()).of("influxdb")
 
     @classmethod
     def from_url(
-        cls, url: str, *, timeout_seconds: float = 5.0, max_points: int = 1_000_000
+        cls,
+        url: str,
+        *,
+        timeout_seconds: float = 5.0,
+        max_points: int = 1_000_000,
+        calls: BackendCalls | None = None,
     ) -> InfluxDBStore:
         return cls(
-            InfluxTarget.from_url(url), timeout_seconds=timeout_seconds, max_points=max_points
+            InfluxTarget.from_url(url),
+            timeout_seconds=timeout_seconds,
+            max_points=max_points,
+            calls=calls,
         )
-
-    @property
-    def calls(self) -> int:
-        """Reads so far, under the name the embedded store counts its calls by."""
-        return self.requests
 
     def _source(self, measurement: str) -> str:
         if self._rp:
@@ -238,15 +244,17 @@ class InfluxDBStore:
             return
         async with self._ready_lock:
             if not self._ready:
-                self.requests += 1
+                self._calls.count("setup")
                 statement = f"CREATE DATABASE {influxql.ident(self._database)}"
                 await self._post("/query", data={"q": statement})
                 self._ready = True
 
-    async def _query(self, statement: str, count: int = 1) -> list[dict[str, Any]]:
+    async def _query(
+        self, operation: Operation, statement: str, count: int = 1
+    ) -> list[dict[str, Any]]:
         """Run `count` `;`-joined statements in one request; one result per statement."""
         await self._ensure_database()
-        self.requests += 1
+        self._calls.count(operation)
         response = await self._post(
             "/query",
             data={"q": statement, "db": self._database, "epoch": "ms"},
@@ -290,7 +298,7 @@ class InfluxDBStore:
         await asyncio.gather(*(self._write(body) for body in bodies))
 
     async def _write(self, body: bytes, *, retry: bool = True) -> None:
-        self.writes += 1
+        self._calls.count("write_points")
         response = await self._post(
             "/write",
             params=self._write_params,
@@ -316,7 +324,7 @@ class InfluxDBStore:
         statements = [p.statement for p in plans if p.statement is not None]
         if not statements:
             return [[] for _ in queries]
-        results = iter(await self._query(";".join(statements), len(statements)))
+        results = iter(await self._query("query_points", ";".join(statements), len(statements)))
         answered = [next(results) if p.statement is not None else {} for p in plans]
         if sum(map(influxql.rows_of, answered)) > self._max_points:
             raise QueryTooComplex(
@@ -328,7 +336,7 @@ class InfluxDBStore:
 
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
         [result] = await self._query(
-            influxql.metric_names_statement(self._database, tenant, prefix)
+            "metric_names", influxql.metric_names_statement(self._database, tenant, prefix)
         )
         names = set(influxql.column(result, 0))
         return sorted(n for n in names if n.startswith(prefix or ""))
@@ -350,7 +358,7 @@ class InfluxDBStore:
             )
             for i in asked
         ]
-        results = await self._query(";".join(statements), len(statements))
+        results = await self._query("label_values", ";".join(statements), len(statements))
         for i, result in zip(asked, results, strict=True):
             answers[i] = sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
         return answers

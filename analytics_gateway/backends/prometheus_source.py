@@ -7,6 +7,7 @@ the tenant label and `__name__`. Series that carry no tenant label are never
 visible. Values that are not finite (NaN, +Inf, -Inf) are dropped, as the
 store drops aggregates without a value. At most `max_concurrency` requests
 are in flight at once (Prometheus runs 20 queries at a time by default).
+Every request is one call in `gateway_backend_calls_total` (`backends.calls`).
 
 Errors: an unreachable, slow or failing Prometheus is `BackendUnavailable`;
 Prometheus refusing the query (`bad_data`, `execution`) is `BadUserInput`
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
+from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.promql_print import quote
 from analytics_gateway.backends.promql_queries import PromRequest, to_request
 from analytics_gateway.backends.promql_tenancy import LABEL_NAME_RE, enforce_tenant
@@ -43,6 +45,7 @@ class PrometheusSource:
         timeout_seconds: float,
         max_points: int,
         max_concurrency: int = 16,
+        calls: BackendCalls | None = None,
     ) -> None:
         if not LABEL_NAME_RE.match(tenant_label):
             raise ValueError(f"tenant label {tenant_label!r} is not a Prometheus label name")
@@ -52,7 +55,7 @@ class PrometheusSource:
         self._max_points = max_points
         self._slots = asyncio.Semaphore(max_concurrency)
         self._in_flight = 0
-        self.calls = 0
+        self._calls = (calls or BackendCalls()).of("prometheus")
         self.max_in_flight = 0  # the most requests ever in flight at once
 
     async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series] | Exception]:
@@ -81,7 +84,7 @@ class PrometheusSource:
         return self._series(data, request, name=query.strip())
 
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
-        names = await self._label_values("__name__", self._tenant_selector(tenant))
+        names = await self._label_values("metric_names", "__name__", self._tenant_selector(tenant))
         return sorted(n for n in names if n.startswith(prefix or ""))
 
     async def label_values(self, tenant: str, metric: str, label: str) -> list[str]:
@@ -90,10 +93,10 @@ class PrometheusSource:
         if label == self._label:
             return []
         match = f"{{__name__={quote(metric)},{self._label}={quote(tenant)}}}"
-        return sorted(await self._label_values(label, match))
+        return sorted(await self._label_values("label_values", label, match))
 
     async def ping(self) -> bool:
-        response = await self._send("GET", "/-/ready", None)
+        response = await self._send("ping", "GET", "/-/ready", None)
         return response.status_code == 200
 
     async def close(self) -> None:
@@ -104,9 +107,10 @@ class PrometheusSource:
     def _tenant_selector(self, tenant: str) -> str:
         return f"{{{self._label}={quote(tenant)}}}"
 
-    async def _label_values(self, label: str, match: str) -> list[str]:
+    async def _label_values(self, operation: Operation, label: str, match: str) -> list[str]:
         # `match` is built here from quoted values, never from user PromQL
-        data = await self._call("GET", f"/api/v1/label/{label}/values", {"match[]": match})
+        path = f"/api/v1/label/{label}/values"
+        data = await self._call(operation, "GET", path, {"match[]": match})
         if not isinstance(data, list):
             raise BackendUnavailable("prometheus: unexpected label values", backend="prometheus")
         return [str(v) for v in data]
@@ -115,16 +119,18 @@ class PrometheusSource:
         params: dict[str, str] = {"query": expr, "timeout": f"{self._timeout:g}"}
         if request.step_ms is None:
             params["time"] = _seconds(request.end_ms)
-            return await self._call("POST", "/api/v1/query", params)
+            return await self._call("query_points", "POST", "/api/v1/query", params)
         params |= {
             "start": _seconds(request.start_ms),
             "end": _seconds(request.end_ms),
             "step": _seconds(request.step_ms),
         }
-        return await self._call("POST", "/api/v1/query_range", params)
+        return await self._call("query_points", "POST", "/api/v1/query_range", params)
 
-    async def _call(self, method: str, path: str, params: Mapping[str, str]) -> Any:
-        response = await self._send(method, path, params)
+    async def _call(
+        self, operation: Operation, method: str, path: str, params: Mapping[str, str]
+    ) -> Any:
+        response = await self._send(operation, method, path, params)
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError as exc:
@@ -137,10 +143,10 @@ class PrometheusSource:
         raise _error(response.status_code, body)
 
     async def _send(
-        self, method: str, path: str, params: Mapping[str, str] | None
+        self, operation: Operation, method: str, path: str, params: Mapping[str, str] | None
     ) -> httpx.Response:
         async with self._slots:
-            self.calls += 1
+            self._calls.count(operation)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             try:

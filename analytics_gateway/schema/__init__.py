@@ -6,15 +6,14 @@ from collections.abc import Callable
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from prometheus_client import CollectorRegistry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    SchemaExtension,
-    ValidationCache,
+from graphql import GraphQLError, specified_rules
+from graphql.validation import (
+    ASTValidationRule,
+    MaxIntrospectionDepthRule,
+    NoSchemaIntrospectionCustomRule,
 )
+from prometheus_client import CollectorRegistry
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
@@ -22,8 +21,14 @@ from strawberry.types import ExecutionContext
 
 from analytics_gateway.config import Settings
 from analytics_gateway.observability import GatewayMetrics
-from analytics_gateway.schema.extensions import CodedParserCache, ErrorCodes, OperationMetrics
-from analytics_gateway.schema.guards import introspection_depth_limit
+from analytics_gateway.schema.extensions import (
+    CodedParserCache,
+    CodedValidationCache,
+    ErrorCodes,
+    OperationMetrics,
+    ValidationRules,
+)
+from analytics_gateway.schema.guards import introspection_depth_limit, too_complex
 from analytics_gateway.schema.mutation import Mutation
 from analytics_gateway.schema.query import Query
 from analytics_gateway.schema.scalars import SCALAR_MAP
@@ -42,20 +47,26 @@ class GatewaySchema(strawberry.Schema):
 def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Schema:
     limits = settings.limits
     # Rule classes are built once, so the validation cache (keyed on them) hits.
+    # The limits report QUERY_TOO_COMPLEX themselves, graphql-core's own
+    # introspection depth rule included; the token limit is the parse step's.
+    introspection_depth = too_complex(MaxIntrospectionDepthRule)
     rules: list[type[ASTValidationRule]] = [
-        depth_rule(limits.max_depth, None, None),
+        introspection_depth if rule is MaxIntrospectionDepthRule else rule
+        for rule in specified_rules
+    ]
+    rules += [
+        too_complex(depth_rule(limits.max_depth, None, None)),
         introspection_depth_limit(limits.max_depth),
-        alias_rule(limits.max_aliases),
+        too_complex(alias_rule(limits.max_aliases)),
     ]
     if not settings.introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(ErrorCodes, metrics, hide_suggestions=not settings.introspection),
         partial(OperationMetrics, metrics),
-        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
-        partial(AddValidationRules, rules),
-        partial(CodedParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
+        partial(ValidationRules, tuple(rules)),
+        partial(CodedParserCache, max_tokens=limits.max_tokens, maxsize=256),
+        partial(CodedValidationCache, maxsize=256),
     ]
     return GatewaySchema(
         query=Query,

@@ -1,28 +1,49 @@
-"""Schema extensions: error codes with masking, and per-operation metrics."""
+"""Schema extensions: error codes with masking, the coded parse and validation
+steps, and per-operation metrics.
+
+Errors get their code where they are raised: the gateway's own errors carry it
+(`errors.py`), the query limits report it (`guards.too_complex`, the token limit
+in `CodedParserCache`), and validation codes what it finds
+(`CodedValidationCache`). `classify` tells the rest apart by type and structure,
+never by message text.
+"""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import ParserCache, SchemaExtension
+from graphql import GraphQLError, GraphQLSyntaxError, parse
+from graphql.language import DocumentNode, VariableDefinitionNode
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import SchemaExtension, ValidationCache
+from strawberry.schema.schema import validate_document
 from strawberry.types.execution import StreamExecutionResult
 
-from analytics_gateway.errors import GatewayError
+from analytics_gateway.errors import BadUserInput, GatewayError, QueryTooComplex
 from analytics_gateway.observability import GatewayMetrics, correlation_id
 
 log = logging.getLogger("analytics_gateway.errors")
 
-_TOO_COMPLEX = re.compile(
-    r"exceeds maximum operation depth|aliases found\. Allowed|more than \d+ tokens"
-    r"|Maximum introspection depth exceeded"
-)
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 # graphql-core's "Did you mean ...?" hints name schema members (fields, enum values, types)
 _SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
+
+
+def _coerces_a_variable(error: GraphQLError) -> bool:
+    """graphql-core's errors from coercing variable values point at the variable's definition.
+
+    (Validation errors may too, "Variable '$x' is never used.", but validation
+    codes its errors before they get here.)
+    """
+    return error.path is None and any(
+        isinstance(node, VariableDefinitionNode) for node in error.nodes or ()
+    )
 
 
 def classify(error: GraphQLError) -> GraphQLError:
@@ -32,27 +53,20 @@ def classify(error: GraphQLError) -> GraphQLError:
         error.extensions = {**(error.extensions or {}), **original.as_extensions()}
         return error
     if original is None:
-        if _TOO_COMPLEX.search(error.message):
-            code = "QUERY_TOO_COMPLEX"
-        elif isinstance(error, GraphQLSyntaxError):
-            code = "GRAPHQL_PARSE_FAILED"
-        elif error.message.startswith("Variable '$"):
-            code = "BAD_USER_INPUT"
-        else:
-            code = "GRAPHQL_VALIDATION_FAILED"
+        code = (error.extensions or {}).get("code")
+        if code is None:
+            if isinstance(error, GraphQLSyntaxError):
+                code = PARSE_FAILED
+            elif _coerces_a_variable(error):
+                code = BadUserInput.code
+            else:
+                code = VALIDATION_FAILED
         # a copy: validation errors come from a cache shared by requests
-        return GraphQLError(
-            error.message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={**(error.extensions or {}), "code": code},
-        )
+        return _with_code(error, code)
     if isinstance(original, ValueError | GraphQLError) and error.path is None:
         # raised by a scalar's parser while coercing input, or a variable value
         # graphql-core refused (it wraps its own coercion error)
-        error.extensions = {"code": "BAD_USER_INPUT"}
+        error.extensions = {"code": BadUserInput.code}
         return error
     rid = correlation_id.get()
     log.error(
@@ -70,6 +84,19 @@ def classify(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _with_code(error: GraphQLError, code: str) -> GraphQLError:
+    """A copy of `error` with `code` (its other extensions kept)."""
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
+    )
+
+
 class ErrorCodes(SchemaExtension):
     """Classifies errors of every result: HTTP responses and each streamed result."""
 
@@ -77,20 +104,24 @@ class ErrorCodes(SchemaExtension):
         self._metrics = metrics
         self._hide_suggestions = hide_suggestions
         self._streamed = False
+        # every error this operation processed, and what it became: the same error can
+        # be met twice (in the result and in `pre_execution_errors`), and is counted once
+        self._done: dict[int, tuple[GraphQLError, GraphQLError]] = {}
 
     def _process(self, errors: list[GraphQLError] | None) -> list[GraphQLError] | None:
         if not errors:
             return errors
         processed = []
         for error in errors:
-            if error.extensions and "code" in error.extensions:
-                processed.append(error)  # seen already: neither reclassify nor recount
-                continue
-            coded = classify(error)
-            if self._hide_suggestions:
-                coded.message = _SUGGESTION.sub("", coded.message)
-            self._metrics.errors.labels(code=str((coded.extensions or {}).get("code"))).inc()
-            processed.append(coded)
+            done = self._done.get(id(error))
+            if done is None:
+                coded = classify(error)
+                if self._hide_suggestions:
+                    coded.message = _SUGGESTION.sub("", coded.message)
+                self._metrics.errors.labels(code=str((coded.extensions or {}).get("code"))).inc()
+                # both are kept here, so neither id can be reused while this runs
+                done = self._done[id(error)] = self._done[id(coded)] = (error, coded)
+            processed.append(done[1])
         return processed
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
@@ -112,21 +143,111 @@ class ErrorCodes(SchemaExtension):
             self.execution_context.pre_execution_errors = self._process(pre)
 
 
-class CodedParserCache(ParserCache):
-    """`ParserCache` whose failed parses still reach `ErrorCodes`.
+def parse_within(query: str, max_tokens: int) -> DocumentNode:
+    """`query` parsed; more than `max_tokens` tokens fail with QUERY_TOO_COMPLEX.
 
-    `ParserCache.on_parse` raises a syntax error (or the token limit) out of the
-    hook, past the operation, so it would reach the client without a code. Here a
-    failed parse leaves the document unset: Strawberry parses again inside the
-    operation and reports the error in the result.
+    graphql-core stops at the first token past the limit with a syntax error like
+    any other. The limit is what stopped it when one more token of budget moves
+    the failure (a syntax error stays where it is); both parses read at most
+    `max_tokens + 1` tokens.
     """
+    try:
+        return parse(query, max_tokens=max_tokens)
+    except GraphQLSyntaxError as error:
+        failure = error
+    try:
+        parse(query, max_tokens=max_tokens + 1)
+    except GraphQLSyntaxError as again:
+        if again.positions == failure.positions:
+            raise failure from None
+    raise GraphQLError(
+        f"Document contains more than {max_tokens} tokens.",
+        source=failure.source,
+        positions=failure.positions,
+        extensions={"code": QueryTooComplex.code},
+    )
+
+
+@functools.cache
+def _parse_cache(maxsize: int | None) -> Callable[[str, int], DocumentNode]:
+    # one LRU cache per size, shared by every request (as in Strawberry's `ParserCache`)
+    return functools.lru_cache(maxsize=maxsize)(parse_within)
+
+
+class CodedParserCache(SchemaExtension):
+    """Parses through an LRU cache, within the token limit; failures carry their code.
+
+    A failed parse is not raised out of the hook: it would pass the operation and
+    reach the client without a code (or end a subscription's connection). It
+    leaves the document unset instead, so Strawberry parses again inside the
+    operation, within the same limit, and reports the failure in the result: a
+    syntax error as it is, a document over the token limit as this step's
+    QUERY_TOO_COMPLEX (the code and message put on the error Strawberry reports).
+    """
+
+    def __init__(self, *, max_tokens: int, maxsize: int | None = 128) -> None:
+        self._max_tokens = max_tokens
+        self._parse = _parse_cache(maxsize)
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(
-                context.query, **context.parse_options
-            )
+        context.parse_options["max_tokens"] = self._max_tokens
+        too_complex: GraphQLError | None = None
+        if context.query:
+            try:
+                context.graphql_document = self._parse(context.query, self._max_tokens)
+            except GraphQLSyntaxError:
+                pass  # Strawberry's own parse reports it
+            except GraphQLError as error:
+                too_complex = error
+        yield
+        if too_complex is not None:
+            for failure in context.pre_execution_errors or ():
+                failure.message = too_complex.message
+                failure.extensions = too_complex.extensions
+
+
+@functools.cache
+def _validation_cache(maxsize: int | None) -> Callable[..., list[GraphQLError]]:
+    def validate(
+        schema: Any, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    ) -> list[GraphQLError]:
+        return [_validation_coded(error) for error in validate_document(schema, document, rules)]
+
+    return functools.lru_cache(maxsize=maxsize)(validate)
+
+
+def _validation_coded(error: GraphQLError) -> GraphQLError:
+    """GRAPHQL_VALIDATION_FAILED, unless a rule gave its own code or a scalar refused a literal.
+
+    A scalar's error stays the original error (`classify` codes it as input).
+    """
+    if error.original_error is not None or (error.extensions or {}).get("code"):
+        return error
+    return _with_code(error, VALIDATION_FAILED)
+
+
+class CodedValidationCache(ValidationCache):
+    """`ValidationCache` whose errors carry their code, GRAPHQL_VALIDATION_FAILED
+    unless a limit rule reported its own (the coded errors are what is cached)."""
+
+    def __init__(self, maxsize: int | None = 128) -> None:
+        super().__init__(maxsize=maxsize)
+        self.cached_validate_document = _validation_cache(maxsize)
+
+
+class ValidationRules(SchemaExtension):
+    """Sets the operation's validation rules to one tuple, built with the schema.
+
+    Set whole, not added to as by `AddValidationRules`, so that a stock rule can be
+    swapped for a coded one; built once, so the validation cache (keyed on it) hits.
+    """
+
+    def __init__(self, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        self._rules = rules
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.validation_rules = self._rules
         yield
 
 

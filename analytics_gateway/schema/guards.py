@@ -1,4 +1,8 @@
-"""Validation rules for what Strawberry's stock guards leave out.
+"""Validation rules that limit a query's size, each error coded QUERY_TOO_COMPLEX.
+
+`too_complex(rule)` makes any rule (Strawberry's depth and alias limiters,
+graphql-core's introspection depth rule) report its errors with that code, so
+no one has to recognise them later by their text.
 
 `QueryDepthLimiter` skips every field whose name starts with `__`, so
 `{ __schema { types { fields { type { ofType { ofType ... } } } } } }` could nest
@@ -8,7 +12,7 @@ selections the same way (a root field is depth 0) and reports the limiter's mess
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLError
 from graphql.language import (
@@ -20,6 +24,38 @@ from graphql.language import (
     VisitorAction,
 )
 from graphql.validation import ASTValidationContext, ASTValidationRule
+
+from analytics_gateway.errors import QueryTooComplex
+
+TOO_COMPLEX = QueryTooComplex.code
+
+
+class _TooComplexContext:
+    """The validation context as a limit rule sees it: what it reports is coded.
+
+    The limiters report through the context they are given (Strawberry's call
+    `context.report_error` from their `__init__`), so the code is added there.
+    """
+
+    def __init__(self, context: ASTValidationContext) -> None:
+        self._context = context
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**(error.extensions or {}), "code": TOO_COMPLEX}
+        self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+def too_complex(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    """`rule`, with each error it reports coded QUERY_TOO_COMPLEX. Build it once per schema."""
+
+    def __init__(self: ASTValidationRule, context: ASTValidationContext) -> None:
+        rule.__init__(self, cast(ASTValidationContext, _TooComplexContext(context)))
+
+    return type(rule.__name__, (rule,), {"__init__": __init__, "__doc__": rule.__doc__})
+
 
 _Node = FieldNode | FragmentSpreadNode | InlineFragmentNode | FragmentDefinitionNode
 
@@ -62,6 +98,7 @@ def introspection_depth_limit(max_depth: int) -> type[ASTValidationRule]:
                     GraphQLError(
                         f"'{node.name.value}' exceeds maximum operation depth of {max_depth}",
                         [node],
+                        extensions={"code": TOO_COMPLEX},
                     )
                 )
             return SKIP

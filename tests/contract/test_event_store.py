@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from analytics_gateway.backends.base import EventStore
+from analytics_gateway.backends.calls import BackendCalls
 from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.elasticsearch_client import build_client, index_prefix, node_of
 from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
@@ -25,6 +25,7 @@ from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Event, EventCountQuery, EventQuery, Series
 from analytics_gateway.errors import BackendUnavailable
+from tests.conftest import backend_calls
 from tests.fixtures.elasticsearch import SearchServer, search_server, unique_prefix
 from tests.servers import free_port
 
@@ -48,25 +49,22 @@ def counts(series: list[Series]) -> list[tuple[dict[str, str], list[int], list[f
     return [(s.labels, s.timestamps, s.values) for s in series]
 
 
-def open_store(kind: str, tmp_path: Path, url: str, *, timeout: float = 5.0) -> EventStore:
+def open_store(
+    kind: str, tmp_path: Path, url: str, *, timeout: float = 5.0, calls: BackendCalls | None = None
+) -> EventStore:
     if kind == "duckdb":
-        return DuckDBStore(tmp_path / "events.duckdb")
-    return ElasticsearchEventStore.from_url(url, timeout_seconds=timeout)
+        return DuckDBStore(tmp_path / "events.duckdb", calls=calls)
+    return ElasticsearchEventStore.from_url(url, timeout_seconds=timeout, calls=calls)
 
 
 @pytest.fixture(params=["duckdb", "elasticsearch"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, store_calls: BackendCalls
+) -> AsyncIterator[EventStore]:
     url = request.getfixturevalue("elasticsearch_url") if request.param == "elasticsearch" else ""
-    instance = open_store(request.param, tmp_path, url)
+    instance = open_store(request.param, tmp_path, url, calls=store_calls)
     yield instance
     await instance.close()
-
-
-def backend_calls(store: EventStore) -> int:
-    if isinstance(store, DuckDBStore):
-        return store.calls
-    assert isinstance(store, ElasticsearchEventStore)
-    return sum(store.requests.values())
 
 
 async def all_events(store: EventStore, tenant: str = "t1", **filters: Any) -> list[Event]:
@@ -193,7 +191,9 @@ async def test_counts_grouped_by_a_metadata_key(store: EventStore) -> None:
     ]
 
 
-async def test_several_count_queries_are_answered_in_order_in_one_call(store: EventStore) -> None:
+async def test_several_count_queries_are_answered_in_order_in_one_call(
+    store: EventStore, store_calls: BackendCalls
+) -> None:
     await store.write_events(
         [
             ev("1", BASE, "play", country="DE"),
@@ -209,9 +209,9 @@ async def test_several_count_queries_are_answered_in_order_in_one_call(store: Ev
         EventCountQuery("t2", "play", BASE, BASE + 2 * HOUR, HOUR),
         EventCountQuery("t1", "play", BASE, BASE + 2 * HOUR, HOUR),
     ]
-    before = backend_calls(store)
+    before = backend_calls(store_calls.registry)  # DuckDB statements or Elasticsearch requests
     results = await store.count_events_many(queries)
-    assert backend_calls(store) == before + 1
+    assert backend_calls(store_calls.registry) == before + 1
     assert [counts(r) for r in results] == [
         [({}, [BASE], [1.0])],
         [({"country": "DE"}, [BASE], [1.0]), ({"country": "US"}, [BASE], [1.0])],
@@ -282,17 +282,19 @@ async def test_group_labels_match_the_embedded_store_for_every_json_value(
 
 
 async def test_writes_wait_for_refresh_so_the_next_read_sees_them(
-    elasticsearch_url: str, caplog: pytest.LogCaptureFixture
+    elasticsearch_url: str, caplog: pytest.LogCaptureFixture, store_calls: BackendCalls
 ) -> None:
     # osmem-server shows writes at once whatever the policy: check the request asks for it
-    store = ElasticsearchEventStore.from_url(elasticsearch_url, timeout_seconds=5)
+    store = ElasticsearchEventStore.from_url(
+        elasticsearch_url, timeout_seconds=5, calls=store_calls
+    )
     try:
         with caplog.at_level(logging.INFO, logger="elastic_transport.transport"):
             await store.write_events([ev("1", BASE)])
         bulk = [r.getMessage() for r in caplog.records if "/_bulk" in r.getMessage()]
         assert len(bulk) == 1
         assert "/_bulk?refresh=wait_for " in bulk[0]
-        assert store.requests["_bulk"] == 1
+        assert backend_calls(store_calls.registry, "elasticsearch", "write_events") == 1
     finally:
         await store.close()
 
@@ -331,11 +333,8 @@ async def test_stalled_server_times_out_then_recovers(tmp_path: Path) -> None:
 
 
 def _retention_store(server: SearchServer, prefix: str, now: int, days: int) -> Any:
-    requests: Counter[str] = Counter()
-    client = build_client(server.events_url(prefix), timeout_seconds=5, requests=requests)
-    return ElasticsearchEventStore(
-        client, prefix=prefix, retention_days=days, clock=lambda: now, requests=requests
-    )
+    client = build_client(server.events_url(prefix), timeout_seconds=5)
+    return ElasticsearchEventStore(client, prefix=prefix, retention_days=days, clock=lambda: now)
 
 
 def _ms(year: int, month: int, day: int) -> int:

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from analytics_gateway.backends.base import MetricStore
+from analytics_gateway.backends.calls import BackendCalls
 from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
 from analytics_gateway.domain import (
@@ -33,6 +34,7 @@ from analytics_gateway.domain import (
     canonical_labels,
 )
 from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+from tests.conftest import backend_calls
 from tests.fixtures.influxdb import InfluxServer, influx_server
 
 MAX_POINTS = 500
@@ -41,28 +43,30 @@ TENANT = "acme"
 Labels = dict[str, str]
 
 
-def open_store(kind: str, url_or_path: str, max_points: int = MAX_POINTS) -> MetricStore:
+def open_store(
+    kind: str,
+    url_or_path: str,
+    max_points: int = MAX_POINTS,
+    calls: BackendCalls | None = None,
+) -> MetricStore:
     if kind == "duckdb":
-        return DuckDBStore(url_or_path, max_points=max_points)
-    return InfluxDBStore.from_url(url_or_path, timeout_seconds=5.0, max_points=max_points)
+        return DuckDBStore(url_or_path, max_points=max_points, calls=calls)
+    return InfluxDBStore.from_url(
+        url_or_path, timeout_seconds=5.0, max_points=max_points, calls=calls
+    )
 
 
 @pytest.fixture(params=["duckdb", "influxdb"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetricStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, store_calls: BackendCalls
+) -> AsyncIterator[MetricStore]:
     if request.param == "duckdb":
-        instance = open_store("duckdb", str(tmp_path / "metrics.duckdb"))
+        instance = open_store("duckdb", str(tmp_path / "metrics.duckdb"), calls=store_calls)
     else:
-        instance = open_store("influxdb", request.getfixturevalue("influxdb_url"))
+        url = request.getfixturevalue("influxdb_url")
+        instance = open_store("influxdb", url, calls=store_calls)
     yield instance
     await instance.close()
-
-
-def calls_of(store: MetricStore) -> int:
-    """Backend round trips so far: DuckDB statements, or InfluxDB /query requests."""
-    if isinstance(store, DuckDBStore):
-        return store.calls
-    assert isinstance(store, InfluxDBStore)
-    return store.requests
 
 
 async def write(
@@ -339,7 +343,9 @@ async def test_any_label_value_and_reserved_label_names_round_trip(store: Metric
 # -- several queries, names, label values -------------------------------------
 
 
-async def test_query_many_answers_every_query_in_order_in_one_call(store: MetricStore) -> None:
+async def test_query_many_answers_every_query_in_order_in_one_call(
+    store: MetricStore, store_calls: BackendCalls
+) -> None:
     points = [*host_points(), ("mem", {"host": "a"}, T0 + 1, 5.0)]
     await write(store, points)
     queries = [
@@ -350,9 +356,9 @@ async def test_query_many_answers_every_query_in_order_in_one_call(store: Metric
         q(labels={"no such": "label"}),
         q(step_ms=30_000, aggregation=Aggregation.P99, group_by=("region",)),
     ]
-    before = calls_of(store)
+    before = backend_calls(store_calls.registry)  # DuckDB statements or InfluxDB requests
     answers = await store.query_many(queries)
-    assert calls_of(store) - before == 1
+    assert backend_calls(store_calls.registry) - before == 1
     assert [shape(a) for a in answers[:3]] == [expected(points, x) for x in queries[:3]]
     for answer, query in zip(answers[3:], queries[3:], strict=True):
         assert_same(shape(answer), expected(points, query))
@@ -382,7 +388,9 @@ async def test_label_values_are_distinct_sorted_and_per_metric(store: MetricStor
     assert await store.label_values(TENANT, "cpu", "@tenant") == []
 
 
-async def test_label_values_of_many_queries_are_one_call(store: MetricStore) -> None:
+async def test_label_values_of_many_queries_are_one_call(
+    store: MetricStore, store_calls: BackendCalls
+) -> None:
     await write(store, [*host_points(), ("mem", {"host": "z"}, T0, 1.0)])
     await write(store, [("cpu", {"host": "hidden"}, T0, 1.0)], tenant="other")
     queries = [
@@ -393,9 +401,9 @@ async def test_label_values_of_many_queries_are_one_call(store: MetricStore) -> 
         LabelValuesQuery(TENANT, "cpu", "@tenant"),
         LabelValuesQuery("other", "cpu", "host"),
     ]
-    before = calls_of(store)
+    before = backend_calls(store_calls.registry)
     answers = await store.label_values_many(queries)
-    assert calls_of(store) - before == 1
+    assert backend_calls(store_calls.registry) - before == 1
     assert answers == [["a", "b", "c"], ["eu", "us"], ["z"], [], [], ["hidden"]]
     assert answers == [await store.label_values(q.tenant, q.metric, q.label) for q in queries]
     assert await store.label_values_many([]) == []

@@ -21,7 +21,7 @@ async def test_health_and_readiness(
 
 
 async def test_prometheus_metrics_count_operations_points_and_errors(
-    client: httpx.AsyncClient, gql: GraphQLClient
+    client: httpx.AsyncClient, gql: GraphQLClient, request: pytest.FixtureRequest
 ) -> None:
     await gql.execute(
         'mutation Push { ingestMetrics(points: [{name: "a", value: 1}, {name: "b c", value: 2}]) '
@@ -42,6 +42,11 @@ async def test_prometheus_metrics_count_operations_points_and_errors(
     assert 'gateway_graphql_errors_total{code="BAD_USER_INPUT"} 1.0' in text
     assert "gateway_active_subscriptions 0.0" in text
     assert "gateway_subscription_dropped_messages_total 0.0" in text
+    # one write of the accepted point and one name look-up, on whichever metric store
+    store = "influxdb" if production_backends(request) else "duckdb"
+    calls = 'gateway_backend_calls_total{{backend="{}",operation="{}"}} 1.0'
+    assert calls.format(store, "write_points") in text
+    assert calls.format(store, "metric_names") in text
 
 
 async def test_correlation_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:

@@ -13,6 +13,7 @@ from analytics_gateway.app import Gateway, create_app
 from tests.conftest import (
     GraphQLClient,
     asgi_transport,
+    backend_calls,
     make_settings,
     new_key,
     production_backends,
@@ -60,34 +61,34 @@ async def test_repeat_is_served_from_the_cache_and_a_write_invalidates_it(
     setup: tuple[Gateway, GraphQLClient, GraphQLClient],
 ) -> None:
     gateway, acme, _ = setup
-    store = gateway.services.backends.metrics
+    registry = gateway.metrics.registry
     await _write(acme, 1.0)
     assert await _values(acme) == [[1.0]]
-    calls = store.calls  # type: ignore[attr-defined]
+    calls = backend_calls(registry, "duckdb")
     assert await _values(acme) == [[1.0]]
-    assert store.calls == calls  # type: ignore[attr-defined]
+    assert backend_calls(registry, "duckdb") == calls
 
     await _write(acme, 2.0)  # into the cached range
-    calls = store.calls  # type: ignore[attr-defined]
+    calls = backend_calls(registry, "duckdb")
     assert await _values(acme) == [[1.0, 2.0]]
-    assert store.calls == calls + 1  # type: ignore[attr-defined]
+    assert backend_calls(registry, "duckdb") == calls + 1
 
     await _write(acme, 5.0, name="other")  # another metric leaves the entry current
-    calls = store.calls  # type: ignore[attr-defined]
+    calls = backend_calls(registry, "duckdb")
     assert await _values(acme) == [[1.0, 2.0]]
-    assert store.calls == calls  # type: ignore[attr-defined]
+    assert backend_calls(registry, "duckdb") == calls
 
 
 async def test_a_range_reaching_now_is_never_cached(
     setup: tuple[Gateway, GraphQLClient, GraphQLClient],
 ) -> None:
     gateway, acme, _ = setup
-    store = gateway.services.backends.metrics
+    registry = gateway.metrics.registry
     query = '{ metrics(query: {name: "cpu", last: "1h"}) { name } }'
     await acme.execute(query)
-    calls = store.calls  # type: ignore[attr-defined]
+    calls = backend_calls(registry, "duckdb")
     await acme.execute(query)
-    assert store.calls == calls + 1  # type: ignore[attr-defined]
+    assert backend_calls(registry, "duckdb") == calls + 1
 
 
 async def test_cached_results_stay_with_their_tenant(

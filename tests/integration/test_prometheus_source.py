@@ -26,7 +26,7 @@ from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.backends.prometheus_source import PrometheusSource
 from analytics_gateway.config import Settings
-from tests.conftest import GraphQLClient, asgi_transport, make_settings, started
+from tests.conftest import GraphQLClient, asgi_transport, backend_calls, make_settings, started
 from tests.fixtures.prometheus import PrometheusServer, ScrapeTarget, prometheus_server
 from tests.servers import GatewayProcess
 
@@ -287,14 +287,15 @@ async def test_a_batch_is_one_store_call_and_concurrent_prometheus_calls(
             "/analytics/metrics", json=points, headers={"Authorization": f"Bearer {acme.key}"}
         )
         assert response.status_code < 300, response.text
-        store = app.state.gateway.services.backends.metrics
+        registry = app.state.gateway.metrics.registry
         source = source_of(app)
-        store_calls, source_calls = store.calls, source.calls
+        store_calls = backend_calls(registry, "duckdb")
+        source_calls = backend_calls(registry, "prometheus")
         source.max_in_flight = 0
         body = await acme.execute(MIXED, {"from": iso(start), "to": iso(end)})
         assert "errors" not in body, body
-        assert store.calls - store_calls == 1
-        assert source.calls - source_calls == 3
+        assert backend_calls(registry, "duckdb") - store_calls == 1
+        assert backend_calls(registry, "prometheus") - source_calls == 3
         assert source.max_in_flight == 3  # all three in flight at once
     data = body["data"]
     assert data["s1"] == [

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.backends.influxdb_store import InfluxDBStore, InfluxTarget
 from analytics_gateway.config import Settings
+from tests.conftest import backend_calls
 
 
 @pytest.mark.parametrize(
@@ -82,10 +84,11 @@ async def test_influx_metrics_keep_events_in_a_duckdb_file_in_the_data_dir(tmp_p
         settings.resolved_events_url
         == f"duckdb:///{(tmp_path / 'data').resolve()}/analytics.duckdb"
     )
-    backends = build_backends(settings)  # nothing connects yet
+    registry = CollectorRegistry()
+    backends = build_backends(settings, registry)  # nothing connects yet
     try:
         assert isinstance(backends.metrics, InfluxDBStore)
         assert isinstance(backends.events, DuckDBStore)
-        assert backends.metrics.requests == 0
+        assert backend_calls(registry, "influxdb") == 0
     finally:
         await backends.close()

@@ -1,0 +1,79 @@
+"""Round trips to the stores: `gateway_backend_calls_total{backend, operation}`.
+
+One call is one DuckDB statement, or one HTTP request to InfluxDB,
+Elasticsearch or Prometheus. The dataloaders promise one call per batch; this
+counter shows it at `/metrics`, and the tests count calls on it.
+
+Both labels take their values from the fixed sets below, never from a request,
+so the number of series stays small whatever tenants send. Each store counts
+on the `BackendCalls` it is given (the app's registry, through
+`factory.build_backends`), or on a private registry of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter
+
+Backend = Literal["duckdb", "influxdb", "elasticsearch", "prometheus"]
+Operation = Literal[
+    "write_points",  # metric points written
+    "query_points",  # metric queries (a whole dataloader batch on the stores)
+    "metric_names",
+    "label_values",
+    "write_events",
+    "query_events",  # event pages
+    "count_events",  # event counts (a whole dataloader batch)
+    "setup",  # database or index template created
+    "retention",  # expired event indices listed or deleted
+    "ping",  # readiness probe
+]
+
+METRIC_NAME = "gateway_backend_calls_total"
+
+OPERATIONS: Mapping[Backend, tuple[Operation, ...]] = {
+    "duckdb": (
+        "write_points",
+        "query_points",
+        "metric_names",
+        "label_values",
+        "write_events",
+        "query_events",
+        "count_events",
+    ),
+    "influxdb": ("write_points", "query_points", "metric_names", "label_values", "setup"),
+    "elasticsearch": ("write_events", "query_events", "count_events", "setup", "retention"),
+    "prometheus": ("query_points", "metric_names", "label_values", "ping"),
+}
+
+
+class BackendCalls:
+    """The counter, on `registry` or, if none is given, on a private one."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self._total = Counter(
+            METRIC_NAME.removesuffix("_total"),
+            "Calls to the stores (DuckDB statements, HTTP requests), by backend and operation.",
+            ["backend", "operation"],
+            registry=self.registry,
+        )
+
+    def of(self, backend: Backend) -> CallCounter:
+        """The calls of one backend; each of its operations is exposed (at 0) from now on."""
+        return CallCounter(self._total, backend)
+
+
+class CallCounter:
+    """Counts one backend's calls by operation."""
+
+    def __init__(self, total: Counter, backend: Backend) -> None:
+        self._children = {
+            operation: total.labels(backend=backend, operation=operation)
+            for operation in OPERATIONS[backend]
+        }
+
+    def count(self, operation: Operation) -> None:
+        self._children[operation].inc()
