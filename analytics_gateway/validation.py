@@ -2,7 +2,8 @@
 
 Names and label sets repeat heavily inside a batch (a Telegraf flush is a few
 series times many fields), so each distinct name and label set is checked and
-canonicalised once per batch, not once per point.
+canonicalised once per batch, not once per point. The metric name rule itself
+lives in `analytics_gateway.names`, shared with the expression grammar.
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ import numpy.typing as npt
 
 from analytics_gateway.config import Limits
 from analytics_gateway.domain import canonical_labels
+from analytics_gateway.names import NAME_RE as NAME_RE  # the one metric name rule
+from analytics_gateway.names import NAME_RULE as NAME_RULE
 
-NAME_RE = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:.\-]{0,199}$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$")
-NAME_RULE = (
-    "use letters, digits, '_', ':', '.', '-' (starting with a letter, '_' or ':'), "
-    "at most 200 characters"
-)
 
 _EMPTY: Mapping[str, str] = {}
 _EMPTY_KEY = canonical_labels({})

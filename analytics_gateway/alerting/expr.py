@@ -1,13 +1,18 @@
-"""The alert condition language: a Lark grammar, a typed AST, errors with positions.
+"""The alert condition language: the `condition` start rule of the shared grammar
+(`analytics_gateway.grammar`), a typed AST, errors with positions.
 
     error_rate > 0.05
     avg(cpu_usage{host="a"}[5m]) > 90 and p95(latency_ms[10m]) > 250
     errors / requests > 0.05
+    http-errors - retries > 5
     cpu_usage outside band(7d, sensitivity=high)
 
 A bare metric reads its latest value within the last 5 minutes; `fn(metric[w])`
 aggregates the window `w` (avg sum min max count last p50 p95 p99 rate). Label
 matchers are `=`, `!=`, `=~` and `!~` (regular expressions match whole values).
+Metric names follow `analytics_gateway.names` and may contain `-`, so `a-b` is
+the metric `a-b` and subtraction after a name is written with a space before
+the minus sign (`a - b`); dashboard variables (`$host`) are refused.
 Conditions are parsed into the AST below and interpreted; nothing is `eval`ed.
 """
 
@@ -18,89 +23,20 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import (
-    UnexpectedCharacters,
-    UnexpectedEOF,
-    UnexpectedInput,
-    UnexpectedToken,
-    VisitError,
-)
+from lark import Token, Transformer_NonRecursive, Tree, v_args
+from lark.exceptions import VisitError
 
+from analytics_gateway import grammar
 from analytics_gateway.alerting.model import LabelMatcher as Matcher
 from analytics_gateway.alerting.model import MatchOp
 from analytics_gateway.domain import Aggregation
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.names import NAME_RE, NAME_RULE
 
 DEFAULT_LOOKBACK_MS = 5 * 60_000
 MAX_WINDOW_MS = 90 * 86_400_000
 MAX_NODES = 64
-
-_GRAMMAR = r"""
-?start: disj
-?disj: conj | disj OR conj -> logic
-?conj: neg | conj AND neg -> logic
-?neg: NOT neg -> negation | comparison
-?comparison: sum | sum CMP sum -> compare | sum OUTSIDE band -> outside
-band: BAND "(" DURATION ("," band_arg)* ")"
-band_arg: NAME "=" NAME
-?sum: product | sum PLUS product -> arith | sum MINUS product -> arith
-?product: unary | product TIMES unary -> arith | product DIVIDE unary -> arith
-?unary: atom | MINUS unary -> minus
-?atom: NUMBER -> number | selector | call | "(" disj ")"
-call: NAME "(" NAME matchers? window? ")"
-selector: NAME matchers? window?
-matchers: "{" [matcher ("," matcher)*] "}"
-matcher: NAME MATCH_OP STRING
-window: "[" DURATION "]"
-
-OR: "or"
-AND: "and"
-NOT: "not"
-OUTSIDE: "outside"
-BAND: "band"
-CMP: ">=" | "<=" | "==" | "!=" | ">" | "<"
-MATCH_OP: "=~" | "!~" | "!=" | "="
-PLUS: "+"
-MINUS: "-"
-TIMES: "*"
-DIVIDE: "/"
-NAME: /[A-Za-z_:][A-Za-z0-9_:.]*/
-NUMBER: /(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/
-DURATION: /\d+(\.\d+)?(ms|s|m|h|d|w)/
-STRING: /"([^"\\]|\\.)*"/
-%ignore /\s+/
-"""
-
-_PARSER = Lark(_GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True)
-
-_READABLE = {
-    "OR": "'or'",
-    "AND": "'and'",
-    "NOT": "'not'",
-    "OUTSIDE": "'outside'",
-    "BAND": "'band'",
-    "CMP": "a comparison (> >= < <= == !=)",
-    "MATCH_OP": "a label matcher (= != =~ !~)",
-    "PLUS": "'+'",
-    "MINUS": "'-'",
-    "TIMES": "'*'",
-    "DIVIDE": "'/'",
-    "NAME": "a name",
-    "NUMBER": "a number",
-    "DURATION": "a duration (e.g. 5m)",
-    "STRING": 'a quoted string (e.g. "a")',
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "LSQB": "'['",
-    "RSQB": "']'",
-    "COMMA": "','",
-    "EQUAL": "'='",
-    "$END": "the end",
-}
 
 FUNCTIONS = {a.value: a for a in Aggregation}
 
@@ -187,8 +123,11 @@ class Positioned:
 
 
 @v_args(meta=True)
-class _Build(Transformer[Token, Positioned]):
-    """Parse tree -> AST, checking types; every node remembers its column."""
+class _Build(Transformer_NonRecursive[Token, Positioned]):
+    """Parse tree -> AST, checking types; every node remembers its column.
+
+    Non-recursive, so a long chain such as `1 + 1 + ... > x` cannot exhaust the stack
+    before `MAX_NODES` refuses it."""
 
     def __init__(self, source: str) -> None:
         super().__init__()
@@ -231,7 +170,7 @@ class _Build(Transformer[Token, Positioned]):
 
     def matcher(self, meta: Any, children: list[Token]) -> Matcher:
         label, op, raw = children
-        value = bytes(str(raw)[1:-1], "utf-8").decode("unicode_escape")
+        value = grammar.unquote(raw)
         if op in ("=~", "!~"):
             try:
                 re.compile(value)
@@ -262,7 +201,13 @@ class _Build(Transformer[Token, Positioned]):
                 matchers = child
             elif isinstance(child, int):
                 window = child
-        return str(children[0]), matchers, window
+        metric = str(children[0])
+        if not NAME_RE.match(metric):
+            self._fail(f"{metric!r} is not a metric name: {NAME_RULE}", children[0].column or 1)
+        return metric, matchers, window
+
+    def paren(self, meta: Any, children: list[Positioned]) -> Positioned:
+        return children[0]
 
     def call(self, meta: Any, children: list[Any]) -> Positioned:
         function = FUNCTIONS.get(str(children[0]).lower())
@@ -336,19 +281,6 @@ class _Build(Transformer[Token, Positioned]):
         return self._at(Outside(subject.node, window, sensitivity), meta.column)
 
 
-def _describe(token: Token | None) -> str:
-    if token is None or token.type == "$END":
-        return "end of condition"
-    return repr(str(token))
-
-
-def _expected(names: set[str]) -> str:
-    readable = sorted({_READABLE.get(n, n.lower()) for n in names})
-    if len(readable) > 6:
-        readable = [*readable[:6], "..."]
-    return ", ".join(readable)
-
-
 @dataclass(frozen=True)
 class Condition:
     """A parsed condition and its source text."""
@@ -397,14 +329,16 @@ def parse_condition(source: str) -> Condition:
     if len(source) > 2000:
         raise ConditionError("the condition is longer than 2000 characters", 1, source[:40])
     try:
-        tree = _PARSER.parse(source)
-    except UnexpectedInput as exc:
-        raise _syntax_error(exc, source) from None
-    try:
+        tree = grammar.parse(source, "condition")
+        _refuse_variables(tree)
         result = _Build(source).transform(tree)
+    except grammar.ExpressionError as exc:
+        raise ConditionError(exc.message, exc.column, source) from None
     except VisitError as exc:
         if isinstance(exc.orig_exc, ConditionError):
             raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, grammar.ExpressionError):
+            raise ConditionError(exc.orig_exc.message, exc.orig_exc.column, source) from None
         raise
     if isinstance(result.node, NUMERIC):
         raise ConditionError(
@@ -415,22 +349,12 @@ def parse_condition(source: str) -> Condition:
     return Condition(source, result.node)
 
 
-def _syntax_error(exc: UnexpectedInput, source: str) -> ConditionError:
-    column = getattr(exc, "column", None) or len(source) + 1
-    if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream or 0
-        char = source[pos] if pos < len(source) else ""
-        expected = _expected(set(exc.allowed or ()))
-        return ConditionError(f"unexpected character {char!r}; expected {expected}", column, source)
-    if isinstance(exc, UnexpectedToken):
-        found = _describe(exc.token)
-        if exc.token.type == "$END":
-            column = len(source) + 1
-        return ConditionError(
-            f"unexpected {found}; expected {_expected(set(exc.expected))}", column, source
+def _refuse_variables(tree: Tree[Token]) -> None:
+    """`$var` is for dashboards, where a value is chosen; a rule has no one to choose it."""
+    found = grammar.variable_names(tree)
+    if found:
+        raise grammar.ExpressionError(
+            f"{str(found[0])!r} holds a dashboard variable; "
+            "an alert condition names its metrics and labels without $variables",
+            found[0].column or 1,
         )
-    if isinstance(exc, UnexpectedEOF):
-        return ConditionError(
-            f"unexpected end; expected {_expected(set(exc.expected))}", len(source) + 1, source
-        )
-    return ConditionError("cannot parse", column, source)

@@ -1,34 +1,36 @@
-"""KPI formulas such as `revenue / active_users`: a tiny parser, never `eval`.
+"""KPI formulas such as `revenue / active_users`: the `formula` start rule of the
+shared expression grammar (`analytics_gateway.grammar`), never `eval`.
 
-    expr    := term (("+" | "-") term)*
-    term    := factor (("*" | "/") factor)*
-    factor  := NUMBER | metric | "(" expr ")" | "-" factor
+    formula := sum of numbers and metrics: + - * /, unary minus, parentheses
     metric  := NAME ( "{" NAME "=" STRING ("," NAME "=" STRING)* "}" )?
 
-Names may hold dashboard variables (`$country`); they are checked as metric
-names once substituted. Evaluation is pointwise: a value that is missing, or a
-division by zero, gives no value (None) rather than an error.
+Metric names follow `analytics_gateway.names` and may contain `-`: `a-b` is the
+metric `a-b`, so subtraction after a name is written with a space before the
+minus sign (`http-errors - retries`, `a -1`). Names may hold dashboard variables
+(`$country`, `${country}`); they are checked as metric names once substituted.
+What only alert conditions take (functions, windows, comparisons, `and`/`or`,
+matchers other than `=`) is refused with a message saying so, as are more than
+`MAX_METRICS` metrics, `MAX_LENGTH` characters or `MAX_DEPTH` levels of nesting.
+Evaluation is pointwise: a value that is missing, or a division by zero, gives no
+value (None) rather than an error.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
+from lark import Token, Transformer_NonRecursive, v_args
+from lark.exceptions import VisitError
+
+from analytics_gateway import grammar
 from analytics_gateway.errors import BadUserInput
 
 MAX_LENGTH = 500
 MAX_METRICS = 10
-MAX_DEPTH = 32
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
-    r"|(?P<name>(?:[A-Za-z_:][A-Za-z0-9_:.]*|\$\{[A-Za-z_]\w*\}|\$[A-Za-z_]\w*)+)"
-    r'|(?P<string>"[^"\\]*")'
-    r"|(?P<op>[-+*/(){},=]))"
-)
+MAX_DEPTH = grammar.MAX_DEPTH
 
 
 @dataclass(frozen=True)
@@ -57,106 +59,74 @@ class Binary:
 Node = Number | MetricRef | Negate | Binary
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
-    tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        match = _TOKEN.match(text, pos)
-        if match is None or match.end() == pos:
-            raise BadUserInput(
-                f"formula: unexpected character {text[pos:].lstrip()[:1]!r}", field="formula"
-            )
-        kind = match.lastgroup
-        assert kind is not None
-        tokens.append((kind, match.group(kind)))
-        pos = match.end()
-    return tokens
+def _refused(message: str, column: int) -> BadUserInput:
+    return BadUserInput(f"formula: {message} at column {column}", field="formula", column=column)
 
 
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.tokens = _tokens(text)
-        self.pos = 0
-        self.depth = 0
+@v_args(meta=True)
+class _Build(Transformer_NonRecursive[Token, Node]):
+    """Parse tree -> formula AST; what only conditions take is refused by name."""
 
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+    def _fail(self, message: str, column: int) -> NoReturn:
+        raise _refused(message, column)
 
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token is None:
-            raise BadUserInput("formula: unexpected end", field="formula")
-        self.pos += 1
-        return token
+    def number(self, meta: Any, children: list[Token]) -> Node:
+        return Number(float(children[0]))
 
-    def expect(self, op: str) -> None:
-        kind, value = self.take()
-        if kind != "op" or value != op:
-            raise BadUserInput(f"formula: expected {op!r}, found {value!r}", field="formula")
-
-    def at(self, *ops: str) -> bool:
-        token = self.peek()
-        return token is not None and token[0] == "op" and token[1] in ops
-
-    def expr(self) -> Node:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise BadUserInput("formula: nested too deeply", field="formula")
-        node = self.term()
-        while self.at("+", "-"):
-            node = Binary(self.take()[1], node, self.term())
-        self.depth -= 1
-        return node
-
-    def term(self) -> Node:
-        node = self.factor()
-        while self.at("*", "/"):
-            node = Binary(self.take()[1], node, self.factor())
-        return node
-
-    def factor(self) -> Node:
-        kind, value = self.take()
-        if kind == "number":
-            return Number(float(value))
-        if kind == "name":
-            return MetricRef(value, self.selector())
-        if kind == "op" and value == "(":
-            node = self.expr()
-            self.expect(")")
-            return node
-        if kind == "op" and value == "-":
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise BadUserInput("formula: nested too deeply", field="formula")
-            node = Negate(self.factor())
-            self.depth -= 1
-            return node
-        raise BadUserInput(f"formula: unexpected {value!r}", field="formula")
-
-    def selector(self) -> tuple[tuple[str, str], ...]:
-        if not self.at("{"):
-            return ()
-        self.take()
+    def selector(self, meta: Any, children: list[Any]) -> Node:
+        name, *rest = children
         labels: dict[str, str] = {}
-        while True:
-            kind, key = self.take()
-            if kind != "name":
-                raise BadUserInput(
-                    f"formula: expected a label name, found {key!r}", field="formula"
+        for part in rest:
+            if isinstance(part, Token):  # a window: [DURATION]
+                self._fail(
+                    f"{name!s}[{part!s}]: a formula takes no windows; "
+                    "the widget's time range and step apply to every metric",
+                    meta.column,
                 )
-            self.expect("=")
-            kind, quoted = self.take()
-            if kind != "string":
-                raise BadUserInput(
-                    f"formula: expected a quoted value, found {quoted!r}", field="formula"
-                )
-            labels[key] = quoted[1:-1]
-            if self.at("}"):
-                self.take()
-                return tuple(sorted(labels.items()))
-            self.expect(",")
+            labels.update(part)
+        return MetricRef(str(name), tuple(sorted(labels.items())))
+
+    def matchers(self, meta: Any, children: list[tuple[str, str] | None]) -> dict[str, str]:
+        return dict(m for m in children if m is not None)
+
+    def matcher(self, meta: Any, children: list[Token]) -> tuple[str, str]:
+        label, op, raw = children
+        if "$" in label:
+            self._fail(
+                f"label name {label!s} holds a variable; variables go in label values",
+                label.column or meta.column,
+            )
+        if op != "=":
+            self._fail(
+                f"{label!s}{op!s}{raw!s}: a formula's label matchers take '=' only",
+                op.column or meta.column,
+            )
+        return str(label), grammar.unquote(raw)
+
+    def window(self, meta: Any, children: list[Token]) -> Token:
+        return children[0]
+
+    def call(self, meta: Any, children: list[Any]) -> Node:
+        self._fail(
+            f"{children[0]!s}(...): a formula takes no functions; "
+            "set the widget's aggregation instead",
+            meta.column,
+        )
+
+    def paren(self, meta: Any, children: list[Node]) -> Node:
+        return children[0]
+
+    def minus(self, meta: Any, children: list[Any]) -> Node:
+        return Negate(children[1])
+
+    def arith(self, meta: Any, children: list[Any]) -> Node:
+        left, op, right = children
+        return Binary(str(op), left, right)
+
+    def _condition_only(self, meta: Any, children: list[Any]) -> NoReturn:
+        self._fail(grammar.FORMULA_COMPUTES, meta.column)
+
+    compare = logic = negation = outside = _condition_only
 
 
 def parse(text: str) -> Node:
@@ -165,11 +135,16 @@ def parse(text: str) -> Node:
         raise BadUserInput("formula is empty", field="formula")
     if len(text) > MAX_LENGTH:
         raise BadUserInput(f"formula is longer than {MAX_LENGTH} characters", field="formula")
-    parser = _Parser(text)
-    node = parser.expr()
-    extra = parser.peek()
-    if extra is not None:
-        raise BadUserInput(f"formula: unexpected {extra[1]!r}", field="formula")
+    try:
+        node = _Build().transform(grammar.parse(text, "formula"))
+    except grammar.ExpressionError as exc:
+        raise _refused(exc.message, exc.column) from None
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, BadUserInput):
+            raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, grammar.ExpressionError):
+            raise _refused(exc.orig_exc.message, exc.orig_exc.column) from None
+        raise
     if len(metric_refs(node)) > MAX_METRICS:
         raise BadUserInput(f"formula: at most {MAX_METRICS} metrics", field="formula")
     return node

@@ -6,6 +6,7 @@ import pytest
 
 from analytics_gateway.alerting.evaluate import Vector, evaluate
 from analytics_gateway.alerting.expr import (
+    Arith,
     Compare,
     ConditionError,
     Logic,
@@ -15,7 +16,9 @@ from analytics_gateway.alerting.expr import (
 )
 from analytics_gateway.alerting.model import MatchOp
 from analytics_gateway.alerting.state import Result
+from analytics_gateway.dashboards import formula
 from analytics_gateway.domain import Aggregation, canonical_labels
+from analytics_gateway.names import NAME_RE
 
 
 def test_the_brief_conditions_parse() -> None:
@@ -108,3 +111,68 @@ def test_series_pair_by_labels_and_a_single_series_broadcasts() -> None:
         "b": Result.HOLDS,
         "c": Result.CLEAR,
     }
+
+
+def test_names_may_hold_a_dash_so_subtraction_after_a_name_takes_a_space() -> None:
+    metric = parse_condition("http-errors > 5").root
+    assert isinstance(metric, Compare)
+    assert metric.left == Selector("http-errors", (), Aggregation.LAST, 300_000)
+
+    windowed = parse_condition('avg(http-errors{code="5-xx", job-name!~"a-.*"}[5m]) > 5')
+    [selector] = windowed.selectors()
+    assert selector.metric == "http-errors"
+    assert [(m.label, m.op, m.value) for m in selector.matchers] == [
+        ("code", MatchOp.EQ, "5-xx"),
+        ("job-name", MatchOp.NRE, "a-.*"),
+    ]
+
+    assert [s.metric for s in parse_condition("a-b > 1").selectors()] == ["a-b"]
+    for spaced in ("a - b > 1", "a -b > 1", "(a)-b > 1"):
+        root = parse_condition(spaced).root
+        assert isinstance(root, Compare), spaced
+        assert isinstance(root.left, Arith), spaced
+        assert root.left.op == "-"
+        assert [s.metric for s in parse_condition(spaced).selectors()] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("source", "column", "fragment"),
+    [
+        ("http-errors- requests > 1", 1, "'http-errors-' cannot end with '-'"),
+        ("a > b- 1", 5, "write subtraction with spaces (a - b)"),
+        ("cpu_$host > 90", 1, "'cpu_$host' holds a dashboard variable"),
+        ("avg(${metric}[5m]) > 90", 5, "holds a dashboard variable"),
+        ('cpu{$label="a"} > 90', 5, "'$label' holds a dashboard variable"),
+        ("(" * 40 + "x" + ")" * 40 + " > 1", 32, "nested too deeply"),
+        ("-" * 1000 + "x > 1", 32, "nested too deeply"),
+        ("not " * 40 + "x > 1", 125, "nested too deeply"),
+        ("+".join(["1"] * 900) + " > x", 1, "more than 64 parts"),
+        ("x" * 201 + " > 1", 1, "is not a metric name"),
+    ],
+)
+def test_dashes_variables_and_deep_nesting_are_refused_with_a_reason(
+    source: str, column: int, fragment: str
+) -> None:
+    with pytest.raises(ConditionError) as caught:
+        parse_condition(source)
+    assert caught.value.column == column
+    assert fragment in caught.value.message
+
+
+def test_label_values_keep_what_was_written() -> None:
+    [selector] = parse_condition(r'x{city="München", q="a\"b", re=~"\d+\.\d"} > 1').selectors()
+    assert [m.value for m in selector.matchers] == ["München", 'a"b', r"\d+\.\d"]
+    [odd] = parse_condition(r'x{a="\x"} > 1').selectors()  # not an escape: kept as written
+    assert odd.matchers[0].value == r"\x"
+
+
+@pytest.mark.parametrize("name", ["a", "http-errors", "_x", ":a:b", "a.b-c_d:e", "a--b", "x-1"])
+def test_every_ingestible_name_not_ending_in_a_dash_is_one_metric_in_both_languages(
+    name: str,
+) -> None:
+    assert NAME_RE.match(name)
+    assert [s.metric for s in parse_condition(f"{name} > 1").selectors()] == [name]
+    assert formula.parse(name) == formula.MetricRef(name)
+    assert formula.parse(f'{name}{{k="v"}} * 2') == formula.Binary(
+        "*", formula.MetricRef(name, (("k", "v"),)), formula.Number(2.0)
+    )

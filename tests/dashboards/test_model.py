@@ -67,6 +67,66 @@ def test_bad_formulas_are_refused_with_a_reason(text: str, message: str) -> None
     assert message in error.value.message
 
 
+def test_names_may_hold_a_dash_so_subtraction_after_a_name_takes_a_space() -> None:
+    assert formula.parse("a-b") == formula.MetricRef("a-b")
+    subtraction = formula.Binary("-", formula.MetricRef("a"), formula.MetricRef("b"))
+    assert formula.parse("a - b") == subtraction
+    assert formula.parse("a -b") == subtraction
+    assert formula.parse("(a)-b") == subtraction
+    assert _value("http-errors / requests", **{"http-errors": 6, "requests": 200}) == 0.03
+    assert _value("x-1 - 1", **{"x-1": 5}) == 4
+    assert _value("2-1") == 1  # a name starts with a letter, '_' or ':'
+    with pytest.raises(BadUserInput) as error:
+        formula.parse("http-errors- requests")
+    assert error.value.message == (
+        "formula: 'http-errors-' cannot end with '-': names may contain '-', "
+        "so write subtraction with spaces (a - b) at column 1"
+    )
+
+
+def test_names_with_a_dash_in_selectors_and_variables() -> None:
+    tree = formula.parse('http-errors{code="5-xx", host="$host"} / ${kind}-requests{a-b="c"}')
+    assert formula.metric_refs(tree) == [
+        formula.MetricRef("http-errors", (("code", "5-xx"), ("host", "$host"))),
+        formula.MetricRef("${kind}-requests", (("a-b", "c"),)),
+    ]
+    assert formula.metric_refs(formula.parse("cpu_$host-total")) == [
+        formula.MetricRef("cpu_$host-total")
+    ]
+    quoted = formula.parse(r'x{city="München", q="say \"hi\"", re="\d+"}')
+    labels = (("city", "München"), ("q", 'say "hi"'), ("re", r"\d+"))
+    assert quoted == formula.MetricRef("x", labels)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("avg(cpu)", "avg(...): a formula takes no functions"),
+        ("cpu[5m] / 2", "cpu[5m]: a formula takes no windows"),
+        ('cpu{host!="a"}', "label matchers take '=' only"),
+        ('cpu{host=~"a.*"}', "label matchers take '=' only"),
+        ("a > b", "unexpected '>': comparisons and 'and', 'or', 'not', 'outside' belong in alert"),
+        ("(a > 1) * 2", "comparisons and 'and', 'or', 'not', 'outside' belong in alert"),
+        ("a and b", "unexpected 'and'"),
+        ('cpu{$label="a"}', "label name $label holds a variable"),
+        ("a - $", "unexpected character '$'"),
+        ("(" * 32 + "a" + ")" * 32, "nested too deeply"),
+        ("-(" * 20 + "a" + ")" * 20, "nested too deeply"),
+    ],
+)
+def test_what_only_conditions_take_is_refused_in_a_formula(text: str, message: str) -> None:
+    with pytest.raises(BadUserInput) as error:
+        formula.parse(text)
+    assert message in error.value.message
+    assert error.value.extensions["field"] == "formula"
+
+
+def test_nesting_within_the_limit_and_long_sums_parse() -> None:
+    assert _value("(" * 31 + "a" + ")" * 31, a=2) == 2
+    assert _value("-" * 31 + "a", a=2) == -2
+    assert _value(" + ".join(["1"] * 120)) == 120  # long, but not nested
+
+
 def test_variables_substitute_and_empty_means_all() -> None:
     declared = [Variable("country", default="DE"), Variable("host")]
     values = variables.resolve(declared, {"host": "web-1"})
