@@ -172,7 +172,7 @@ def gateway_process(
         profile,
     )
     return ServerProcess(
-        "gateway", argv, log=log, ready_urls=[f"http://127.0.0.1:{port}/healthz"], timeout=60
+        "gateway", argv, log=log, ready_urls=[f"http://127.0.0.1:{port}/readyz"], timeout=60
     )
 
 

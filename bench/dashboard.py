@@ -139,7 +139,7 @@ def run(options: DashboardOptions, workdir: Path, profile_dir: Path | None) -> l
         "gateway (demo)",
         argv,
         log=workdir / "logs" / "gateway_dashboard.log",
-        ready_urls=[f"{url}/healthz"],
+        ready_urls=[f"{url}/readyz"],
         env=clean_env(),
         timeout=120,
     )

@@ -244,7 +244,7 @@ def run(options: InfluxOptions, workdir: Path, profile_dir: Path | None) -> list
             profile,
         ),
         log=logs / "gateway_influx.log",
-        ready_urls=[f"{gateway_base}/healthz"],
+        ready_urls=[f"{gateway_base}/readyz"],
         env=env,
     )  # fmt: skip
     with influx, gateway:

@@ -205,7 +205,7 @@ def run(options: MlOptions, workdir: Path, profile_dir: Path | None) -> list[Com
         "gateway",
         argv,
         log=workdir / "logs" / "gateway_ml.log",
-        ready_urls=[f"http://127.0.0.1:{port}/healthz"],
+        ready_urls=[f"http://127.0.0.1:{port}/readyz"],
         env=env,
     )
     end_ms = int(time.time() * 1000) - 1000

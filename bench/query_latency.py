@@ -63,7 +63,7 @@ def run(options: QueryOptions, workdir: Path, profile_dir: Path | None) -> list[
         "query servers",
         python_argv("bench.query_server", args, profile),
         log=workdir / "logs" / "query_server.log",
-        ready_urls=[f"{gateway_url}/healthz", f"{bare_url}/healthz"],
+        ready_urls=[f"{gateway_url}/readyz", f"{bare_url}/healthz"],
         timeout=120,
     )
     body = orjson.dumps({"query": QUERY})

@@ -241,6 +241,17 @@ async def base(app: Starlette) -> AsyncIterator[str]:
         yield address
 
 
+async def until_ready(http: httpx.AsyncClient, deadline_seconds: float = 120.0) -> httpx.Response:
+    """Poll `/readyz` until it answers 200 (a new gateway warms its ML stack up first)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_seconds
+    while True:
+        response = await http.get("/readyz")
+        if response.status_code == 200 or loop.time() > give_up:
+            return response
+        await asyncio.sleep(0.1)
+
+
 async def open_ws(base: str, key: str) -> GraphQLWS:
     """A graphql-transport-ws connection to `base`, acknowledged for `key`."""
     ws = await GraphQLWS.open(f"ws://{base}/graphql", {"Authorization": f"Bearer {key}"})

@@ -38,6 +38,8 @@ async def readyz(request: Request) -> Response:
     seconds = services.settings.backend_timeout_seconds
     results = await asyncio.gather(*(_probe(probe, seconds) for probe in probes.values()))
     checks = dict(zip(probes, results, strict=True))
+    # not ready until the ML stack's cold start is paid (a few seconds after start-up)
+    checks["ml"] = services.ml.warm
     ready = all(checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "degraded", "checks": checks},

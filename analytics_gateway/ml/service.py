@@ -146,6 +146,11 @@ class MlService:
         # Not awaited: serving starts at once, the cold start is paid in the background.
         self.warmed_up = asyncio.ensure_future(asyncio.to_thread(warm_up))
 
+    @property
+    def warm(self) -> bool:
+        """Whether the start-up warm-up has finished (or failed: then requests pay it)."""
+        return self.warmed_up is not None and self.warmed_up.done()
+
     async def stop(self) -> None:
         if self.warmed_up is not None and not self.warmed_up.done():
             # the thread finishes on its own (a few seconds at most); nothing waits for it

@@ -5,18 +5,19 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import GraphQLClient, production_backends
+from tests.conftest import GraphQLClient, production_backends, until_ready
 
 
 async def test_health_and_readiness(
     client: httpx.AsyncClient, request: pytest.FixtureRequest
 ) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
-    ready = await client.get("/readyz")
+    ready = await until_ready(client)
     assert ready.status_code == 200
     checked = ["broker", "metrics", "events", "config", "cache"]
     if production_backends(request):
         checked.append("buffer")  # the ingest buffer is configured only there
+    checked.append("ml")  # the ML stack has paid its cold start
     assert ready.json() == {"status": "ready", "checks": dict.fromkeys(checked, True)}
 
 

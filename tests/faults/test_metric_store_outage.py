@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import GraphQLClient, gateway, make_settings
+from tests.conftest import GraphQLClient, gateway, make_settings, until_ready
 from tests.fixtures.influxdb import influx_server
 from tests.servers import RedisServer
 
@@ -129,5 +129,5 @@ async def test_frozen_store_fails_its_fields_fast_while_the_rest_answers(
                 assert (await gql.http.get("/healthz")).status_code == 200
             finally:
                 influx.resume()
-            ready = await gql.http.get("/readyz")
+            ready = await until_ready(gql.http)
             assert ready.status_code == 200, ready.text
