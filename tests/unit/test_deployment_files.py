@@ -30,7 +30,7 @@ from starlette.routing import Route
 from analytics_gateway.app import create_app
 from analytics_gateway.cli import _parser
 from analytics_gateway.config import ENV_PREFIX, Limits, Settings
-from tests.conftest import asgi_transport, make_settings, started
+from tests.conftest import asgi_transport, make_settings, started, until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -257,6 +257,7 @@ async def test_probes_and_scrapes_hit_real_routes_without_a_key(tmp_path: Path) 
     async with started(app):
         transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            await until_ready(http)  # a new gateway warms its ML stack up first
             for path in paths:
                 response = await http.get(path)
                 assert response.status_code == 200, (path, response.text)
