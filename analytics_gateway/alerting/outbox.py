@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from analytics_gateway.alerting.channels.base import DeliveryError
+from analytics_gateway.alerting.channels.base import DeliveryError, Outcome
 from analytics_gateway.alerting.channels.registry import Senders
 from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.model import Channel
@@ -111,7 +111,11 @@ class Outbox:
         channel = await self._channel(tenant, notification["target"])
         try:
             if channel is None:
-                raise DeliveryError(f"no channel named {notification['target']!r}", permanent=True)
+                raise DeliveryError(
+                    f"no channel named {notification['target']!r}",
+                    permanent=True,
+                    outcome=Outcome.INVALID,
+                )
             await self._senders.send(channel, notification)
         except DeliveryError as exc:
             self._metrics.delivery_failures.inc()
@@ -167,6 +171,7 @@ def _record(
         "alertId": notification["alertId"],
         "status": notification["status"],
         "delivered": error is None,
+        "outcome": (Outcome.DELIVERED if error is None else error.outcome).value,
         "attempts": attempts,
         "error": None if error is None else error.message,
         "createdAt": notification["createdAt"],

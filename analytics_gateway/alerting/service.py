@@ -19,7 +19,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
 import orjson
 import redis.asyncio as aioredis
 
@@ -28,7 +27,7 @@ from analytics_gateway.alerting.channels.registry import Senders
 from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.alerting.lease import LocalOwnership, RedisOwnership, shard_of
 from analytics_gateway.alerting.metrics import AlertMetrics
-from analytics_gateway.alerting.model import AlertRule, Channel, Silence
+from analytics_gateway.alerting.model import AlertRule, Channel, ChannelKind, Silence
 from analytics_gateway.alerting.outbox import Outbox
 from analytics_gateway.alerting.scheduler import Ownership, Scheduler
 from analytics_gateway.alerting.silences import check_matchers, check_period
@@ -37,6 +36,7 @@ from analytics_gateway.alerting.specs import ChannelSpec, RuleSpec, build_channe
 from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
 from analytics_gateway.config import Settings
+from analytics_gateway.egress import EgressPolicy
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, Conflict, NotFound
 from analytics_gateway.subscriptions.channels import alerts_channel
 from analytics_gateway.subscriptions.hub import Hub
@@ -82,7 +82,7 @@ class AlertService:
         self.clock = clock
         self._store = metric_store
         self._broker = broker
-        self._senders = Senders(httpx.AsyncClient())
+        self._senders = Senders(EgressPolicy.parse(settings.egress_allow))
         self.outbox = Outbox(self.docs, self._senders, clock, self.replica_id, metrics)
         self.ownership = ownership or build_ownership(settings, self.replica_id)
         self.scheduler = Scheduler(
@@ -274,8 +274,17 @@ class AlertService:
 
     # -- channels --------------------------------------------------------------
 
+    async def _check_destination(self, channel: Channel) -> None:
+        """The egress policy, at once: a refused destination is never stored."""
+        policy = self._senders.policy
+        if channel.kind is ChannelKind.EMAIL:
+            await policy.resolve(channel.smtp_host, channel.smtp_port, "smtpHost")
+        else:
+            await policy.check_url(channel.url)
+
     async def create_channel(self, tenant: str, spec: ChannelSpec) -> Channel:
         channel = build_channel(tenant, uuid.uuid4().hex, spec)
+        await self._check_destination(channel)
         if any(c.name == channel.name for c in await self.docs.channels(tenant)):
             raise Conflict(f"a channel named {channel.name!r} exists", field="name")
         version = await self.docs.put_channel(channel, expected_version=0)
@@ -284,6 +293,7 @@ class AlertService:
     async def update_channel(self, tenant: str, channel_id: str, spec: ChannelSpec) -> Channel:
         current = await self.channel(tenant, channel_id)
         channel = build_channel(tenant, channel_id, spec)
+        await self._check_destination(channel)
         if not spec.secret:
             channel = replace(channel, secret=current.secret)
         if not spec.password:
@@ -320,8 +330,11 @@ class AlertService:
             raise NotFound(f"no channel {channel_id!r}", id=channel_id)
         return channel
 
-    async def test_channel(self, tenant: str, channel_id: str) -> str | None:
-        """Send a test notification now (not through the outbox); the error, or None."""
+    async def test_channel(self, tenant: str, channel_id: str) -> DeliveryError | None:
+        """Send a test notification now (not through the outbox); the error, or None.
+
+        The error says what class of failure it was and why, in words of our own:
+        never the receiver's reply."""
         channel = await self.channel(tenant, channel_id)
         now = self.clock()
         notification = {
@@ -343,5 +356,5 @@ class AlertService:
         try:
             await self._senders.send(channel, notification)
         except DeliveryError as exc:
-            return exc.message
+            return exc
         return None

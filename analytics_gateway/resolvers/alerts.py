@@ -32,6 +32,7 @@ from analytics_gateway.schema.alerts import (
     Channel,
     ChannelKind,
     ChannelTestResult,
+    DeliveryOutcome,
     Matcher,
     MatchOperator,
     NotificationDecision,
@@ -388,7 +389,10 @@ async def resolve_delete_channel(info: Info, channel_id: str) -> bool:
 async def resolve_test_channel(info: Info, channel_id: str) -> ChannelTestResult:
     principal = info.context.require(Scope.WRITE)
     error = await info.context.services.alerts.test_channel(principal.tenant, channel_id)
-    return ChannelTestResult(ok=error is None, error=error)
+    if error is None:
+        return ChannelTestResult(ok=True, outcome=DeliveryOutcome.DELIVERED, error=None)
+    outcome = DeliveryOutcome[error.outcome.name]
+    return ChannelTestResult(ok=False, outcome=outcome, error=error.message)
 
 
 # -- live events ---------------------------------------------------------------

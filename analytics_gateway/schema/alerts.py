@@ -160,10 +160,38 @@ class Channel:
     version: int = strawberry.field(description="Version, for concurrent changes.")
 
 
+@strawberry.enum(
+    description="What became of a delivery. Receivers' replies are never shown: only this "
+    "class and a reason of the gateway's own."
+)
+class DeliveryOutcome(Enum):
+    DELIVERED = strawberry.enum_value("delivered", description="The receiver accepted it (2xx).")
+    REFUSED = strawberry.enum_value("refused", description="The receiver answered 4xx.")
+    FAILED = strawberry.enum_value(
+        "failed", description="The receiver answered 5xx, 408 or 429 (retried)."
+    )
+    REDIRECTED = strawberry.enum_value(
+        "redirected", description="The receiver answered 3xx; redirects are not followed."
+    )
+    TIMED_OUT = strawberry.enum_value("timed_out", description="No answer within the timeout.")
+    UNREACHABLE = strawberry.enum_value(
+        "unreachable", description="No connection, or it broke before an answer."
+    )
+    BLOCKED = strawberry.enum_value(
+        "blocked",
+        description="The destination is not allowed: loopback, private, link-local and other "
+        "non-public addresses are refused unless the operator allows them.",
+    )
+    INVALID = strawberry.enum_value(
+        "invalid", description="The channel cannot be sent to as configured."
+    )
+
+
 @strawberry.type(description="The result of sending a test notification.")
 class ChannelTestResult:
     ok: bool = strawberry.field(description="Whether it arrived.")
-    error: str | None = strawberry.field(description="Why not.")
+    outcome: DeliveryOutcome = strawberry.field(description="What became of it.")
+    error: str | None = strawberry.field(description="Why not, in the gateway's words.")
 
 
 @strawberry.type(description="A notification a simulated rule would have sent.")

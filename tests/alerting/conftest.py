@@ -45,6 +45,16 @@ class Clock:
         return self.now
 
 
+# The receivers these tests deliver to listen on loopback, which the egress policy
+# refuses unless the operator allows it.
+LOCAL_RECEIVERS = "127.0.0.1/32"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data", egress_allow=LOCAL_RECEIVERS)
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -179,4 +189,4 @@ def data_dir(settings: Settings) -> Path:
     return settings.data_dir
 
 
-__all__ = ["Clock", "alert_gateway", "make_settings"]
+__all__ = ["LOCAL_RECEIVERS", "Clock", "alert_gateway", "make_settings"]

@@ -1,4 +1,9 @@
-"""Email over SMTP (aiosmtplib), optionally upgraded with STARTTLS and logged in."""
+"""Email over SMTP (aiosmtplib), optionally upgraded with STARTTLS and logged in.
+
+The connection goes to an address the egress policy allowed (a socket opened
+by `egress.open_socket`), while STARTTLS still verifies the server's name.
+Failures report a reason of our own, never the server's reply text.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from typing import Any
 
 import aiosmtplib
 
-from analytics_gateway.alerting.channels.base import DeliveryError
+from analytics_gateway.alerting.channels.base import DeliveryError, Outcome
 from analytics_gateway.alerting.model import Channel
 from analytics_gateway.alerting.notify import summary
 from analytics_gateway.alerting.templates import format_value
+from analytics_gateway.egress import EgressPolicy, EgressRefused, open_socket
 
 
 def compose(channel: Channel, notification: Mapping[str, Any]) -> EmailMessage:
@@ -32,19 +38,42 @@ def compose(channel: Channel, notification: Mapping[str, Any]) -> EmailMessage:
 
 
 class EmailSender:
+    def __init__(self, policy: EgressPolicy, max_seconds: float) -> None:
+        self._policy = policy
+        self._max_seconds = max_seconds
+
     async def send(self, channel: Channel, notification: Mapping[str, Any]) -> None:
+        seconds = min(channel.timeout_ms / 1000, self._max_seconds)
+        try:
+            sock = await open_socket(self._policy, channel.smtp_host, channel.smtp_port, seconds)
+        except EgressRefused as exc:
+            reason = f"refused by the egress policy: {exc.message}"
+            raise DeliveryError(reason, permanent=True, outcome=Outcome.BLOCKED) from None
+        except OSError:
+            reason = f"SMTP: could not connect to {channel.smtp_host}:{channel.smtp_port}"
+            raise DeliveryError(reason, outcome=Outcome.UNREACHABLE) from None
         try:
             await aiosmtplib.send(
                 compose(channel, notification),
                 hostname=channel.smtp_host,
-                port=channel.smtp_port,
+                sock=sock,
                 start_tls=channel.start_tls,
                 use_tls=False,
                 username=channel.username or None,
                 password=channel.password or None,
-                timeout=channel.timeout_ms / 1000,
+                timeout=seconds,
             )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryError(f"SMTP refused the recipients: {exc}", permanent=True) from exc
+        except aiosmtplib.SMTPRecipientsRefused:
+            reason = "SMTP: the server refused the recipients"
+            raise DeliveryError(reason, permanent=True, outcome=Outcome.REFUSED) from None
+        except aiosmtplib.SMTPAuthenticationError:
+            reason = "SMTP: the server refused the login"
+            raise DeliveryError(reason, permanent=True, outcome=Outcome.REFUSED) from None
+        except aiosmtplib.SMTPTimeoutError:
+            reason = f"SMTP: timed out after {seconds:g}s"
+            raise DeliveryError(reason, outcome=Outcome.TIMED_OUT) from None
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP: {exc}") from exc
+            reason = f"SMTP: the delivery failed ({type(exc).__name__})"
+            raise DeliveryError(reason, outcome=Outcome.FAILED) from None
+        finally:
+            sock.close()

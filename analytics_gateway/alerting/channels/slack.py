@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
-from analytics_gateway.alerting.channels.base import DeliveryError
+from analytics_gateway.alerting.channels.base import DeliveryError, Outcome
 from analytics_gateway.alerting.channels.webhook import post_json
 from analytics_gateway.alerting.model import Channel
 from analytics_gateway.alerting.notify import summary
 from analytics_gateway.alerting.templates import format_value
+from analytics_gateway.egress import EgressPolicy
 
 MAX_ALERTS = 10  # Slack allows 50 blocks; a message stays readable with fewer
 
@@ -38,10 +39,14 @@ def message(notification: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class SlackSender:
-    def __init__(self, client: httpx.AsyncClient) -> None:
-        self._client = client
+    def __init__(self, session: aiohttp.ClientSession, policy: EgressPolicy) -> None:
+        self._session = session
+        self._policy = policy
 
     async def send(self, channel: Channel, notification: Mapping[str, Any]) -> None:
         if not channel.url:
-            raise DeliveryError("slack channel has no webhook URL", permanent=True)
-        await post_json(self._client, channel, orjson.dumps(message(notification)), {}, sign=False)
+            raise DeliveryError(
+                "slack channel has no webhook URL", permanent=True, outcome=Outcome.INVALID
+            )
+        body = orjson.dumps(message(notification))
+        await post_json(self._session, self._policy, channel, body, {}, sign=False)
