@@ -18,7 +18,6 @@ Conditions are parsed into the AST below and interpreted; nothing is `eval`ed.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -33,6 +32,7 @@ from analytics_gateway.domain import Aggregation
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.names import NAME_RE, NAME_RULE
+from analytics_gateway.regexes import PatternError, compile_pattern
 
 DEFAULT_LOOKBACK_MS = 5 * 60_000
 MAX_WINDOW_MS = 90 * 86_400_000
@@ -173,9 +173,9 @@ class _Build(Transformer_NonRecursive[Token, Positioned]):
         value = grammar.unquote(raw)
         if op in ("=~", "!~"):
             try:
-                re.compile(value)
-            except re.error as exc:
-                self._fail(f"invalid regular expression {value!r}: {exc}", raw.column or 1)
+                compile_pattern(value, "condition")
+            except PatternError as exc:
+                self._fail(exc.message.removeprefix("condition: "), raw.column or 1)
         return Matcher(str(label), MatchOp(str(op)), value)
 
     def window(self, meta: Any, children: list[Token]) -> int:

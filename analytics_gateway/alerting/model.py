@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.regexes import full_match
 
 MAX_LABELS = 32
 MAX_TEXT = 4096
@@ -144,7 +145,7 @@ class LabelMatcher:
             return actual == self.value
         if self.op is MatchOp.NE:
             return actual != self.value
-        hit = re.fullmatch(self.value, actual) is not None
+        hit = full_match(self.value, actual)  # RE2: linear in the value
         return hit if self.op is MatchOp.RE else not hit
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 from analytics_gateway.alerting.model import LABEL_RE, LabelMatcher, MatchOp, Silence
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.regexes import compile_pattern
 
 MAX_MATCHERS = 16
 MAX_SILENCE_MS = 365 * 86_400_000
@@ -34,12 +34,7 @@ def check_matchers(raw: Sequence[tuple[str, str, str]]) -> tuple[LabelMatcher, .
                 f"matchers: operator {op!r} must be one of = != =~ !~", field="matchers"
             ) from None
         if match_op in (MatchOp.RE, MatchOp.NRE):
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise BadUserInput(
-                    f"matchers: invalid regular expression {value!r}: {exc}", field="matchers"
-                ) from None
+            compile_pattern(value, "matchers")
         out.append(LabelMatcher(label, match_op, value))
     if all(m.matches({}) for m in out):
         raise BadUserInput(
