@@ -10,12 +10,20 @@ backoff until `max_age_ms`; a permanent failure (e.g. HTTP 400) or age ends
 the entry as failed. A sender that dies mid-send leaves its claim to expire,
 then the entry is sent again: at-least-once at that one point, which is why
 every notification carries its id for the receiver to deduplicate.
+
+Channels are isolated from each other: each (tenant, channel) with due entries
+gets a worker of its own that sends them one at a time, and a dispatch round
+starts workers without waiting for any. A receiver that accepts connections
+and never answers holds only its own channel's worker, one attempt timeout
+(capped by the senders) at a time; every other channel, of every tenant, is
+delivered meanwhile. At most `MAX_CHANNELS_IN_FLIGHT` workers run at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +43,9 @@ MAX_BACKOFF_MS = 5 * 60_000
 MAX_AGE_MS = 24 * 3_600_000
 CLAIM_MS = 60_000
 SENT_RETENTION_MS = 7 * 86_400_000
-CONCURRENCY = 16
+MAX_CHANNELS_IN_FLIGHT = 64
+
+Due = tuple[str, str, int, dict[str, Any]]  # (tenant, entry id, version, entry)
 
 
 def backoff_ms(attempts: int) -> int:
@@ -59,6 +69,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._last_prune = 0
+        self._workers: dict[tuple[str, str], asyncio.Task[int]] = {}
 
     async def enqueue(self, notifications: list[dict[str, Any]]) -> int:
         """Queue each once; return how many were new."""
@@ -78,26 +89,49 @@ class Outbox:
     async def run(self, tick_seconds: float) -> None:
         await on_wake_or_tick(self._wake, tick_seconds, self.dispatch, "outbox dispatch failed")
 
-    async def dispatch(self) -> int:
-        """Send every due entry once; return how many were delivered."""
+    async def dispatch(self) -> None:
+        """Start a worker for each channel with due entries and none running; wait for none."""
         async with self._lock:
             now = self._clock()
-            due: list[tuple[str, str, int, dict[str, Any]]] = []
+            by_channel: dict[tuple[str, str], list[Due]] = {}
             for tenant in await self._docs.outbox_tenants():
                 for doc_id, version, entry in await self._docs.outbox(tenant):
                     if entry["next_attempt_ms"] <= now and entry["claim_until_ms"] <= now:
-                        due.append((tenant, doc_id, version, entry))
-            limit = asyncio.Semaphore(CONCURRENCY)
-
-            async def one(item: tuple[str, str, int, dict[str, Any]]) -> bool:
-                async with limit:
-                    return await self._deliver(*item)
-
-            results = await asyncio.gather(*(one(item) for item in due))
+                        key = (tenant, str(entry["notification"]["target"]))
+                        by_channel.setdefault(key, []).append((tenant, doc_id, version, entry))
+            for key, due in by_channel.items():
+                if key in self._workers or len(self._workers) >= MAX_CHANNELS_IN_FLIGHT:
+                    continue  # that channel's worker picks them up on a later round
+                worker = asyncio.create_task(self._deliver_all(due), name=f"outbox {key[1]}")
+                self._workers[key] = worker
+                worker.add_done_callback(functools.partial(self._finished, key))
             if now - self._last_prune > 3_600_000:
                 self._last_prune = now
                 await self._prune(now)
-            return sum(results)
+
+    def _finished(self, key: tuple[str, str], _: asyncio.Task[int]) -> None:
+        self._workers.pop(key, None)
+        self._wake.set()  # entries that came due meanwhile
+
+    async def _deliver_all(self, due: list[Due]) -> int:
+        delivered = 0
+        for item in due:
+            delivered += await self._deliver(*item)
+        return delivered
+
+    async def settle(self) -> int:
+        """Dispatch and wait for every worker; how many were delivered (tests, `deliver_now`)."""
+        await self.dispatch()
+        workers = list(self._workers.values())
+        return sum(await asyncio.gather(*workers)) if workers else 0
+
+    async def stop(self) -> None:
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        for worker in workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
 
     async def _deliver(self, tenant: str, doc_id: str, version: int, entry: dict[str, Any]) -> bool:
         now = self._clock()

@@ -131,6 +131,7 @@ class AlertService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.outbox.stop()
         await self.scheduler.stop()
         await self.ownership.release()
         await self.ownership.close()
@@ -141,7 +142,8 @@ class AlertService:
         return await self.scheduler.evaluate_due()
 
     async def deliver_now(self) -> int:
-        return await self.outbox.dispatch()
+        """Send what is due and wait for it; how many were delivered."""
+        return await self.outbox.settle()
 
     async def _publish(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         messages = [(alerts_channel(tenant), orjson.dumps(event)) for tenant, event in events]
