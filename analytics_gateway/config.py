@@ -56,6 +56,7 @@ class Settings:
     log_level: str = "info"
     json_logs: bool = True
     subscriber_queue_size: int = 1000
+    live_fanout_share: float = 0.5  # most of each second live subscriptions may take
     live_history_size: int = 1000
     backend_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 30.0

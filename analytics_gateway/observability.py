@@ -53,6 +53,12 @@ class GatewayMetrics:
         self.active_subscriptions = Gauge(
             "gateway_active_subscriptions", "Live subscriptions in this process.", registry=registry
         )
+        self.fanout_deliveries = Counter(
+            "gateway_fanout_deliveries",
+            "Broker messages handed to listeners in this process (subscriptions, live "
+            "dashboards, alert wake-ups): only those each message concerns.",
+            registry=registry,
+        )
         self.dropped_messages = Counter(
             "gateway_subscription_dropped_messages",
             "Messages dropped for slow subscribers (oldest first).",

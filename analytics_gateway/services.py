@@ -30,6 +30,7 @@ from analytics_gateway.ingest import IngestService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.reads import Reads
+from analytics_gateway.subscriptions.budget import FanoutBudget
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
 from analytics_gateway.subscriptions.sessions import SessionRegistry
@@ -69,6 +70,8 @@ async def start_services(
         backends.broker,
         queue_size=settings.subscriber_queue_size,
         on_drop=metrics.dropped_messages.inc,
+        on_deliver=metrics.fanout_deliveries.inc,
+        budget=FanoutBudget(settings.live_fanout_share),
     )
     await _start(stack, hub.start, hub.stop)
     sessions = SessionRegistry(backends.config)

@@ -7,7 +7,7 @@ before it reads the history and skips live messages the replay already gave.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from strawberry.scalars import JSON
@@ -24,11 +24,15 @@ from analytics_gateway.subscriptions.hub import Hub
 
 
 async def messages(
-    hub: Hub, channel: str, since: str | None
+    hub: Hub, channel: str, since: str | None, labels: Mapping[str, str] | None = None
 ) -> AsyncIterator[tuple[str, Any, int]]:
-    """`(message_id, message, first item index to deliver)`, replay first when asked."""
+    """`(message_id, message, first item index to deliver)`, replay first when asked.
+
+    Live messages are paced by the hub's fan-out budget; with `labels`, a metric
+    channel hands over only messages with a series carrying them.
+    """
     after = parse_cursor(since) if since is not None else None
-    async with hub.listen(channel) as queue:
+    async with hub.listen(channel, labels=labels, paced=True) as queue:
         last = None
         if after is not None:
             (ms, seq), index = after
@@ -47,14 +51,17 @@ async def subscribe_metric_points(
     principal = info.context.require(Scope.READ)
     wanted = label_filter(labels)
     channel = metric_channel(principal.tenant, metric_name(name))
-    async for message_id, message, start in messages(info.context.services.hub, channel, since):
+    hub = info.context.services.hub
+    async for message_id, message, start in messages(hub, channel, since, dict(wanted)):
         index = -1
         for series in message["series"]:
             point_labels = series["labels"]
-            matches = all(point_labels.get(k) == v for k, v in wanted)
+            if not all(point_labels.get(k) == v for k, v in wanted):
+                index += len(series["t"])  # cursors count every point of the message
+                continue
             for ts, value in zip(series["t"], series["v"], strict=True):
                 index += 1
-                if matches and index >= start:
+                if index >= start:
                     yield MetricPoint(
                         name=message["name"],
                         labels=point_labels,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import orjson
+import pytest
 
 from analytics_gateway.backends.memory_broker import MemoryBroker
 from analytics_gateway.subscriptions.hub import Hub
@@ -67,6 +69,65 @@ async def test_slow_client_loses_oldest_messages_and_they_are_counted() -> None:
             assert slow.dropped == 7
             assert sum(drops) == 7
             reader.cancel()
+    finally:
+        await hub.stop()
+        await broker.close()
+
+
+def _metric_message(*label_sets: dict[str, str]) -> bytes:
+    return orjson.dumps(
+        {
+            "name": "cpu",
+            "series": [{"labels": labels, "t": [1], "v": [1.0]} for labels in label_sets],
+        }
+    )
+
+
+async def test_label_listeners_get_only_messages_with_a_series_they_select() -> None:
+    broker = MemoryBroker()
+    delivered: list[int] = []
+    hub = Hub(broker, queue_size=10, on_deliver=delivered.append)
+    await hub.start()
+    try:
+        async with (
+            hub.listen("m", labels={"host": "a"}) as host_a,
+            hub.listen("m", labels={"host": "a", "dc": "eu"}) as host_a_eu,
+            hub.listen("m", labels={"host": "zzz"}) as never,
+            hub.listen("m") as everything,
+        ):
+            await broker.publish_many([("m", _metric_message({"host": "a", "dc": "us"}))])
+            await broker.publish_many([("m", _metric_message({"dc": "eu", "host": "a"}))])
+            first = (await asyncio.wait_for(everything.get(), 5))[0]
+            second = (await asyncio.wait_for(everything.get(), 5))[0]
+            assert (await asyncio.wait_for(host_a.get(), 5))[0] == first
+            assert (await asyncio.wait_for(host_a.get(), 5))[0] == second
+            assert (await asyncio.wait_for(host_a_eu.get(), 5))[0] == second
+            # two messages: 2 + 2 deliveries, none to the listener nothing selects
+            assert delivered == [2, 3]
+            assert never.dropped == 0
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(never.get(), 0.2)
+        assert hub.active == 0
+        assert hub._by_label == {}
+        assert hub._everything == {}
+    finally:
+        await hub.stop()
+        await broker.close()
+
+
+async def test_thousands_of_unmatched_listeners_cost_no_delivery() -> None:
+    broker = MemoryBroker()
+    delivered: list[int] = []
+    hub = Hub(broker, queue_size=10, on_deliver=delivered.append)
+    await hub.start()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for i in range(4000):
+                await stack.enter_async_context(hub.listen("m", labels={"host": f"h{i}"}))
+            mine = await stack.enter_async_context(hub.listen("m", labels={"host": "real"}))
+            await broker.publish_many([("m", _metric_message({"host": "real"}))])
+            await asyncio.wait_for(mine.get(), 5)
+            assert delivered == [1]
     finally:
         await hub.stop()
         await broker.close()
