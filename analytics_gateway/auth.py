@@ -32,9 +32,11 @@ def parse_scopes(text: str | Iterable[str]) -> frozenset[Scope]:
         try:
             scopes.add(Scope(item))
         except ValueError:
-            raise BadUserInput(f"unknown scope {item!r}; use read, write or admin") from None
+            raise BadUserInput(
+                f"unknown scope {item!r}; use ingest, read, write or admin"
+            ) from None
     if not scopes:
-        raise BadUserInput("at least one scope is needed (read, write, admin)")
+        raise BadUserInput("at least one scope is needed (ingest, read, write, admin)")
     return frozenset(scopes)
 
 

@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key; prints it on the last line")
     create.add_argument("--tenant", required=True)
-    create.add_argument("--scopes", default="read", help="comma-separated: read,write,admin")
+    create.add_argument(
+        "--scopes",
+        default="read",
+        help="comma-separated: ingest (write points and events), read, write (alerts, "
+        "dashboards, models, silences), admin (everything, channels and keys included)",
+    )
     create.add_argument("--description", default="")
     create.add_argument("--data-dir")
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")

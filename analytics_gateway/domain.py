@@ -33,9 +33,29 @@ def canonical_labels(labels: Labels) -> str:
 
 
 class Scope(enum.StrEnum):
+    """What a key may do. `admin` implies every other scope.
+
+    - `ingest`: write points and events (all a collecting agent needs);
+    - `read`: every query and subscription;
+    - `write`: alerts, silences, dashboards and models;
+    - `admin`: channels (they reach the network), keys, quotas, audit.
+    """
+
+    INGEST = "ingest"
     READ = "read"
     WRITE = "write"
     ADMIN = "admin"
+
+
+SCOPES_VERSION = 2
+"""Stored with every key. Version 1 keys predate `ingest`: their `write` covered ingest."""
+
+
+def upgraded_scopes(scopes: frozenset[Scope], version: int) -> frozenset[Scope]:
+    """The scopes a stored key has today: a version 1 `write` keeps ingesting."""
+    if version < 2 and Scope.WRITE in scopes:
+        return scopes | {Scope.INGEST}
+    return scopes
 
 
 class Aggregation(enum.StrEnum):

@@ -90,7 +90,9 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path / "data")
 
 
-async def new_key(settings: Settings, tenant: str = "acme", scopes: str = "read,write") -> str:
+async def new_key(
+    settings: Settings, tenant: str = "acme", scopes: str = "ingest,read,write"
+) -> str:
     """A key in the config store `settings` names (the store is closed again)."""
     store = build_config_store(settings)
     try:
@@ -102,7 +104,7 @@ async def new_key(settings: Settings, tenant: str = "acme", scopes: str = "read,
 
 @pytest.fixture
 def make_key(settings: Settings) -> MakeKey:
-    async def make(tenant: str, scopes: str = "read,write") -> str:
+    async def make(tenant: str, scopes: str = "ingest,read,write") -> str:
         return await new_key(settings, tenant, scopes)
 
     return make
@@ -196,7 +198,7 @@ class GraphQLClient:
 
 @pytest.fixture
 async def gql(client: httpx.AsyncClient, make_key: MakeKey) -> GraphQLClient:
-    return GraphQLClient(client, await make_key("acme", "read,write"))
+    return GraphQLClient(client, await make_key("acme", "ingest,read,write"))
 
 
 @contextlib.asynccontextmanager

@@ -40,7 +40,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
-from analytics_gateway.domain import ApiKeyRecord, Scope
+from analytics_gateway.domain import SCOPES_VERSION, ApiKeyRecord, Scope, upgraded_scopes
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
 Document = dict[str, Any]
@@ -204,6 +204,7 @@ def _document(record: ApiKeyRecord, secret_hash: str) -> Document:
         "revoked": record.revoked,
         "description": record.description,
         "secret_hash": secret_hash,
+        "scopes_version": SCOPES_VERSION,
     }
 
 
@@ -211,7 +212,9 @@ def _record(document: Document) -> ApiKeyRecord:
     return ApiKeyRecord(
         key_id=document["key_id"],
         tenant=document["tenant"],
-        scopes=frozenset(Scope(s) for s in document["scopes"]),
+        scopes=upgraded_scopes(
+            frozenset(Scope(s) for s in document["scopes"]), document.get("scopes_version", 1)
+        ),
         created_at_ms=document["created_at_ms"],
         revoked=document["revoked"],
         description=document["description"],

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import orjson
 
 from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
-from analytics_gateway.domain import ApiKeyRecord, Scope
+from analytics_gateway.domain import SCOPES_VERSION, ApiKeyRecord, Scope, upgraded_scopes
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
 T = TypeVar("T")
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     scopes TEXT NOT NULL,
     created_at_ms INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
-    description TEXT NOT NULL DEFAULT ''
+    description TEXT NOT NULL DEFAULT '',
+    scopes_version INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS documents (
     kind TEXT NOT NULL,
@@ -46,10 +47,11 @@ CREATE TABLE IF NOT EXISTS documents (
 
 
 def _record(row: sqlite3.Row) -> ApiKeyRecord:
+    stored = frozenset(Scope(s) for s in row["scopes"].split(",") if s)
     return ApiKeyRecord(
         key_id=row["key_id"],
         tenant=row["tenant"],
-        scopes=frozenset(Scope(s) for s in row["scopes"].split(",") if s),
+        scopes=upgraded_scopes(stored, row["scopes_version"]),
         created_at_ms=row["created_at_ms"],
         revoked=bool(row["revoked"]),
         description=row["description"],
@@ -64,6 +66,11 @@ class SQLiteConfigStore:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            columns = {row["name"] for row in conn.execute("PRAGMA table_info(api_keys)")}
+            if "scopes_version" not in columns:  # a store made before scopes had versions
+                conn.execute(
+                    "ALTER TABLE api_keys ADD COLUMN scopes_version INTEGER NOT NULL DEFAULT 1"
+                )
         self._local = threading.local()
         self._open: list[sqlite3.Connection] = []
         self._open_lock = threading.Lock()
@@ -96,7 +103,8 @@ class SQLiteConfigStore:
 
     async def create_key(self, record: ApiKeyRecord, secret_hash: str) -> None:
         await self._call(
-            "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_keys (key_id, secret_hash, tenant, scopes, created_at_ms, revoked,"
+            " description, scopes_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.key_id,
                 secret_hash,
@@ -105,6 +113,7 @@ class SQLiteConfigStore:
                 record.created_at_ms,
                 int(record.revoked),
                 record.description,
+                SCOPES_VERSION,
             ),
         )
 

@@ -126,7 +126,7 @@ def _query(request: Request, tenant: str, *, aggregated: bool) -> MetricQuery:
 
 
 async def post_metrics(request: Request) -> Response:
-    principal = await principal_of(request, Scope.WRITE)
+    principal = await principal_of(request, Scope.INGEST)
     items = _parse_points_body(await request.body(), request.headers.get("content-type", ""))
     ingest = services_of(request).ingest
     outcome = await ingest.ingest_points(principal.tenant, _raw_points(items))
@@ -152,7 +152,7 @@ async def get_aggregated(request: Request) -> Response:
 
 
 async def write_line_protocol(request: Request) -> Response:
-    principal = await principal_of(request, Scope.WRITE)
+    principal = await principal_of(request, Scope.INGEST)
     body = await request.body()
     try:
         text = body.decode("utf-8")

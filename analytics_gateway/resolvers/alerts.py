@@ -369,25 +369,25 @@ async def resolve_channels(info: Info) -> list[Channel]:
 
 
 async def resolve_create_channel(info: Info, channel: ChannelInput) -> Channel:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.ADMIN)
     alerts = info.context.services.alerts
     return to_channel(await alerts.create_channel(principal.tenant, channel_spec(channel)))
 
 
 async def resolve_update_channel(info: Info, channel_id: str, channel: ChannelInput) -> Channel:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.ADMIN)
     alerts = info.context.services.alerts
     updated = await alerts.update_channel(principal.tenant, channel_id, channel_spec(channel))
     return to_channel(updated)
 
 
 async def resolve_delete_channel(info: Info, channel_id: str) -> bool:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.ADMIN)
     return await info.context.services.alerts.delete_channel(principal.tenant, channel_id)
 
 
 async def resolve_test_channel(info: Info, channel_id: str) -> ChannelTestResult:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.ADMIN)
     error = await info.context.services.alerts.test_channel(principal.tenant, channel_id)
     if error is None:
         return ChannelTestResult(ok=True, outcome=DeliveryOutcome.DELIVERED, error=None)

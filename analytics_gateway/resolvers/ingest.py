@@ -27,7 +27,7 @@ def to_result(outcome: IngestOutcome) -> IngestResult:
 
 
 async def resolve_ingest_metrics(info: Info, points: list[MetricPointInput]) -> IngestResult:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.INGEST)
     raws = [
         RawPoint(p.name, p.value, p.labels, epoch_ms(p.timestamp) if p.timestamp else None)
         for p in points
@@ -36,7 +36,7 @@ async def resolve_ingest_metrics(info: Info, points: list[MetricPointInput]) -> 
 
 
 async def resolve_record_events(info: Info, events: list[EventInput]) -> IngestResult:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.INGEST)
     raws = [
         RawEvent(e.type, e.user_id, epoch_ms(e.timestamp) if e.timestamp else None, e.metadata)
         for e in events
@@ -64,6 +64,6 @@ def business_points(data: BusinessMetricsInput) -> list[RawPoint]:
 
 
 async def resolve_record_business_metrics(info: Info, data: BusinessMetricsInput) -> IngestResult:
-    principal = info.context.require(Scope.WRITE)
+    principal = info.context.require(Scope.INGEST)
     raws = business_points(data)
     return to_result(await info.context.services.ingest.ingest_points(principal.tenant, raws))

@@ -76,7 +76,9 @@ class AlertQuery:
         return await resolvers.resolve_simulate(info, rule, last)
 
 
-@strawberry.type(description="Change alerts, silences and channels (needs the write scope).")
+@strawberry.type(
+    description="Change alerts and silences (needs the write scope) and channels (admin)."
+)
 class AlertMutation:
     @strawberry.mutation(
         description="Create an alert rule; channels and actions must name existing channels."

@@ -19,7 +19,10 @@ from analytics_gateway.schema.ingest import (
 from analytics_gateway.schema.ml_roots import MlMutation
 
 
-@strawberry.type(description="Write metrics and events for the caller's tenant.")
+@strawberry.type(
+    description="Write metrics and events for the caller's tenant (the ingest scope), and "
+    "change alerts, dashboards and models (write) and channels (admin)."
+)
 class Mutation(DashboardMutation, AlertMutation, MlMutation):
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."

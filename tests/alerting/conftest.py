@@ -87,7 +87,7 @@ async def client_for(app: Starlette, key: str) -> AsyncIterator[GraphQLClient]:
 
 @pytest.fixture
 async def acme(app: Starlette, make_key: MakeKey) -> AsyncIterator[GraphQLClient]:
-    async with client_for(app, await make_key("acme", "read,write")) as client:
+    async with client_for(app, await make_key("acme", "ingest,read,write,admin")) as client:
         yield client
 
 

@@ -71,7 +71,9 @@ async def test_a_receiver_that_was_down_gets_the_notification_once_back(
 
 
 async def _key(settings: Settings) -> str:
-    _, key = await create_key(build_config_store(settings), "acme", parse_scopes("read,write"))
+    _, key = await create_key(
+        build_config_store(settings), "acme", parse_scopes("ingest,read,write,admin")
+    )
     return key
 
 

@@ -81,7 +81,7 @@ async def test_ml_alerts_check_the_model_and_the_threshold(
     assert too_high["extensions"]["code"] == "BAD_USER_INPUT"
     assert "threshold" in too_high["message"]
     # another tenant cannot alert on this tenant's model, nor see that it exists
-    async with client_for(app, await make_key("globex", "read,write")) as globex:
+    async with client_for(app, await make_key("globex", "ingest,read,write")) as globex:
         [foreign] = await errors(globex, CREATE, {"model": model_id})
     assert foreign["extensions"]["code"] == "NOT_FOUND"
     explicit = await data(acme, CREATE, {"model": model_id, "threshold": 0.95})

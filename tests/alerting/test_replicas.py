@@ -86,7 +86,7 @@ async def test_each_rule_has_one_evaluator_and_moves_when_it_dies(
     a, b = replicas
     base = redis.url.rsplit("/", 1)[0]
     config = build_config_store(Settings.from_env({}, config_url=f"{base}/0"))
-    _, key = await create_key(config, "acme", parse_scopes("read,write"))
+    _, key = await create_key(config, "acme", parse_scopes("ingest,read,write"))
     await config.close()
     create = "mutation($r: AlertRuleInput!) { createAlert(input: $r) { id } }"
     for i in range(RULES):

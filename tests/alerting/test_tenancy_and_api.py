@@ -28,7 +28,7 @@ EVENTS = "subscription { alertEvents { alertName state } }"
 
 @pytest.fixture
 async def globex(app: Starlette, make_key: MakeKey) -> AsyncIterator[GraphQLClient]:
-    async with client_for(app, await make_key("globex", "read,write")) as client:
+    async with client_for(app, await make_key("globex", "ingest,read,write,admin")) as client:
         yield client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -71,7 +72,7 @@ async def test_revoked_key_fails_at_once_and_others_keep_working(
     store: ConfigStore, store_settings: Settings
 ) -> None:
     revoked, revoked_key = await create_key(store, "acme", parse_scopes("read"))
-    kept, kept_key = await create_key(store, "acme", parse_scopes("read,write"))
+    kept, kept_key = await create_key(store, "acme", parse_scopes("ingest,read,write"))
     assert (await authenticate(store, revoked_key)).key_id == revoked.key_id
 
     other = build_config_store(store_settings)  # another replica, or the CLI
@@ -178,3 +179,51 @@ async def test_redis_down_or_stalled_is_backend_unavailable(redis: RedisServer) 
         assert [r.key_id for r in await store.list_keys("acme")] == ["k2"]
     finally:
         await store.close()
+
+
+# -- keys made before `ingest` was a scope -------------------------------------------
+
+
+async def test_a_key_stored_before_scopes_had_versions_keeps_ingesting(
+    store: ConfigStore, store_settings: Settings, tmp_path: Path
+) -> None:
+    """Version 1 keys: `write` covered ingest, and a key made then still ingests."""
+    secret_hash = hash_key("old-secret")
+    legacy: dict[str, object] = {"key_id": "old", "tenant": "acme", "scopes": ["read", "write"],
+                                 "created_at_ms": 1, "revoked": False, "description": "agent",
+                                 "secret_hash": secret_hash}  # fmt: skip
+    if isinstance(store, RedisConfigStore):
+        created = await store.documents.create(
+            "api_key", "acme", "old", legacy, refs={"id": "old", "secret": secret_hash}
+        )
+        assert created
+        reopened: ConfigStore = store
+    else:
+        path = Path(store_settings.resolved_config_url.removeprefix("sqlite:///"))
+        await store.close()
+        old_schema = sqlite3.connect(tmp_path / "legacy.sqlite3")
+        old_schema.executescript(
+            "CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL UNIQUE,"
+            " tenant TEXT NOT NULL, scopes TEXT NOT NULL, created_at_ms INTEGER NOT NULL,"
+            " revoked INTEGER NOT NULL DEFAULT 0, description TEXT NOT NULL DEFAULT '');"
+        )
+        old_schema.execute(
+            "INSERT INTO api_keys VALUES ('old', ?, 'acme', 'read,write', 1, 0, 'agent')",
+            (secret_hash,),
+        )
+        old_schema.commit()
+        old_schema.close()
+        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)  # the new store's journal, not the old file's
+        (tmp_path / "legacy.sqlite3").replace(path)
+        reopened = build_config_store(store_settings)  # the store adds the version column
+    try:
+        record = await reopened.key_by_hash(hash_key("old-secret"))
+        assert record is not None
+        assert record.scopes == {Scope.READ, Scope.WRITE, Scope.INGEST}
+        # a key made today with `write` has exactly that
+        _, key = await create_key(reopened, "acme", parse_scopes("write"))
+        assert (await authenticate(reopened, key)).scopes == {Scope.WRITE}
+    finally:
+        if reopened is not store:
+            await reopened.close()

@@ -19,7 +19,7 @@ async def test_a_tenant_never_sees_or_changes_another_tenants_dashboards(
 ) -> None:
     await seed_business(gql)
     board = await create(gql, "acme only", COMPONENTS)
-    other = GraphQLClient(client, await make_key("globex", "read,write"))
+    other = GraphQLClient(client, await make_key("globex", "ingest,read,write"))
     await seed_business(other, scale=10.0)  # same metric names, other tenant, other values
 
     assert (await other.execute("{ dashboards { id } }"))["data"]["dashboards"] == []
@@ -101,7 +101,7 @@ async def test_rest_routes_create_list_and_read_with_data(
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
-    other = {"Authorization": f"Bearer {await make_key('globex', 'read,write')}"}
+    other = {"Authorization": f"Bearer {await make_key('globex', 'ingest,read,write')}"}
     hidden = await client.get(f"/analytics/dashboards/{board['id']}", headers=other)
     assert hidden.status_code == 404
     assert (await client.get("/analytics/dashboards", headers=other)).json()["dashboards"] == []

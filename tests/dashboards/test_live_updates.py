@@ -104,7 +104,7 @@ async def test_live_updates_are_tenant_scoped(
     base: str, gql: GraphQLClient, make_key: MakeKey
 ) -> None:
     assert gql.key is not None
-    other_key = await make_key("globex", "read,write")
+    other_key = await make_key("globex", "ingest,read,write")
     board = await create(gql, "acme's", COMPONENTS)
     mine = await open_ws(base, gql.key)
     await mine.subscribe(UPDATES, {"id": board["id"]})

@@ -41,7 +41,7 @@ async def test_unmatched_subscriptions_cost_a_big_write_nothing(
 ) -> None:
     gateway: Gateway = app.state.gateway
     registry = gateway.metrics.registry
-    attacker = await make_key("attacker", "read,write")
+    attacker = await make_key("attacker", "ingest,read,write")
     async with contextlib.AsyncExitStack() as stack:
         sockets: list[GraphQLWS] = []
         for c in range(CONNECTIONS):

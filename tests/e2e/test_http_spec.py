@@ -256,9 +256,9 @@ async def test_read_only_key_cannot_ingest(
     body = response.json()
     assert body["data"] is None
     [error] = body["errors"]
-    assert error["message"] == "this API key lacks the 'write' scope"
+    assert error["message"] == "this API key lacks the 'ingest' scope"
     assert error["path"] == ["ingestMetrics"]
-    assert error["extensions"] == {"code": "FORBIDDEN", "scope": "write"}
+    assert error["extensions"] == {"code": "FORBIDDEN", "scope": "ingest"}
     # reading is what the key is for
     assert await reader.execute("{ metricNames }") == {"data": {"metricNames": []}}
     assert await stored_names(gql) == []

@@ -45,7 +45,7 @@ async def test_a_name_with_a_dash_works_from_ingest_to_alerts_and_kpi_formulas(
     settings: Settings, make_key: MakeKey
 ) -> None:
     clock = Clock()
-    key = await make_key("acme", "read,write")
+    key = await make_key("acme", "ingest,read,write")
     async with alert_gateway(settings, clock) as app, client_for(app, key) as gql:
         # ingest over GraphQL: two error counts under the threshold, and the requests
         errors_500 = {"code": "500"}
@@ -118,7 +118,7 @@ async def test_a_name_ending_in_a_dash_is_refused_with_the_way_to_subtract(
     settings: Settings, make_key: MakeKey
 ) -> None:
     clock = Clock()
-    key = await make_key("acme", "read,write")
+    key = await make_key("acme", "ingest,read,write")
     async with alert_gateway(settings, clock) as app, client_for(app, key) as gql:
         body = await gql.execute(CREATE_ALERT, {"c": "http-errors- requests > 1"})
         [error] = body["errors"]

@@ -216,8 +216,8 @@ async def seed(a: GraphQLClient, b: GraphQLClient, base: int) -> None:
 
 @pytest.fixture
 async def tenants(client: httpx.AsyncClient, make_key: MakeKey) -> Tenants:
-    key_a = await make_key(TENANT_A, "read,write")
-    key_b = await make_key(TENANT_B, "read,write")
+    key_a = await make_key(TENANT_A, "ingest,read,write")
+    key_b = await make_key(TENANT_B, "ingest,read,write")
     a, b = GraphQLClient(client, key_a), GraphQLClient(client, key_b)
     base = minute_base()
     await seed(a, b, base)
@@ -678,7 +678,7 @@ async def test_revoked_key_stops_working_at_once_on_http(
     tenants: Tenants, make_key: MakeKey, settings: Settings
 ) -> None:
     http = tenants.a.http
-    key = await make_key(TENANT_B, "read,write")
+    key = await make_key(TENANT_B, "ingest,read,write")
     store = build_config_store(settings)
     [key_id] = [
         r.key_id for r in await store.list_keys(TENANT_B) if key.startswith(f"agk_{r.key_id}_")

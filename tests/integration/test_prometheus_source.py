@@ -62,7 +62,7 @@ async def gateway_for(
     keys = {}
     for tenant in tenants:
         _, keys[tenant] = await create_key(
-            build_config_store(settings), tenant, parse_scopes("read,write")
+            build_config_store(settings), tenant, parse_scopes("ingest,read,write")
         )
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
         transport = asgi_transport(app)

@@ -48,7 +48,7 @@ def pair(
 
 
 async def _key(config: Path) -> str:
-    _, key = await create_key(SQLiteConfigStore(config), "acme", parse_scopes("read,write"))
+    _, key = await create_key(SQLiteConfigStore(config), "acme", parse_scopes("ingest,read,write"))
     return key
 
 
