@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,7 +143,7 @@ def _serve(settings: Settings) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -150,7 +151,28 @@ def _serve(settings: Settings) -> int:
         access_log=False,
         ws="websockets-sansio",
     )
+    if not settings.admin_port:
+        uvicorn.Server(config).run()
+        return 0
+    # one app, one lifespan, two listeners: requests on the second are the operators'
+    print(f"Operator endpoints: http://{settings.admin_host}:{settings.admin_port}/metrics",
+          flush=True)  # fmt: skip
+    sockets = [
+        _listening(settings.host, settings.port),
+        _listening(settings.admin_host, settings.admin_port),
+    ]
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
+
+
+def _listening(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:

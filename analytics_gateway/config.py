@@ -38,8 +38,13 @@ class Limits:
 class Settings:
     """Everything configurable about the gateway. Store URLs pick backends."""
 
+    env: str = "development"  # or "production": safer defaults, see `__post_init__`
     host: str = "127.0.0.1"
     port: int = 8000
+    # the operator listener (/metrics, detailed /readyz); 0: none, and those answer
+    # on the main listener to loopback clients only
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 0
     data_dir: Path = Path("./data")
     demo: bool = False
     metrics_url: str = ""
@@ -70,6 +75,15 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        if self.env not in ("development", "production"):
+            raise ValueError("ANALYTICS_ENV must be development or production")
+        if self.env == "production" and not self.admin_port:
+            raise ValueError(
+                "ANALYTICS_ENV=production needs ANALYTICS_ADMIN_PORT: /metrics and the "
+                "detailed /readyz are then served only there, never to the public"
+            )
+        if self.admin_port and self.admin_port == self.port:
+            raise ValueError("ANALYTICS_ADMIN_PORT must differ from ANALYTICS_PORT")
         if not 0 < self.backend_timeout_seconds < self.request_timeout_seconds:
             raise ValueError(
                 "ANALYTICS_BACKEND_TIMEOUT_SECONDS must be above 0 and below "
@@ -125,6 +139,10 @@ class Settings:
         elif isinstance(limit_overrides, Limits):
             limits = limit_overrides
         values.update({k: v for k, v in overrides.items() if v is not None})
+        if values.get("env") == "production":
+            # what a public deployment should not show unless asked for explicitly
+            values.setdefault("graphiql", False)
+            values.setdefault("introspection", False)
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"])
         return cls(limits=limits, **values)

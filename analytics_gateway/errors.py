@@ -7,12 +7,16 @@
     ├── NotFound                 (NOT_FOUND)
     ├── Conflict                 (CONFLICT)
     ├── BackendUnavailable       (BACKEND_UNAVAILABLE)
+    │   └── BackendTimeout       (BACKEND_UNAVAILABLE)
     ├── RateLimited              (RATE_LIMITED)
     ├── ResyncRequired           (RESYNC_REQUIRED)
     └── QueryTooComplex          (QUERY_TOO_COMPLEX)
 
 Driver exceptions become `BackendUnavailable` (`raise ... from exc`). The
-masking extension shows these to clients and hides everything else.
+masking extension shows these to clients and hides everything else. A
+`BackendUnavailable` carries the driver's words (hosts, ports, server
+replies) for the log; clients see only `public_message()`: which store, and
+whether it timed out or is unavailable.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class GatewayError(Exception):
 
     def as_extensions(self) -> dict[str, Any]:
         return {"code": self.code, **self.extensions}
+
+    def public_message(self) -> str:
+        """The message clients see (the log may get more, see `BackendUnavailable`)."""
+        return self.message
 
 
 class BadUserInput(GatewayError):
@@ -60,9 +68,35 @@ class Conflict(GatewayError):
     http_status = 409
 
 
+_STORES = {
+    "duckdb": "store",
+    "influxdb": "metrics store",
+    "elasticsearch": "events store",
+    "prometheus": "Prometheus source",
+    "config": "configuration store",
+    "cache": "query cache",
+    "broker": "live broker",
+    "buffer": "ingest buffer",
+    "ml": "model store",
+}
+
+
 class BackendUnavailable(GatewayError):
     code = "BACKEND_UNAVAILABLE"
     http_status = 503
+
+    def public_message(self) -> str:
+        """What a client may read: the store's role and the kind of failure, no details."""
+        store = _STORES.get(str(self.extensions.get("backend", "")), "a backend")
+        return f"the {store} is unavailable; try again later"
+
+
+class BackendTimeout(BackendUnavailable):
+    """The store did not answer within its deadline."""
+
+    def public_message(self) -> str:
+        store = _STORES.get(str(self.extensions.get("backend", "")), "a backend")
+        return f"the {store} timed out; try again later"
 
 
 class RateLimited(GatewayError):

@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from analytics_gateway.errors import BackendUnavailable, GatewayError
+
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
 
 
@@ -23,10 +25,12 @@ class GatewayMetrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        # No label takes a value a client chooses (operation names, paths): that would
+        # show one tenant's names to whoever scrapes, and grow without bound.
         self.requests = Counter(
             "gateway_graphql_requests",
-            "GraphQL operations executed, by type and name.",
-            ["operation_type", "operation_name"],
+            "GraphQL operations executed, by type.",
+            ["operation_type"],
             registry=registry,
         )
         self.request_latency = Histogram(
@@ -40,7 +44,7 @@ class GatewayMetrics:
         )
         self.http_requests = Counter(
             "gateway_http_requests",
-            "HTTP requests by route and status.",
+            "HTTP requests by route (the route's template; `other` when none matched) and status.",
             ["route", "status"],
             registry=registry,
         )
@@ -80,6 +84,23 @@ class GatewayMetrics:
             "Broker publishes that failed after the data was stored.",
             registry=registry,
         )
+
+
+def client_error(error: GatewayError) -> tuple[str, dict[str, Any]]:
+    """The message and extensions a client gets for `error`.
+
+    A backend failure is logged here with its driver's words (hosts, ports,
+    server replies) and the correlation id; the client gets the store's role,
+    the kind of failure and the same correlation id.
+    """
+    extensions = error.as_extensions()
+    if isinstance(error, BackendUnavailable):
+        rid = correlation_id.get()
+        logging.getLogger("analytics_gateway.errors").warning(
+            "backend unavailable: %s", error.message, extra={"fields": {"backend_error": True}}
+        )
+        extensions["correlationId"] = rid
+    return error.public_message(), extensions
 
 
 class LiveScoringCollector(Collector):

@@ -39,7 +39,7 @@ from analytics_gateway.domain import (
     PointBatch,
     Series,
 )
-from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+from analytics_gateway.errors import BackendTimeout, BackendUnavailable, QueryTooComplex
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ class DuckDBStore:
         try:
             return await asyncio.wait_for(future, self._timeout)
         except TimeoutError as exc:
-            raise BackendUnavailable("store (duckdb) timed out", backend="duckdb") from exc
+            raise BackendTimeout("store (duckdb) timed out", backend="duckdb") from exc
         except duckdb.Error as exc:
             raise BackendUnavailable(f"store (duckdb) failed: {exc}", backend="duckdb") from exc
 

@@ -70,7 +70,12 @@ from analytics_gateway.backends.elasticsearch_mapping import (
     month_of,
 )
 from analytics_gateway.domain import Event, EventCountQuery, EventQuery, Series
-from analytics_gateway.errors import BackendUnavailable, GatewayError, QueryTooComplex
+from analytics_gateway.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    GatewayError,
+    QueryTooComplex,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -153,7 +158,7 @@ class ElasticsearchEventStore:
             async with asyncio.timeout(self._timeout):
                 return await request
         except TimeoutError as exc:
-            raise BackendUnavailable(
+            raise BackendTimeout(
                 "events (elasticsearch) timed out", backend="elasticsearch"
             ) from exc
         except ApiError as exc:

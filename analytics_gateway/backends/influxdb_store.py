@@ -54,7 +54,13 @@ from analytics_gateway.backends import influxql
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
 from analytics_gateway.domain import LabelValuesQuery, MetricQuery, PointBatch, Series
-from analytics_gateway.errors import BackendUnavailable, BadUserInput, GatewayError, QueryTooComplex
+from analytics_gateway.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    BadUserInput,
+    GatewayError,
+    QueryTooComplex,
+)
 from analytics_gateway.validation import LABEL_KEY_RE
 
 _LIMIT_ERRORS = ("max-select-point", "max-select-series", "max-select-buckets")
@@ -226,7 +232,7 @@ class InfluxDBStore:
                     await response.read(),
                 )
         except TimeoutError as exc:
-            raise BackendUnavailable("store (influxdb) timed out", backend="influxdb") from exc
+            raise BackendTimeout("store (influxdb) timed out", backend="influxdb") from exc
         except aiohttp.ClientError as exc:
             raise BackendUnavailable(
                 f"store (influxdb) unreachable: {exc}", backend="influxdb"

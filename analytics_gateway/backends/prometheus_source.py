@@ -29,7 +29,12 @@ from analytics_gateway.backends.promql_print import quote
 from analytics_gateway.backends.promql_queries import PromRequest, to_request
 from analytics_gateway.backends.promql_tenancy import LABEL_NAME_RE, enforce_tenant
 from analytics_gateway.domain import MetricQuery, Series, canonical_labels
-from analytics_gateway.errors import BackendUnavailable, BadUserInput, QueryTooComplex
+from analytics_gateway.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    BadUserInput,
+    QueryTooComplex,
+)
 
 MAX_RESOLUTION = 11_000  # points per series Prometheus returns from a range query
 
@@ -155,7 +160,7 @@ class PrometheusSource:
                         return await self._client.get(path, params=params)
                     return await self._client.post(path, data=params)
             except (TimeoutError, httpx.TimeoutException) as exc:
-                raise BackendUnavailable(
+                raise BackendTimeout(
                     f"prometheus timed out after {self._timeout:g}s", backend="prometheus"
                 ) from exc
             except httpx.HTTPError as exc:

@@ -38,6 +38,7 @@ from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
 from analytics_gateway.http.handlers import error_body, services_of
 from analytics_gateway.http.pages import graphiql_page
+from analytics_gateway.observability import client_error
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     config = services_of(request).backends.config
                     scope["state"]["principal"] = await authenticate(config, key)
                 except GatewayError as exc:
-                    body = error_body(exc.message, exc.as_extensions())
+                    body = error_body(*client_error(exc))
                     await JSONResponse(body, status_code=exc.http_status)(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
@@ -123,7 +124,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             )
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
-            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
+            message, _ = client_error(exc)
+            raise ConnectionRejectionError({"code": exc.code, "message": message}) from exc
         return {"tenant": context.principal.tenant}
 
     async def execute_operation(

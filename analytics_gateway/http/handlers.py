@@ -16,6 +16,7 @@ from starlette.responses import Response
 from analytics_gateway.auth import authenticate, credential_from, require
 from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, GatewayError
+from analytics_gateway.observability import client_error
 from analytics_gateway.services import Services
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -39,7 +40,7 @@ def json_response(
 
 
 def error_response(exc: GatewayError) -> Response:
-    return json_response(error_body(exc.message, exc.as_extensions()), exc.http_status)
+    return json_response(error_body(*client_error(exc)), exc.http_status)
 
 
 def guarded(handler: Handler) -> Handler:

@@ -106,8 +106,9 @@ class CorrelationIdMiddleware:
         finally:
             if scope["type"] == "http":
                 path = scope.get("path", "")
-                route = "/analytics/metrics/*" if path.startswith("/analytics/metrics/") else path
-                self.metrics.http_requests.labels(route=route[:64], status=str(status)).inc()
+                matched = scope.get("route")  # set by the router: the route's template
+                route = getattr(matched, "path", None) or "other"
+                self.metrics.http_requests.labels(route=route, status=str(status)).inc()
                 self.log.info(
                     "request",
                     extra={

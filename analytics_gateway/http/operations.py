@@ -1,4 +1,11 @@
-"""What operators and load balancers call: liveness, readiness and the gateway's metrics."""
+"""What operators and load balancers call: liveness, readiness and the gateway's metrics.
+
+The public sees `/healthz` and whether the gateway is ready, nothing more.
+What a store is down, and `/metrics`, are for operators: the requests that
+come in on the operator listener (`ANALYTICS_ADMIN_PORT`), or, when there is
+none (development), from a loopback client. Anyone else gets 404 for
+`/metrics` and a bare status from `/readyz`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -14,6 +21,17 @@ from analytics_gateway.domain import EventQuery
 from analytics_gateway.http.handlers import services_of
 
 _READYZ_EVENTS = EventQuery("__readyz__", None, None, None, None, limit=1)
+_LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def from_operator(connection: HTTPConnection) -> bool:
+    """Whether the request came in on the operator listener (or, without one, from loopback)."""
+    settings = services_of(connection).settings
+    if settings.admin_port:
+        server = connection.scope.get("server")
+        return server is not None and server[1] == settings.admin_port
+    client = connection.client
+    return client is not None and client.host in _LOOPBACK
 
 
 async def healthz(request: Request) -> Response:
@@ -41,13 +59,15 @@ async def readyz(request: Request) -> Response:
     # not ready until the ML stack's cold start is paid (a few seconds after start-up)
     checks["ml"] = services.ml.warm
     ready = all(checks.values())
-    return JSONResponse(
-        {"status": "ready" if ready else "degraded", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    body: dict[str, object] = {"status": "ready" if ready else "degraded"}
+    if from_operator(request):
+        body["checks"] = checks
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 async def prometheus(request: Request) -> Response:
+    if not from_operator(request):
+        return Response("Not Found", status_code=404, media_type="text/plain")
     registry = services_of(request).metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

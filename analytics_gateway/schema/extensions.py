@@ -25,7 +25,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.execution import StreamExecutionResult
 
 from analytics_gateway.errors import BadUserInput, GatewayError, QueryTooComplex
-from analytics_gateway.observability import GatewayMetrics, correlation_id
+from analytics_gateway.observability import GatewayMetrics, client_error, correlation_id
 
 log = logging.getLogger("analytics_gateway.errors")
 
@@ -50,8 +50,19 @@ def classify(error: GraphQLError) -> GraphQLError:
     """Give every error an `extensions.code`; hide unexpected ones behind an id."""
     original = error.original_error
     if isinstance(original, GatewayError):
-        error.extensions = {**(error.extensions or {}), **original.as_extensions()}
-        return error
+        message, extensions = client_error(original)
+        if message == error.message:
+            error.extensions = {**(error.extensions or {}), **extensions}
+            return error
+        return GraphQLError(
+            message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=original,
+            extensions={**(error.extensions or {}), **extensions},
+        )
     if original is None:
         code = (error.extensions or {}).get("code")
         if code is None:
@@ -263,8 +274,7 @@ class OperationMetrics(SchemaExtension):
             kind = ctx.operation_type.value
         except (RuntimeError, AttributeError, KeyError):
             kind = "unknown"
-        name = (ctx.operation_name or "anonymous")[:64]
-        self._metrics.requests.labels(operation_type=kind, operation_name=name).inc()
+        self._metrics.requests.labels(operation_type=kind).inc()
         self._metrics.request_latency.labels(operation_type=kind).observe(
             time.perf_counter() - started
         )

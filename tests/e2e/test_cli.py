@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import GatewayProcess
+from tests.servers import GatewayProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,5 +103,23 @@ def test_serve_demo_prints_graphiql_address_and_a_working_key(tmp_path: Path) ->
             "song_plays", "active_users", "revenue", "conversion_rate",
             "request_latency_ms", "error_rate", "cpu_usage",
         } <= set(data["metricNames"])  # fmt: skip
+    finally:
+        server.stop()
+
+
+def test_serve_with_an_operator_listener_keeps_metrics_off_the_public_port(
+    tmp_path: Path,
+) -> None:
+    admin = free_port()
+    server = GatewayProcess(
+        tmp_path / "ops", {"ANALYTICS_JSON_LOGS": "false", "ANALYTICS_ADMIN_PORT": str(admin)}
+    )
+    server.start()
+    try:
+        assert httpx.get(server.url + "/metrics", timeout=10).status_code == 404
+        scraped = httpx.get(f"http://127.0.0.1:{admin}/metrics", timeout=10)
+        assert scraped.status_code == 200
+        assert "gateway_http_requests_total" in scraped.text
+        assert f"Operator endpoints: http://127.0.0.1:{admin}/metrics" in server.log.read_text()
     finally:
         server.stop()

@@ -166,6 +166,12 @@ def container_port() -> int:
     return int(port) if port else Settings.from_env({}).port
 
 
+def compose_admin_port() -> int:
+    """The operator listener's port the compose gateways share."""
+    (svc, *_) = gateways(compose()).values()
+    return int(svc["environment"][ENV_PREFIX + "ADMIN_PORT"])
+
+
 @pytest.fixture(scope="module")
 def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("compose") / "secrets"
@@ -287,6 +293,9 @@ def test_compose_runs_two_gateways_and_every_store() -> None:
         assert int(inside) == container_port()
     assert len(host_ports) == 2, "each gateway needs its own host port"
     for kind, names in stores(spec).items():
+        if kind == "redis":  # durable keys and buffer apart from evictable live data
+            assert sorted(names) == ["redis", "redis-live"], names
+            continue
         assert len(names) == 1, f"want one {kind} service, found {names}"
 
 
@@ -391,7 +400,8 @@ def test_prometheus_scrapes_every_gateway() -> None:
     targets = {
         t for job in gateway_scrape_jobs() for c in job["static_configs"] for t in c["targets"]
     }
-    assert targets == {f"{name}:{container_port()}" for name in gateways(compose())}
+    # the operator listener: the public port does not serve /metrics in production
+    assert targets == {f"{name}:{compose_admin_port()}" for name in gateways(compose())}
     mounts = [v for v in compose()["services"]["prometheus"]["volumes"] if "prometheus.yml" in v]
     (mount,) = mounts
     assert (ROOT / mount.split(":")[0]).resolve() == PROMETHEUS
@@ -456,7 +466,8 @@ def test_ports_and_selectors_agree() -> None:
     objects = manifests()
     c = container(objects)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert list(ports.values()) == [container_port()]
+    admin = int(objects["ConfigMap"]["data"][ENV_PREFIX + "ADMIN_PORT"])
+    assert ports == {"http": container_port(), "admin": admin}
 
     def number(port: int | str) -> int:
         return ports[port] if isinstance(port, str) else port
@@ -466,7 +477,7 @@ def test_ports_and_selectors_agree() -> None:
     for probe in ("readinessProbe", "livenessProbe"):
         assert number(c[probe]["httpGet"]["port"]) == container_port()
     template = objects["Deployment"]["spec"]["template"]["metadata"]
-    assert int(template["annotations"]["prometheus.io/port"]) == container_port()
+    assert int(template["annotations"]["prometheus.io/port"]) == admin  # operators only
     labels = template["labels"].items()
     assert objects["Service"]["spec"]["selector"].items() <= labels
     assert objects["Deployment"]["spec"]["selector"]["matchLabels"].items() <= labels
