@@ -21,7 +21,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from analytics_gateway.config import Settings
 from analytics_gateway.heap import freeze_startup_heap
 from analytics_gateway.http import alerts, dashboards, graphql, metrics, ml, operations, pages
-from analytics_gateway.http.middleware import BodySizeLimit, CorrelationIdMiddleware
+from analytics_gateway.http.middleware import (
+    BodySizeLimit,
+    CorrelationIdMiddleware,
+    SecurityHeaders,
+)
 from analytics_gateway.ingest import now_ms
 from analytics_gateway.observability import GatewayMetrics, LiveScoringCollector
 from analytics_gateway.schema import build_schema
@@ -109,6 +113,7 @@ def create_app(
         lifespan=gateway.lifespan,
         middleware=[
             Middleware(CorrelationIdMiddleware, metrics=gateway.metrics),
+            Middleware(SecurityHeaders),
             Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
             # level 5: within 3% of level 9's size on series JSON, at half the CPU
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),

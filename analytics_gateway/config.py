@@ -69,6 +69,8 @@ class Settings:
     alert_tick_seconds: float = 1.0  # alert scheduler wake-up period
     alert_lease_seconds: float = 10.0  # rule-shard lease TTL with a Redis config store
     model_dir: str = ""  # ML model files; default <data_dir>/models (shared by replicas)
+    # HMAC key for model files; default: one made once and kept in the config store
+    model_signing_key: str = ""
     # destinations besides public addresses that webhooks, Slack and SMTP may reach:
     # comma-separated CIDRs and host names (see `egress`)
     egress_allow: str = ""

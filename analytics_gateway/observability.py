@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -138,14 +139,48 @@ class JsonFormatter(logging.Formatter):
             entry.update(extra)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
+
+
+_SECRETS = [
+    # user:password@ in any URL
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@/\s]+@"), r"\1***@"),
+    # tokens in query strings
+    (
+        re.compile(
+            r"(?i)([?&](?:token|access_token|key|api_key|apikey|password|p|secret|sig)=)"
+            r"[^&\s\"']+"
+        ),
+        r"\1***",
+    ),
+    # Slack and similar incoming-webhook paths carry their secret in the path
+    (re.compile(r"(?i)(hooks\.slack\.com/(?:services|workflows|triggers)/)[^\s\"']+"), r"\1***"),
+    # the gateway's own API keys
+    (re.compile(r"\b(agk_[0-9a-f]{12}_)[A-Za-z0-9_-]+"), r"\1***"),
+]
+
+
+def redact(text: str) -> str:
+    """`text` without the secrets URLs and keys carry."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class PlainFormatter(logging.Formatter):
+    """The standard text format, without secrets."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def configure_logging(level: str, json_logs: bool) -> None:
     """Only the CLI calls this: it touches the root logger."""
     handler = logging.StreamHandler()
-    if json_logs:
-        handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter() if json_logs else PlainFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # client libraries log every request's URL at INFO; those URLs may carry secrets
+    for noisy in ("httpx", "httpcore", "elastic_transport"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

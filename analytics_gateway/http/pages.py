@@ -42,6 +42,12 @@ NOT_BUILT = """<!doctype html>
 </body></html>
 """
 NO_STORE = {"Cache-Control": "no-store"}
+FALLBACK_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
+    "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; "
+    "font-src 'self' data: https://unpkg.com; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
 def _config(settings: Settings) -> dict[str, Any]:
@@ -74,7 +80,9 @@ async def graphiql_page(settings: Settings, fallback_html: str) -> Response:
     (`fallback_html`, whose assets come from a CDN), so the explorer still works."""
     html = await asyncio.to_thread(_render, settings, "graphiql.html")
     if html is None:
-        return HTMLResponse(fallback_html, headers=NO_STORE)
+        # Strawberry's page: inline scripts and assets from unpkg, until the UI is built
+        headers = {**NO_STORE, "Content-Security-Policy": FALLBACK_CSP}
+        return HTMLResponse(fallback_html, headers=headers)
     return HTMLResponse(html, headers=NO_STORE)
 
 

@@ -8,7 +8,13 @@ suffix. Retraining writes the new file first, then switches the document with
 deletes the old file: until the switch, readers keep the previous model.
 
 Files are only ever read back from this directory, by the path the tenant's
-own document names: nothing a client sends is unpickled.
+own document names: nothing a client sends is unpickled. And a file is only
+handed out when its HMAC-SHA256 signature checks out: it covers the tenant,
+the model id, the revision and the bytes, with a key the files never sit
+beside (`ANALYTICS_MODEL_SIGNING_KEY`, or one kept in the config store that
+every replica shares). Write access to the models volume is then no longer
+code execution on every replica: an unsigned, tampered or moved file is
+refused before anything unpickles it.
 """
 
 from __future__ import annotations
@@ -17,16 +23,18 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import hmac
 import logging
 import os
 import re
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analytics_gateway.backends.base import ConfigStore
-from analytics_gateway.errors import BackendUnavailable, NotFound
+from analytics_gateway.errors import BackendUnavailable, Conflict, NotFound
 from analytics_gateway.ml.detectors import AnomalyDetector, load_detector
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,10 @@ ANOMALY = "anomaly"
 FORECAST = "forecast"
 _SAFE_TENANT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _FILE = re.compile(r"^[0-9a-f]{1,32}-\d{1,9}-[0-9a-f]{8}\.model$")
+_SIGNED = b"AGW-SIGNED-MODEL/1\n"
+_SIGNATURE_BYTES = hashlib.sha256().digest_size
+# where a signing key made by the gateway itself is kept (shared by every replica)
+KEY_KIND, KEY_TENANT, KEY_ID = "gateway_secret", "_gateway", "model-signing-key"
 
 
 class ModelNotFitted(NotFound):
@@ -87,10 +99,32 @@ def new_model_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _signature(key: bytes, tenant: str, record: ModelRecord, revision: int, body: bytes) -> bytes:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (tenant.encode(), record.id.encode(), str(revision).encode()):
+        mac.update(len(part).to_bytes(4, "big") + part)
+    mac.update(body)
+    return mac.digest()
+
+
 class ModelRegistry:
-    def __init__(self, config: ConfigStore, root: Path) -> None:
+    def __init__(self, config: ConfigStore, root: Path, signing_key: bytes | None = None) -> None:
         self._config = config
         self.root = root
+        self._key = signing_key
+
+    async def signing_key(self) -> bytes:
+        """The configured key, or the one kept in the config store (made on first use)."""
+        if self._key is None:
+            found = await self._config.get_document(KEY_KIND, KEY_TENANT, KEY_ID)
+            if found is None:
+                made = {"key": secrets.token_hex(32)}
+                with contextlib.suppress(Conflict):  # another replica made it first: theirs
+                    await self._config.put_document(KEY_KIND, KEY_TENANT, KEY_ID, made, 0)
+                found = await self._config.get_document(KEY_KIND, KEY_TENANT, KEY_ID)
+            assert found is not None
+            self._key = bytes.fromhex(str(found[1]["key"]))
+        return self._key
 
     # -- metadata ------------------------------------------------------------
 
@@ -129,7 +163,9 @@ class ModelRegistry:
         revision = previous.revision + 1 if previous is not None else 1
         name = f"{record.id}-{revision}-{uuid.uuid4().hex[:8]}.model" if payload else None
         if payload is not None and name is not None:
-            await asyncio.to_thread(self._write, tenant, name, payload)
+            signature = _signature(await self.signing_key(), tenant, record, revision, payload)
+            signed = _SIGNED + signature + payload
+            await asyncio.to_thread(self._write, tenant, name, signed)
         saved = dataclasses.replace(record, file=name, revision=revision)
         try:
             version = await self._config.put_document(
@@ -164,13 +200,29 @@ class ModelRegistry:
             raise _not_fitted(record, "not_fitted", "it was never fitted")
         path = self._directory(tenant) / record.file
         try:
-            return await asyncio.to_thread(path.read_bytes)
+            signed = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             raise _not_fitted(record, "file_missing", "its file is missing") from None
         except OSError as exc:
             raise BackendUnavailable(
-                f"model store: cannot read model {record.id!r}: {exc.strerror}", backend="models"
+                f"model store: cannot read model {record.id!r}: {exc.strerror}", backend="ml"
             ) from exc
+        return await self._verified(tenant, record, signed)
+
+    async def _verified(self, tenant: str, record: ModelRecord, signed: bytes) -> bytes:
+        """The bytes behind a valid signature for this tenant, model and revision."""
+        if not signed.startswith(_SIGNED):
+            log.warning("model %s of tenant %s: file is not signed; refused", record.id, tenant)
+            raise _not_fitted(record, "file_unsigned", "its file is not signed by this gateway")
+        start = len(_SIGNED) + _SIGNATURE_BYTES
+        signature, body = signed[len(_SIGNED) : start], signed[start:]
+        expected = _signature(await self.signing_key(), tenant, record, record.revision, body)
+        if not hmac.compare_digest(signature, expected):
+            log.warning("model %s of tenant %s: signature mismatch; refused", record.id, tenant)
+            raise _not_fitted(
+                record, "file_tampered", "its file was changed since this gateway wrote it"
+            )
+        return body
 
     def _directory(self, tenant: str) -> Path:
         return self.root / tenant_directory(tenant)
@@ -189,7 +241,7 @@ class ModelRegistry:
             with contextlib.suppress(OSError):
                 temporary.unlink(missing_ok=True)
             raise BackendUnavailable(
-                f"model store: cannot write {directory}: {exc.strerror}", backend="models"
+                f"model store: cannot write {directory}: {exc.strerror}", backend="ml"
             ) from exc
 
     def _remove(self, tenant: str, name: str) -> None:

@@ -131,7 +131,8 @@ class MlService:
     ) -> None:
         """Scores of live points are written through `ingest` (so ML alerts read them),
         and every batch `ingest` stores is offered to live scoring."""
-        self.registry = ModelRegistry(config, model_root(settings))
+        key = settings.model_signing_key.encode() if settings.model_signing_key else None
+        self.registry = ModelRegistry(config, model_root(settings), key)
         self.live = LiveScorer(
             self.registry, metric_store, broker, ingest.store_batch, sync_seconds=sync_seconds
         )

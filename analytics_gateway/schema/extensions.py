@@ -108,6 +108,22 @@ def _with_code(error: GraphQLError, code: str) -> GraphQLError:
     )
 
 
+def _once_each(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """A document refused for the same reason many times (`@a @a @a ...`) is told once.
+
+    Errors of execution (with a path) each belong to their own field and all stay.
+    """
+    seen: set[str] = set()
+    kept = []
+    for error in errors:
+        if error.path is None:
+            if error.message in seen:
+                continue
+            seen.add(error.message)
+        kept.append(error)
+    return kept
+
+
 class ErrorCodes(SchemaExtension):
     """Classifies errors of every result: HTTP responses and each streamed result."""
 
@@ -133,7 +149,7 @@ class ErrorCodes(SchemaExtension):
                 # both are kept here, so neither id can be reused while this runs
                 done = self._done[id(error)] = self._done[id(coded)] = (error, coded)
             processed.append(done[1])
-        return processed
+        return _once_each(processed)
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         self._streamed = True

@@ -28,6 +28,18 @@ PAINTED_PIXELS = """(canvas) => {
 }"""
 
 
+def csp_violations(page: Page) -> list[str]:
+    """Console reports of what the page's Content-Security-Policy refused."""
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            found.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return found
+
+
 async def _painted(page: Page, selector: str) -> int:
     painted: int = await page.locator(selector).first.evaluate(PAINTED_PIXELS)
     return painted
@@ -49,6 +61,7 @@ async def test_demo_dashboard_renders_and_updates_live(
     page = await context.new_page()
     page_errors: list[str] = []
     page.on("pageerror", lambda error: page_errors.append(str(error)))
+    refused = csp_violations(page)
 
     await page.goto(demo_gateway.url + "/")
     # demo mode fills in the demo key; the key then lives in the tab's session
@@ -117,6 +130,7 @@ async def test_demo_dashboard_renders_and_updates_live(
 
     assert offline.blocked == []
     assert page_errors == []
+    assert refused == []  # the UI needs nothing its Content-Security-Policy forbids
     await context.close()
 
 
@@ -133,6 +147,7 @@ async def test_graphiql_works_offline_with_the_demo_key(
     page = await context.new_page()
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(request.url))
+    refused = csp_violations(page)
 
     await page.goto(demo_gateway.url + "/graphql")
     editor = page.locator(".graphiql-query-editor .CodeMirror")
@@ -151,8 +166,16 @@ async def test_graphiql_works_offline_with_the_demo_key(
 
     assert offline.blocked == []
     assert failed == []
-    # the guard itself works: a request beyond loopback is stopped in the browser
+    assert refused == []  # GraphiQL needs nothing its Content-Security-Policy forbids
+    # the guards work: the page's own policy stops a request beyond this server, and
+    # the test's router records any that got past it
     probe = "https://cdn.example.invalid/graphiql.min.js"
     await page.evaluate("(url) => fetch(url).catch(() => null)", probe)
-    assert offline.blocked == [probe]
+    await page.wait_for_function("() => true")  # let the console event arrive
+    for _ in range(100):
+        if refused:
+            break
+        await page.wait_for_timeout(50)
+    assert any("cdn.example.invalid" in message for message in refused), refused
+    assert offline.blocked == []
     await context.close()

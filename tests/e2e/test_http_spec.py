@@ -419,3 +419,19 @@ async def test_subscription_over_plain_http_is_a_clear_400(gql: GraphQLClient, m
     [error] = response.json()["errors"]
     assert "subscriptions need a WebSocket" in error["message"]
     assert error["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_a_reason_repeated_in_a_document_is_told_once(gql: GraphQLClient) -> None:
+    for query, message in (
+        ("{ viewer " + "@a " * 10 + "}", "Unknown directive '@a'."),
+        (
+            "{ viewer " + "@include(if: true) " * 5 + "}",
+            "The directive '@include' can only be used once at this location.",
+        ),
+    ):
+        body = await gql.execute(query)
+        assert [e["message"] for e in body["errors"]] == [message]
+        assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    # different reasons are all told
+    body = await gql.execute("{ viewer @a @b }")
+    assert len(body["errors"]) == 2

@@ -109,16 +109,19 @@ async def test_missing_and_corrupt_files_are_clear_errors(registry: ModelRegistr
     assert detector_from(await registry.read("acme", saved), saved).fitted
 
     path = registry.root / tenant_directory("acme") / str(saved.file)
-    path.write_bytes(b"AGW-ANOMALY-MODEL/1\nnot a pickle")
     with pytest.raises(ModelNotFitted) as corrupt:
-        detector_from(await registry.read("acme", saved), saved)
+        detector_from(b"AGW-ANOMALY-MODEL/1\nnot a pickle", saved)
     assert corrupt.value.code == "NOT_FOUND"
     assert corrupt.value.extensions["reason"] == "file_corrupt"
     assert "train it again" in corrupt.value.message
-
-    path.write_bytes(b"something else entirely")
     with pytest.raises(ModelNotFitted, match="not a readable fitted model"):
-        detector_from(await registry.read("acme", saved), saved)
+        detector_from(b"something else entirely", saved)
+
+    # a file this gateway did not sign is never unpickled
+    path.write_bytes(b"AGW-ANOMALY-MODEL/1\nnot a pickle")
+    with pytest.raises(ModelNotFitted) as unsigned:
+        await registry.read("acme", saved)
+    assert unsigned.value.extensions["reason"] == "file_unsigned"
 
     path.unlink()
     with pytest.raises(ModelNotFitted) as missing:
@@ -150,3 +153,36 @@ def test_tenant_directories_never_leave_the_root() -> None:
         assert tenant_directory(name).startswith("~")
         assert "/" not in tenant_directory(name)
     assert tenant_directory("..") != tenant_directory(".")
+
+
+async def test_signed_files_refuse_tampering_and_moves(
+    registry: ModelRegistry, config_store: ConfigStore, tmp_path: Path
+) -> None:
+    """Write access to the models volume must not become code execution on a replica."""
+    saved = await registry.save("acme", record(), fitted_bytes())
+    path = registry.root / tenant_directory("acme") / str(saved.file)
+    good = path.read_bytes()
+    assert b"AGW-ANOMALY-MODEL" in good  # the payload is there, behind the signature
+
+    flipped = bytearray(good)
+    flipped[-1] ^= 0xFF
+    path.write_bytes(bytes(flipped))
+    with pytest.raises(ModelNotFitted) as tampered:
+        await registry.read("acme", saved)
+    assert tampered.value.extensions["reason"] == "file_tampered"
+
+    # acme's valid file copied over another tenant's model of the same name
+    path.write_bytes(good)
+    theirs = await registry.save("globex", record(), fitted_bytes(seed=1))
+    (registry.root / tenant_directory("globex") / str(theirs.file)).write_bytes(good)
+    with pytest.raises(ModelNotFitted) as moved:
+        await registry.read("globex", theirs)
+    assert moved.value.extensions["reason"] == "file_tampered"
+    assert detector_from(await registry.read("acme", saved), saved).fitted
+
+    # another replica on the same config store shares the key; another key refuses
+    replica = ModelRegistry(config_store, registry.root)
+    assert detector_from(await replica.read("acme", saved), saved).fitted
+    stranger = ModelRegistry(config_store, registry.root, signing_key=b"not the key")
+    with pytest.raises(ModelNotFitted):
+        await stranger.read("acme", saved)
