@@ -62,7 +62,11 @@ class Settings:
     json_logs: bool = True
     subscriber_queue_size: int = 1000
     live_fanout_share: float = 0.5  # most of each second live subscriptions may take
+    # live history for `since` replay: messages and bytes per channel, channels per tenant
+    live_replay: bool = True
     live_history_size: int = 1000
+    live_history_bytes: int = 256 * 1024
+    live_history_channels: int = 64
     backend_timeout_seconds: float = 5.0
     request_timeout_seconds: float = 30.0
     events_retention_days: int = 0  # 0 keeps events forever

@@ -162,10 +162,16 @@ def build_cache(settings: Settings) -> Cache:
 def build_broker(settings: Settings) -> Broker:
     url = settings.broker_url
     scheme = _scheme(url)
+    history: dict[str, Any] = {
+        "history_size": settings.live_history_size,
+        "history_bytes": settings.live_history_bytes,
+        "history_channels": settings.live_history_channels,
+        "replay": settings.live_replay,
+    }
     if scheme == "memory":
-        return MemoryBroker(history_size=settings.live_history_size)
+        return MemoryBroker(**history)
     if scheme in {"redis", "rediss"}:
-        return RedisBroker(_redis_client(url, settings), history_size=settings.live_history_size)
+        return RedisBroker(_redis_client(url, settings), **history)
     raise _unsupported("ANALYTICS_BROKER_URL", url, "memory://, redis://")
 
 

@@ -22,3 +22,8 @@ def parse_message_id(text: str) -> MessageId:
 
 def format_message_id(message_id: MessageId) -> str:
     return f"{message_id[0]}-{message_id[1]}"
+
+
+def tenant_of(channel: str) -> str:
+    """Channels are `ag:<tenant>:...`: their first two parts name the tenant."""
+    return ":".join(channel.split(":")[:2])

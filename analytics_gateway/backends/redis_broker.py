@@ -3,11 +3,18 @@
 After a Redis restart the reader reconnects with backoff and resubscribes to
 every channel the hub still holds, so live subscriptions carry on.
 
-Each publish is one Lua call that appends the payload to a capped Redis
-Stream `<channel>:history` (the id comes from XADD) and publishes
-`<id>\n<payload>`: the live message and its replayable copy get the same id
-atomically, so a subscriber resuming from an id neither misses nor repeats.
-Idle histories expire after `history_ttl_seconds`.
+Each publish is one Lua call that appends the payload to a Redis Stream
+`<channel>:history` (the id comes from XADD) and publishes `<id>\n<payload>`:
+the live message and its replayable copy get the same id atomically, so a
+subscriber resuming from an id neither misses nor repeats.
+
+History is bounded three ways, so no tenant can fill the Redis it shares with
+everyone: per channel in messages (`history_size`) and in bytes
+(`history_bytes`, oldest out first; a bigger message is not kept at all), and
+per tenant in channels (`history_channels`, the least recently published
+channel's history goes first). With replay off (`replay=False`) a channel keeps
+only its latest message, whose id the next one follows. Idle histories expire
+after `history_ttl_seconds`.
 """
 
 from __future__ import annotations
@@ -22,14 +29,45 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from analytics_gateway.backends.message_ids import parse_message_id
+from analytics_gateway.backends.message_ids import parse_message_id, tenant_of
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, ResyncRequired
 
 log = logging.getLogger(__name__)
 
+# KEYS: the channel's stream, its byte count, the tenant's channels by last publish
+# ARGV: payload, max messages, ttl ms, channel, max bytes, max channels, replay (0/1)
 _PUBLISH = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'p', ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local size = string.len(ARGV[1])
+local ttl = ARGV[3]
+if ARGV[7] == '0' or size > tonumber(ARGV[5]) then
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '1', '*', 'p', '', 's', '-1')
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  redis.call('PUBLISH', ARGV[4], id .. '\\n' .. ARGV[1])
+  return id
+end
+local id = redis.call('XADD', KEYS[1], '*', 'p', ARGV[1], 's', size)
+local total = redis.call('INCRBY', KEYS[2], size)
+local count = redis.call('XLEN', KEYS[1])
+while count > tonumber(ARGV[2]) or total > tonumber(ARGV[5]) do
+  local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+  if #oldest == 0 then total = 0 break end
+  local fields = oldest[1][2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 's' then total = total - tonumber(fields[i + 1]) end
+  end
+  redis.call('XDEL', KEYS[1], oldest[1][1])
+  count = count - 1
+end
+redis.call('SET', KEYS[2], total, 'PX', ttl)
+redis.call('PEXPIRE', KEYS[1], ttl)
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[3], tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000), ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ttl)
+while redis.call('ZCARD', KEYS[3]) > tonumber(ARGV[6]) do
+  local gone = redis.call('ZPOPMIN', KEYS[3])[1]
+  redis.call('DEL', gone .. ':history', gone .. ':history-bytes')
+end
 redis.call('PUBLISH', ARGV[4], id .. '\\n' .. ARGV[1])
 return id
 """
@@ -46,11 +84,17 @@ class RedisBroker:
         *,
         max_backoff_seconds: float = 2.0,
         history_size: int = 1000,
+        history_bytes: int = 256 * 1024,
+        history_channels: int = 64,
         history_ttl_seconds: float = 86_400.0,
+        replay: bool = True,
     ) -> None:
         self._client = client
         self._publish = client.register_script(_PUBLISH)
         self._history_size = history_size
+        self._history_bytes = history_bytes
+        self._history_channels = history_channels
+        self._replay = replay and history_size > 0
         self._history_ttl_ms = int(history_ttl_seconds * 1000)
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None
@@ -66,8 +110,20 @@ class RedisBroker:
             async with self._client.pipeline(transaction=False) as pipe:
                 for channel, payload in messages:
                     await self._publish(
-                        keys=[history_key(channel)],
-                        args=[payload, self._history_size, self._history_ttl_ms, channel],
+                        keys=[
+                            history_key(channel),
+                            f"{channel}:history-bytes",
+                            f"{tenant_of(channel)}:history-channels",
+                        ],
+                        args=[
+                            payload,
+                            self._history_size,
+                            self._history_ttl_ms,
+                            channel,
+                            self._history_bytes,
+                            self._history_channels,
+                            int(self._replay),
+                        ],
                         client=pipe,
                     )
                 await pipe.execute()
@@ -135,6 +191,11 @@ class RedisBroker:
 
     async def history(self, channel: str, since: str) -> list[tuple[str, bytes]]:
         since_id = parse_message_id(since)
+        if not self._replay:
+            raise ResyncRequired(
+                "this gateway keeps no live history (replay is off); reload, then subscribe",
+                since=since,
+            )
         key = history_key(channel)
         try:
             entries: list[Any] = (
@@ -143,6 +204,13 @@ class RedisBroker:
             first: list[Any] = entries[:1] or (await self._client.xrange(key, count=1) or [])
         except (RedisError, OSError) as exc:
             raise BackendUnavailable("broker (redis) is unavailable", backend="broker") from exc
+        if any(fields.get(b"s") == b"-1" for _, fields in entries):
+            # a message too big to keep came after `since`: it cannot be replayed
+            raise ResyncRequired(
+                f"the live history no longer holds everything after {since}; reload, then "
+                "subscribe",
+                since=since,
+            )
         found = [(_text(entry_id), bytes(fields[b"p"])) for entry_id, fields in entries]
         if found and found[0][0] == since:
             return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -121,3 +122,95 @@ async def test_history_refuses_a_position_it_never_gave(broker: Broker) -> None:
     await broker.publish_many([("c", b"1")])
     with pytest.raises(BadUserInput):
         await broker.history("c", "99999999999999-0")
+
+
+# -- bounded history -----------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def small(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
+    """History of at most 350 bytes per channel and 2 channels per tenant."""
+    bounds: dict[str, Any] = {"history_size": 100, "history_bytes": 350, "history_channels": 2}
+    if request.param == "memory":
+        instance: Broker = MemoryBroker(**bounds)
+    else:
+        server: RedisServer = request.getfixturevalue("redis")
+        instance = RedisBroker(aioredis.Redis.from_url(server.url), **bounds)
+    yield instance
+    await instance.close()
+
+
+async def _published(broker: Broker, channel: str, *payloads: bytes) -> list[str]:
+    await broker.subscribe(channel)
+    reader = asyncio.create_task(_collect_ids(broker, len(payloads)))
+    await asyncio.sleep(0.05)
+    await broker.publish_many([(channel, p) for p in payloads])
+    received = await asyncio.wait_for(reader, 10)
+    await broker.unsubscribe(channel)
+    return [message_id for _, message_id, _ in received]
+
+
+async def test_history_keeps_at_most_its_bytes_per_channel(small: Broker) -> None:
+    ids = await _published(small, "ag:t1:c", *(bytes([65 + i]) * 100 for i in range(10)))
+    assert [p for _, p in await small.history("ag:t1:c", ids[-3])] == [b"H" * 100, b"I" * 100,
+                                                                        b"J" * 100]  # fmt: skip
+    with pytest.raises(ResyncRequired):
+        await small.history("ag:t1:c", ids[-4])
+
+
+async def test_a_message_too_big_to_keep_cuts_replay_across_it(small: Broker) -> None:
+    ids = await _published(small, "ag:t1:c", b"a" * 10, b"b" * 1000, b"c" * 10)
+    with pytest.raises(ResyncRequired):
+        await small.history("ag:t1:c", ids[0])
+    assert await small.history("ag:t1:c", ids[2]) == [(ids[2], b"c" * 10)]
+
+
+async def test_a_tenant_keeps_history_for_its_most_recent_channels_only(small: Broker) -> None:
+    first = await _published(small, "ag:t1:one", b"1")
+    await _published(small, "ag:t1:two", b"2")
+    other = await _published(small, "ag:t2:one", b"x")
+    third = await _published(small, "ag:t1:three", b"3")
+    with pytest.raises(ResyncRequired):
+        await small.history("ag:t1:one", first[0])  # the least recently published: gone
+    assert await small.history("ag:t1:three", third[0]) == [(third[0], b"3")]
+    assert await small.history("ag:t2:one", other[0]) == [(other[0], b"x")]  # not t1's
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_without_replay_nothing_is_kept_and_live_goes_on(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    if kind == "memory":
+        broker: Broker = MemoryBroker(replay=False)
+    else:
+        server: RedisServer = request.getfixturevalue("redis")
+        broker = RedisBroker(aioredis.Redis.from_url(server.url), replay=False)
+    try:
+        ids = await _published(broker, "ag:t1:c", b"1", b"2")
+        assert parse_message_id(ids[0]) < parse_message_id(ids[1])
+        with pytest.raises(ResyncRequired, match="replay is off"):
+            await broker.history("ag:t1:c", ids[0])
+    finally:
+        await broker.close()
+
+
+async def test_redis_holds_the_bounded_bytes_however_much_is_published(
+    redis: RedisServer,
+) -> None:
+    """Before, every publish was kept (1,000 messages a channel for 24 h): 20 big writes
+    grew Redis from 4 MB to 30 MB, with no limit on channels."""
+    client = aioredis.Redis.from_url(redis.url)
+    broker = RedisBroker(client, history_bytes=256 * 1024, history_channels=4)
+    try:
+        payload = b"x" * 100_000
+        for name in range(10):
+            await broker.publish_many([(f"ag:t1:metric:{name}", payload)] * 20)
+        keys = [k async for k in client.scan_iter("ag:t1:*")]
+        streams = [k for k in keys if k.endswith(b":history")]
+        assert len(streams) <= 4
+        held = 0
+        for key in streams:
+            held += sum(len(f[b"p"]) for _, f in await client.xrange(key))
+        assert held <= 4 * 256 * 1024
+    finally:
+        await broker.close()
