@@ -73,6 +73,10 @@ class Settings:
     alert_tick_seconds: float = 1.0  # alert scheduler wake-up period
     alert_lease_seconds: float = 10.0  # rule-shard lease TTL with a Redis config store
     model_dir: str = ""  # ML model files; default <data_dir>/models (shared by replicas)
+    # ML in worker processes: how many, jobs at once per tenant, and each job's limit
+    ml_workers: int = 2
+    ml_jobs_per_tenant: int = 1
+    ml_max_seconds: float = 120.0
     # HMAC key for model files; default: one made once and kept in the config store
     model_signing_key: str = ""
     # destinations besides public addresses that webhooks, Slack and SMTP may reach:

@@ -40,6 +40,16 @@ class GatewayError(Exception):
         """The message clients see (the log may get more, see `BackendUnavailable`)."""
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # crosses process boundaries (ML workers) with its extensions intact
+        return (_restore, (type(self), self.message, dict(self.extensions)))
+
+
+def _restore(cls: type[GatewayError], message: str, extensions: dict[str, Any]) -> GatewayError:
+    error = cls.__new__(cls)
+    GatewayError.__init__(error, message, **extensions)
+    return error
+
 
 class BadUserInput(GatewayError):
     code = "BAD_USER_INPUT"

@@ -64,7 +64,7 @@ async def widget_data(
         shown = planner.window_of(variables.apply(widget.query, view.values), view)
         return await _anomalies(view.tenant, result.series, features.ml, shown.start)
     if widget.type is WidgetType.FORECAST:
-        return await _forecast(result.series, features.ml)
+        return await _forecast(view.tenant, result.series, features.ml)
     return result
 
 
@@ -111,7 +111,7 @@ def _since(series: Series, start: int) -> Series:
 
 
 async def _forecast(
-    series: list[Series], ml: MlService | None
+    tenant: str, series: list[Series], ml: MlService | None
 ) -> ForecastPanelResult | PanelResult:
     if ml is None:
         return PanelResult(WidgetType.FORECAST.value, "Forecasting is not running here.")
@@ -123,7 +123,7 @@ async def _forecast(
         )
     horizon = str(max(len(history.values) // FORECAST_SHARE, 1))  # points ahead
     try:
-        answer = await ml.forecast(history, horizon, 0.95, None)
+        answer = await ml.forecast(tenant, history, horizon, 0.95, None)
     except (BadUserInput, QueryTooComplex) as exc:
         return PanelResult(WidgetType.FORECAST.value, exc.message)
     made = answer.forecast

@@ -52,6 +52,7 @@ from analytics_gateway.ml.scoring import (
     with_model,
 )
 from analytics_gateway.ml.warmup import warm_up
+from analytics_gateway.ml.workers import MlWorkers
 
 DEFAULT_HORIZON = "1d"
 DEFAULT_PREDICT_WINDOW = "1h"
@@ -140,6 +141,9 @@ class MlService:
         self._store = metric_store
         self._clock = clock
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
+        self.workers = MlWorkers(
+            settings.ml_workers, settings.ml_jobs_per_tenant, settings.ml_max_seconds
+        )
         self.warmed_up: asyncio.Future[float] | None = None
 
     async def start(self) -> None:
@@ -153,6 +157,7 @@ class MlService:
         return self.warmed_up is not None and self.warmed_up.done()
 
     async def stop(self) -> None:
+        await self.workers.stop()
         if self.warmed_up is not None and not self.warmed_up.done():
             # the thread finishes on its own (a few seconds at most); nothing waits for it
             self.warmed_up.cancel()
@@ -261,23 +266,29 @@ class MlService:
         span = (spec.start_ms, spec.end_ms)
         if spec.kind == ANOMALY:
             series = await self._one_series(tenant, spec.metric, spec.labels, span)
-            record, payload = await self._train_detector(series, spec)
+            record, payload = await self._train_detector(tenant, series, spec)
         else:
             step = forecast_step_ms(spec.end_ms - spec.start_ms)
             series = await self._one_series(tenant, spec.metric, spec.labels, span, step)
-            record, payload = await self._train_forecast(series, spec)
+            record, payload = await self._train_forecast(tenant, series, spec)
         record = dataclasses.replace(record, id=previous.id if previous else new_model_id())
         saved = await self.registry.save(tenant, record, payload, previous)
         self.live.saved(tenant, saved)
         return saved
 
     async def _train_detector(
-        self, series: Series, spec: TrainSpec
+        self, tenant: str, series: Series, spec: TrainSpec
     ) -> tuple[ModelRecord, bytes | None]:
         method = spec.method or DEFAULT_DETECTOR
         threshold = spec.sensitivity.threshold
-        trained = await asyncio.to_thread(
-            train_detector, series.timestamps, series.values, method, spec.parameters, threshold
+        trained = await self.workers.run(
+            tenant,
+            train_detector,
+            series.timestamps,
+            series.values,
+            method,
+            spec.parameters,
+            threshold,
         )
         payload = await asyncio.to_thread(trained.detector.to_bytes)
         record = ModelRecord(
@@ -300,12 +311,17 @@ class MlService:
         return record, payload
 
     async def _train_forecast(
-        self, series: Series, spec: TrainSpec
+        self, tenant: str, series: Series, spec: TrainSpec
     ) -> tuple[ModelRecord, bytes | None]:
         horizon = spec.horizon or DEFAULT_HORIZON
         started = time.perf_counter()
         result = await self._forecast(
-            series, horizon, spec.confidence_interval, spec.method or "auto", {"model": "method"}
+            tenant,
+            series,
+            horizon,
+            spec.confidence_interval,
+            spec.method or "auto",
+            {"model": "method"},
         )
         fc = result.forecast
         record = ModelRecord(
@@ -373,7 +389,8 @@ class MlService:
         if record is not None:
             model = await self._detector(tenant, record)
             threshold = sensitivity.threshold if sensitivity else _threshold(record)
-            return await asyncio.to_thread(
+            return await self.workers.run(
+                tenant,
                 with_model,
                 model,
                 series.timestamps,
@@ -390,7 +407,8 @@ class MlService:
                 field="window",
             )
         threshold = (sensitivity or Sensitivity.MEDIUM).threshold
-        return await asyncio.to_thread(
+        return await self.workers.run(
+            tenant,
             walk_forward,
             series.timestamps,
             series.values,
@@ -411,12 +429,20 @@ class MlService:
         )
 
     async def forecast(
-        self, series: Series, horizon: str, confidence_interval: float, model: str | None
+        self,
+        tenant: str,
+        series: Series,
+        horizon: str,
+        confidence_interval: float,
+        model: str | None,
     ) -> ForecastResult:
-        return await self._forecast(series, horizon, confidence_interval, model or "auto", {})
+        return await self._forecast(
+            tenant, series, horizon, confidence_interval, model or "auto", {}
+        )
 
     async def _forecast(
         self,
+        tenant: str,
         series: Series,
         horizon: str,
         confidence_interval: float,
@@ -426,7 +452,8 @@ class MlService:
     ) -> ForecastResult:
         fields = {"confidence_interval": "confidenceInterval", **names}
         try:
-            result = await asyncio.to_thread(
+            result = await self.workers.run(
+                tenant,
                 forecast,
                 series.timestamps,
                 series.values,
@@ -469,7 +496,9 @@ class MlService:
             series = await self._exact(tenant, record, span, record.step_ms or None)
         ci = confidence_interval or float(params.get("confidenceInterval", 0.95))
         steps = horizon or str(params.get("horizon", DEFAULT_HORIZON))
-        result = await self._forecast(series, steps, ci, record.method, {}, model_id=record.id)
+        result = await self._forecast(
+            tenant, series, steps, ci, record.method, {}, model_id=record.id
+        )
         return Prediction(record, forecast=result)
 
     async def _score(
@@ -493,7 +522,8 @@ class MlService:
             timestamps, values = series.timestamps, series.values
         model = await self._detector(tenant, record)
         threshold = sensitivity.threshold if sensitivity else _threshold(record)
-        return await asyncio.to_thread(
+        return await self.workers.run(
+            tenant,
             with_model,
             model,
             timestamps,

@@ -81,7 +81,8 @@ async def resolve_forecast(
     ml = info.context.services.ml
     name = metric_name(metric, "metric")
     series = await ml.forecast_window(principal.tenant, name, label_filter(labels), window)
-    return Forecast(result=await ml.forecast(series, horizon, confidence_interval, model))
+    result = await ml.forecast(principal.tenant, series, horizon, confidence_interval, model)
+    return Forecast(result=result)
 
 
 async def resolve_series_forecast(
@@ -91,9 +92,10 @@ async def resolve_series_forecast(
     confidence_interval: float,
     model: str | None,
 ) -> Forecast:
-    info.context.require(Scope.READ)
+    principal = info.context.require(Scope.READ)
     ml = info.context.services.ml
-    return Forecast(result=await ml.forecast(series, horizon, confidence_interval, model))
+    result = await ml.forecast(principal.tenant, series, horizon, confidence_interval, model)
+    return Forecast(result=result)
 
 
 async def resolve_models(info: Info, kind: ModelKind | None) -> list[Model]:

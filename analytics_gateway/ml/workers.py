@@ -1,0 +1,101 @@
+"""Heavy ML work in worker processes that a deadline can stop, shared fairly by tenants.
+
+Fits, walk-forward detection and forecasts are CPU work from seconds to
+minutes. In threads they could not be stopped: a request that timed out at
+30 s left its detection running for 100 s more, in a pool every tenant
+shared. Here each job runs in a process of a `pebble.ProcessPool`: when the
+request waiting for it is cancelled (its deadline, the client gone), the job
+is cancelled too and pebble terminates the process running it and starts a
+fresh one; a job past `max_seconds` is stopped the same way. Each tenant may
+run `per_tenant` jobs at once and waits for a slot beyond that, so one
+tenant's trainings cannot hold every worker while another's detection waits.
+
+Workers are forked from a `forkserver` that has imported the ML stack and
+compiled its numba kernels once (`ml.preload`): a new worker costs a fork,
+not seconds of imports and compilation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import multiprocessing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import pebble
+
+from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+PRELOAD = ["analytics_gateway.ml.preload"]
+
+
+class MlWorkers:
+    def __init__(self, processes: int, per_tenant: int, max_seconds: float) -> None:
+        self._processes = processes
+        self._per_tenant = per_tenant
+        self._max_seconds = max_seconds
+        self._pool: pebble.ProcessPool | None = None
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._waiting: dict[str, int] = {}
+        self.stopped_jobs = 0
+
+    def _started(self) -> pebble.ProcessPool:
+        """The pool, made on first use: a gateway that runs no ML forks nothing."""
+        if self._pool is None:
+            _CONTEXT.set_forkserver_preload(PRELOAD)  # used when the forkserver first starts
+            self._pool = pebble.ProcessPool(max_workers=self._processes, context=_CONTEXT)
+        return self._pool
+
+    @asynccontextmanager
+    async def _slot(self, tenant: str) -> AsyncIterator[None]:
+        slots = self._slots.get(tenant)
+        if slots is None:
+            slots = self._slots[tenant] = asyncio.Semaphore(self._per_tenant)
+        self._waiting[tenant] = self._waiting.get(tenant, 0) + 1
+        try:
+            async with slots:
+                yield
+        finally:
+            self._waiting[tenant] -= 1
+            if not self._waiting[tenant]:  # no job of the tenant left: forget its slots
+                del self._waiting[tenant]
+                self._slots.pop(tenant, None)
+
+    async def run(self, tenant: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function(*args, **kwargs)` in a worker; cancelling the caller stops the job."""
+        async with self._slot(tenant):
+            future = self._started().schedule(
+                function, args=args, kwargs=kwargs, timeout=self._max_seconds
+            )
+            try:
+                return await asyncio.wrap_future(future)
+            except asyncio.CancelledError:
+                cancel: Callable[[], bool] = future.cancel  # pebble's is not annotated
+                if cancel():  # pebble terminates the process running it
+                    self.stopped_jobs += 1
+                raise
+            except concurrent.futures.TimeoutError:
+                self.stopped_jobs += 1
+                raise QueryTooComplex(
+                    f"the computation did not finish within {self._max_seconds:g} s and was "
+                    "stopped; use fewer points (a shorter range or a coarser step)"
+                ) from None
+            except pebble.ProcessExpired as exc:
+                raise BackendUnavailable(
+                    f"an ML worker died ({exc}); the job was not finished", backend="ml"
+                ) from exc
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            stop: Callable[[], None] = pool.stop  # not annotated in pebble
+            stop()
+            await asyncio.to_thread(pool.join, 10)
