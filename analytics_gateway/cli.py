@@ -1,4 +1,4 @@
-"""The `analytics-gateway` command: serve, keys, schema, eval."""
+"""The `analytics-gateway` command: serve, keys, quotas, schema, eval."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import GatewayError
+from analytics_gateway.quotas import Quotas, TenantQuotas, parse_assignments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,6 +56,21 @@ def _parser() -> argparse.ArgumentParser:
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id; effective at once")
     revoke.add_argument("key_id")
     revoke.add_argument("--data-dir")
+
+    quotas = sub.add_parser(
+        "quotas", help="per-tenant rate limits and quotas (replicas see changes within 30 s)"
+    )
+    quotas_sub = quotas.add_subparsers(dest="quotas_command", required=True)
+    show = quotas_sub.add_parser("show", help="what applies to a tenant, and what was overridden")
+    show.add_argument("--tenant", required=True)
+    show.add_argument("--data-dir")
+    set_ = quotas_sub.add_parser("set", help="override quotas of a tenant: name=value ...")
+    set_.add_argument("--tenant", required=True)
+    set_.add_argument("values", nargs="+", metavar="name=value")
+    set_.add_argument("--data-dir")
+    reset = quotas_sub.add_parser("reset", help="drop a tenant's overrides (defaults apply)")
+    reset.add_argument("--tenant", required=True)
+    reset.add_argument("--data-dir")
 
     sub.add_parser("schema", help="print the GraphQL SDL")
 
@@ -206,6 +222,28 @@ async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
     return 1
 
 
+async def _quotas(args: argparse.Namespace, settings: Settings) -> int:
+    store = build_config_store(settings)
+    try:
+        return await _quotas_command(args, Quotas(TenantQuotas.parse(settings.quotas), store))
+    finally:
+        await store.close()
+
+
+async def _quotas_command(args: argparse.Namespace, quotas: Quotas) -> int:
+    if args.quotas_command == "set":
+        await quotas.override(args.tenant, parse_assignments(args.values))
+    elif args.quotas_command == "reset":
+        await quotas.reset(args.tenant)
+    overridden = await quotas.overrides(args.tenant)
+    applied = await quotas.of(args.tenant)
+    for name in TenantQuotas.names():
+        mark = "  (set for this tenant)" if name in overridden else ""
+        value = getattr(applied, name)
+        print(f"{name}\t{value if isinstance(value, int) else f'{value:g}'}{mark}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -217,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "keys":
             return asyncio.run(_keys(args, settings))
+        if args.command == "quotas":
+            return asyncio.run(_quotas(args, settings))
         if args.command == "eval" and args.eval_command == "anomalies":
             from analytics_gateway.ml.anomaly_eval import format_report, run_anomaly_eval
 

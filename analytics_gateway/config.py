@@ -73,6 +73,8 @@ class Settings:
     alert_tick_seconds: float = 1.0  # alert scheduler wake-up period
     alert_lease_seconds: float = 10.0  # rule-shard lease TTL with a Redis config store
     model_dir: str = ""  # ML model files; default <data_dir>/models (shared by replicas)
+    # per-tenant quota defaults over the built-in ones, "name=value,...": see `quotas`
+    quotas: str = ""
     # ML in worker processes: how many, jobs at once per tenant, and each job's limit
     ml_workers: int = 2
     ml_jobs_per_tenant: int = 1

@@ -9,6 +9,7 @@
     ├── BackendUnavailable       (BACKEND_UNAVAILABLE)
     │   └── BackendTimeout       (BACKEND_UNAVAILABLE)
     ├── RateLimited              (RATE_LIMITED)
+    ├── QuotaExceeded            (QUOTA_EXCEEDED)
     ├── ResyncRequired           (RESYNC_REQUIRED)
     └── QueryTooComplex          (QUERY_TOO_COMPLEX)
 
@@ -111,6 +112,13 @@ class BackendTimeout(BackendUnavailable):
 
 class RateLimited(GatewayError):
     code = "RATE_LIMITED"
+    http_status = 429
+
+
+class QuotaExceeded(GatewayError):
+    """A tenant holds, or asks at once for, more than its quota allows."""
+
+    code = "QUOTA_EXCEEDED"
     http_status = 429
 
 

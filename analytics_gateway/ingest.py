@@ -62,6 +62,10 @@ class RawEvent:
     metadata: Any = None
 
 
+SeriesQuota = Callable[[str, Iterable[str]], Awaitable[set[str]]]
+"""(tenant, series ids) -> the ids refused: new series beyond the tenant's quota."""
+SERIES_QUOTA = "the tenant's quota of active series is reached; this series is new and refused"
+
 Listener = Callable[[PointBatch], Awaitable[None]]
 """Told of every stored batch before it is published (query cache invalidation, live
 anomaly scoring); it must be quick, and its failure never fails the write."""
@@ -85,8 +89,10 @@ class IngestService:
         clock: Callable[[], int] = now_ms,
         buffer: IngestBuffer | None = None,
         listeners: Sequence[Listener] = (),
+        series_quota: SeriesQuota | None = None,
     ) -> None:
         self._buffer = buffer
+        self._series_quota = series_quota
         self._metrics_store = metrics_store
         self._event_store = event_store
         self._broker = broker
@@ -143,18 +149,22 @@ class IngestService:
         check = PointValidator(self._limits, self._clock())
         batch = PointBatch(tenant)
         rejected: list[Rejection] = []
+        valid: list[tuple[int, str, Mapping[str, str], str, int, float]] = []
         for index, raw in enumerate(raws):
             try:
                 labels, key = check.labels(raw.labels)
-                batch.append(
-                    check.name(raw.name),
-                    labels,
-                    key,
-                    check.timestamp(raw.timestamp_ms),
-                    check.value(raw.value),
-                )
+                name = check.name(raw.name)
+                ts, value = check.timestamp(raw.timestamp_ms), check.value(raw.value)
+                valid.append((index, name, labels, key, ts, value))
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
+        refused = await self._refused_series(tenant, [_series_id(v[1], v[3]) for v in valid])
+        for index, name, labels, key, ts, value in valid:
+            if refused and _series_id(name, key) in refused:
+                rejected.append(Rejection(index, SERIES_QUOTA))
+            else:
+                batch.append(name, labels, key, ts, value)
+        rejected.sort(key=_by_index)
         await self.store_batch(batch)
         self._metrics.rejected.labels(kind="point").inc(len(rejected))
         return IngestOutcome(accepted=len(batch), rejected=rejected)
@@ -190,6 +200,13 @@ class IngestService:
             problem = names_checked[name]
             pair_problems.append(problem)
             refs.append(None if problem is not None else SeriesRef(name, verdict[0], verdict[1]))
+        wanted = [_series_id(ref.name, ref.key) for ref in refs if ref is not None]
+        refused = await self._refused_series(tenant, wanted)
+        if refused:
+            for pair, ref in enumerate(refs):
+                if ref is not None and _series_id(ref.name, ref.key) in refused:
+                    refs[pair] = None
+                    pair_problems[pair] = SERIES_QUOTA
         timestamps = np.where(
             columns.timestamps == MISSING_TIMESTAMP, check.now_ms, columns.timestamps
         )
@@ -216,6 +233,12 @@ class IngestService:
         ]
         self._metrics.rejected.labels(kind="line").inc(len(rejected))
         return IngestOutcome(accepted=len(batch), rejected=sorted(rejected, key=_by_index))
+
+    async def _refused_series(self, tenant: str, series: list[str]) -> set[str]:
+        """Series in batch order, so the first new ones are the ones let in."""
+        if self._series_quota is None or not series:
+            return set()
+        return await self._series_quota(tenant, dict.fromkeys(series))
 
     def _series_verdict(
         self, key: str, labels: Mapping[str, str], check: PointValidator
@@ -360,6 +383,10 @@ def live_messages(batch: PointBatch) -> list[tuple[str, bytes]]:
         )
         for name, series in by_name.items()
     ]
+
+
+def _series_id(name: str, key: str) -> str:
+    return f"{name}\x00{key}"
 
 
 def _by_index(rejection: Rejection) -> int:

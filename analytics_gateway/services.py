@@ -29,6 +29,7 @@ from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.quotas import Quotas, TenantQuotas
 from analytics_gateway.reads import Reads
 from analytics_gateway.subscriptions.budget import FanoutBudget
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
@@ -53,6 +54,7 @@ class Services:
     ml: MlService
     dashboards: DashboardService
     reads: Reads
+    quotas: Quotas
     clock: Callable[[], int]
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
 
@@ -77,6 +79,7 @@ async def start_services(
     sessions = SessionRegistry(backends.config)
     await _start(stack, sessions.start, sessions.stop)
     invalidate = invalidation(backends.cache)
+    quotas = Quotas(TenantQuotas.parse(settings.quotas), backends.config, backends.buckets)
     ingest = IngestService(
         backends.metrics,
         backends.events,
@@ -86,13 +89,16 @@ async def start_services(
         clock=clock,
         buffer=backends.buffer,
         listeners=[invalidate],
+        series_quota=quotas.admit_series,
     )
     alerts = AlertService(
         settings, backends.config, backends.metrics, backends.broker, hub,
-        AlertMetrics(metrics.registry), clock,
+        AlertMetrics(metrics.registry), clock, quotas=quotas,
     )  # fmt: skip
     await _start(stack, alerts.start, alerts.stop)
-    ml = MlService(settings, backends.config, backends.metrics, backends.broker, ingest, clock)
+    ml = MlService(
+        settings, backends.config, backends.metrics, backends.broker, ingest, clock, quotas=quotas
+    )
     await _start(stack, ml.start, ml.stop)
     services = Services(
         settings=settings,
@@ -108,8 +114,9 @@ async def start_services(
         sessions=sessions,
         alerts=alerts,
         ml=ml,
-        dashboards=DashboardService(backends.config, alerts, ml, hub, clock),
+        dashboards=DashboardService(backends.config, alerts, ml, hub, clock, quotas),
         reads=Reads(backends.metrics, backends.events, backends.prometheus),
+        quotas=quotas,
         clock=clock,
     )
     if backends.buffer is not None:

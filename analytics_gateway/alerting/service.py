@@ -38,6 +38,7 @@ from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
 from analytics_gateway.config import Settings
 from analytics_gateway.egress import EgressPolicy
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, Conflict, NotFound
+from analytics_gateway.quotas import Quotas
 from analytics_gateway.subscriptions.channels import alerts_channel
 from analytics_gateway.subscriptions.hub import Hub
 
@@ -72,8 +73,10 @@ class AlertService:
         *,
         replica_id: str | None = None,
         ownership: Ownership | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.settings = settings
+        self._quotas = quotas
         self.replica_id = (
             replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
@@ -170,6 +173,10 @@ class AlertService:
             tenant, uuid.uuid4().hex, spec, now_ms=self.clock(), created_by=created_by
         )
         await self._check_targets(rule)
+        if self._quotas is not None:
+            await self._quotas.check_count(
+                tenant, "alert_rules", len(await self.docs.rules(tenant))
+            )
         stored = await self.docs.put_rule(rule, expected_version=0)
         self.scheduler.upsert(stored, condition)
         await self.scheduler.update_listeners()
@@ -287,8 +294,11 @@ class AlertService:
     async def create_channel(self, tenant: str, spec: ChannelSpec) -> Channel:
         channel = build_channel(tenant, uuid.uuid4().hex, spec)
         await self._check_destination(channel)
-        if any(c.name == channel.name for c in await self.docs.channels(tenant)):
+        existing = await self.docs.channels(tenant)
+        if any(c.name == channel.name for c in existing):
             raise Conflict(f"a channel named {channel.name!r} exists", field="name")
+        if self._quotas is not None:
+            await self._quotas.check_count(tenant, "channels", len(existing))
         version = await self.docs.put_channel(channel, expected_version=0)
         return replace(channel, version=version)
 

@@ -90,6 +90,15 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
+class Buckets(Protocol):
+    """Token buckets for rate limits, by key."""
+
+    async def take(self, key: str, rate: float, burst: float, amount: float) -> float:
+        """Take `amount` tokens; 0 when granted, else the seconds until they would be."""
+
+    async def close(self) -> None: ...
+
+
 # (doc_id, document, expected_version) for `ConfigStore.put_documents`
 DocumentWrite = tuple[str, Mapping[str, Any], int | None]
 

@@ -20,12 +20,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from analytics_gateway.backends.base import (
     Broker,
+    Buckets,
     Cache,
     ConfigStore,
     EventStore,
     MetricStore,
     PromQLSource,
 )
+from analytics_gateway.backends.buckets import MemoryBuckets, RedisBuckets
 from analytics_gateway.backends.calls import BackendCalls
 from analytics_gateway.backends.duckdb_store import DuckDBStore
 from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
@@ -50,10 +52,18 @@ class Backends:
     cache: Cache = field(default_factory=MemoryCache)
     buffer: IngestBuffer | None = None
     prometheus: PromQLSource | None = None
+    buckets: Buckets = field(default_factory=MemoryBuckets)
 
     async def close(self) -> None:
         closed: set[int] = set()
-        backends: list[Any] = [self.broker, self.metrics, self.events, self.config, self.cache]
+        backends: list[Any] = [
+            self.broker,
+            self.metrics,
+            self.events,
+            self.config,
+            self.cache,
+            self.buckets,
+        ]
         if self.buffer is not None:
             backends.append(self.buffer)
         if self.prometheus is not None:
@@ -159,6 +169,14 @@ def build_cache(settings: Settings) -> Cache:
     raise _unsupported("ANALYTICS_CACHE_URL", url, "memory://, redis://")
 
 
+def build_buckets(settings: Settings) -> Buckets:
+    """Rate-limit buckets on the cache's Redis (shared by replicas), else in process."""
+    url = settings.cache_url
+    if _scheme(url) in {"redis", "rediss"}:
+        return RedisBuckets(_redis_client(url, settings))
+    return MemoryBuckets()
+
+
 def build_broker(settings: Settings) -> Broker:
     url = settings.broker_url
     scheme = _scheme(url)
@@ -225,4 +243,5 @@ def build_backends(settings: Settings, registry: CollectorRegistry | None = None
         broker=build_broker(settings),
         cache=build_cache(settings),
         prometheus=build_prometheus(settings, calls),
+        buckets=build_buckets(settings),
     )

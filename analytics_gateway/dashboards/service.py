@@ -24,6 +24,7 @@ from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import LabelValuesQuery
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ml.service import MlService
+from analytics_gateway.quotas import Quotas
 from analytics_gateway.subscriptions.hub import Hub
 
 Rendered = WidgetResult | Exception
@@ -48,8 +49,10 @@ class DashboardService:
         ml: MlService,
         hub: Hub,
         clock: Callable[[], int],
+        quotas: Quotas | None = None,
     ) -> None:
         self.repository = DashboardRepository(config, clock)
+        self._quotas = quotas
         self._features = panels.Features(alerts, ml)
         self._hub = hub
         self._clock = clock
@@ -89,6 +92,9 @@ class DashboardService:
         return list(dict.fromkeys([*variable.options, *found]))
 
     async def create(self, tenant: str, spec: DashboardSpec) -> Dashboard:
+        if self._quotas is not None:
+            held = len(await self.repository.list(tenant))
+            await self._quotas.check_count(tenant, "dashboards", held)
         return await self.repository.create(tenant, spec)
 
     async def updates(

@@ -36,7 +36,7 @@ from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
-from analytics_gateway.http.handlers import error_body, services_of
+from analytics_gateway.http.handlers import error_body, retry_after, services_of
 from analytics_gateway.http.pages import graphiql_page
 from analytics_gateway.observability import client_error
 
@@ -92,11 +92,16 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if not self._is_ide_request(request):
                 try:
                     key = credential_from(request.headers)
-                    config = services_of(request).backends.config
-                    scope["state"]["principal"] = await authenticate(config, key)
+                    services = services_of(request)
+                    principal = await authenticate(services.backends.config, key)
+                    await services.quotas.admit_request(principal.tenant)
+                    scope["state"]["principal"] = principal
                 except GatewayError as exc:
                     body = error_body(*client_error(exc))
-                    await JSONResponse(body, status_code=exc.http_status)(scope, receive, send)
+                    response = JSONResponse(
+                        body, status_code=exc.http_status, headers=retry_after(exc)
+                    )
+                    await response(scope, receive, send)
                     return
         await super().__call__(scope, receive, send)
 
@@ -119,14 +124,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
         params = {str(k): v for k, v in (context.connection_params or {}).items()}
         headers = {k: v for k, v in params.items() if isinstance(v, str)}
         try:
-            context.principal = await authenticate(
+            principal = await authenticate(
                 context.services.backends.config, credential_from(headers)
             )
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
             message, _ = client_error(exc)
             raise ConnectionRejectionError({"code": exc.code, "message": message}) from exc
-        return {"tenant": context.principal.tenant}
+        # a refusal here closes with 4429 (see CohortTransportWSHandler)
+        await context.services.quotas.admit_request(principal.tenant)
+        await context.services.quotas.open_connection(principal.tenant)
+        context.principal = principal  # set once counted: `shutdown` releases it
+        return {"tenant": principal.tenant}
 
     async def execute_operation(
         self, request: Request, request_adapter: Any, request_data: Any, *args: Any, **kwargs: Any

@@ -15,6 +15,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from analytics_gateway.context import Context
+from analytics_gateway.domain import Principal
+from analytics_gateway.errors import GatewayError, QuotaExceeded, RateLimited
+from analytics_gateway.observability import client_error
+
+MAX_CLOSE_REASON_BYTES = 123  # what a WebSocket close frame holds
 
 
 @functools.lru_cache(maxsize=1024)
@@ -34,7 +39,13 @@ def is_subscription(query: str, operation_name: str | None, max_tokens: int) -> 
 
 class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
-        await super().handle_connection_init(message)
+        try:
+            await super().handle_connection_init(message)
+        except (RateLimited, QuotaExceeded) as exc:
+            # 4429 and the reason, so a client knows to back off instead of fixing its key
+            reason = f"{exc.code}: {exc.message}".encode()[:MAX_CLOSE_REASON_BYTES]
+            await self.websocket.close(4429, reason.decode(errors="ignore"))
+            return
         principal = self.context.principal
         if self.connection_acknowledged and principal is not None:
 
@@ -47,6 +58,8 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         principal = self.context.principal
         if principal is not None:
             self.context.services.sessions.discard(principal.key_id, id(self))
+            self.context.services.quotas.close_connection(principal.tenant)
+            self.context.principal = None  # released once, however often this runs
         await super().shutdown()
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
@@ -58,6 +71,28 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         ):
             await super().run_operation(operation)
             return
+        quotas = context.services.quotas
+        try:
+            await quotas.open_subscription(principal.tenant)
+        except GatewayError as exc:
+            message, extensions = client_error(exc)
+            await operation.send_operation_message(
+                {
+                    "id": operation.id,
+                    "type": "error",
+                    "payload": [{"message": message, "extensions": extensions}],
+                }
+            )
+            return
+        try:
+            await self._run_subscription(operation, principal)
+        finally:
+            quotas.close_subscription(principal.tenant)
+
+    async def _run_subscription(
+        self, operation: Operation[Context, None], principal: Principal
+    ) -> None:
+        context = self.context
         key: tuple[Any, ...] = (
             principal.tenant,
             principal.scopes,

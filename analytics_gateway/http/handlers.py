@@ -40,7 +40,13 @@ def json_response(
 
 
 def error_response(exc: GatewayError) -> Response:
-    return json_response(error_body(*client_error(exc)), exc.http_status)
+    return json_response(error_body(*client_error(exc)), exc.http_status, retry_after(exc))
+
+
+def retry_after(exc: GatewayError) -> dict[str, str] | None:
+    """`Retry-After` for a refusal that says when to come back."""
+    seconds = exc.extensions.get("retryAfter")
+    return {"Retry-After": str(seconds)} if seconds is not None else None
 
 
 def guarded(handler: Handler) -> Handler:
@@ -76,5 +82,7 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
     if auth.lower().startswith("token "):  # InfluxDB v2 clients
         headers["authorization"] = "Bearer " + auth[6:]
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
-    config = services_of(request).backends.config
-    return require(await authenticate(config, key), scope)
+    services = services_of(request)
+    principal = require(await authenticate(services.backends.config, key), scope)
+    await services.quotas.admit_request(principal.tenant)
+    return principal

@@ -128,8 +128,9 @@ def _query(request: Request, tenant: str, *, aggregated: bool) -> MetricQuery:
 async def post_metrics(request: Request) -> Response:
     principal = await principal_of(request, Scope.INGEST)
     items = _parse_points_body(await request.body(), request.headers.get("content-type", ""))
-    ingest = services_of(request).ingest
-    outcome = await ingest.ingest_points(principal.tenant, _raw_points(items))
+    services = services_of(request)
+    await services.quotas.admit_points(principal.tenant, len(items))
+    outcome = await services.ingest.ingest_points(principal.tenant, _raw_points(items))
     return json_response(outcome_body(outcome), 200 if not outcome.rejected else 422)
 
 
@@ -159,7 +160,9 @@ async def write_line_protocol(request: Request) -> Response:
     except UnicodeDecodeError:
         raise BadUserInput("line protocol body must be UTF-8") from None
     parsed, rejected = lineprotocol.parse_body(text, request.query_params.get("precision"))
-    outcome = await services_of(request).ingest.ingest_lines(principal.tenant, parsed, rejected)
+    services = services_of(request)
+    await services.quotas.admit_points(principal.tenant, len(parsed))
+    outcome = await services.ingest.ingest_lines(principal.tenant, parsed, rejected)
     if not outcome.rejected:
         return Response(status_code=204)
     first = outcome.rejected[0].message

@@ -53,6 +53,7 @@ from analytics_gateway.ml.scoring import (
 )
 from analytics_gateway.ml.warmup import warm_up
 from analytics_gateway.ml.workers import MlWorkers
+from analytics_gateway.quotas import Quotas
 
 DEFAULT_HORIZON = "1d"
 DEFAULT_PREDICT_WINDOW = "1h"
@@ -129,6 +130,7 @@ class MlService:
         clock: Callable[[], int],
         *,
         sync_seconds: float = 5.0,
+        quotas: Quotas | None = None,
     ) -> None:
         """Scores of live points are written through `ingest` (so ML alerts read them),
         and every batch `ingest` stores is offered to live scoring."""
@@ -141,6 +143,7 @@ class MlService:
         self._store = metric_store
         self._clock = clock
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
+        self._quotas = quotas
         self.workers = MlWorkers(
             settings.ml_workers, settings.ml_jobs_per_tenant, settings.ml_max_seconds
         )
@@ -263,6 +266,9 @@ class MlService:
         elif spec.parameters:
             raise BadUserInput("parameters: forecasting takes no parameters", field="parameters")
         previous = await self.registry.get(tenant, spec.model_id) if spec.model_id else None
+        if previous is None and self._quotas is not None:
+            held = len(await self.registry.models(tenant))
+            await self._quotas.check_count(tenant, "models", held)
         span = (spec.start_ms, spec.end_ms)
         if spec.kind == ANOMALY:
             series = await self._one_series(tenant, spec.metric, spec.labels, span)

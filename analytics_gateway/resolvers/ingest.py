@@ -32,6 +32,7 @@ async def resolve_ingest_metrics(info: Info, points: list[MetricPointInput]) -> 
         RawPoint(p.name, p.value, p.labels, epoch_ms(p.timestamp) if p.timestamp else None)
         for p in points
     ]
+    await info.context.services.quotas.admit_points(principal.tenant, len(raws))
     return to_result(await info.context.services.ingest.ingest_points(principal.tenant, raws))
 
 
@@ -41,6 +42,7 @@ async def resolve_record_events(info: Info, events: list[EventInput]) -> IngestR
         RawEvent(e.type, e.user_id, epoch_ms(e.timestamp) if e.timestamp else None, e.metadata)
         for e in events
     ]
+    await info.context.services.quotas.admit_events(principal.tenant, len(raws))
     return to_result(await info.context.services.ingest.ingest_events(principal.tenant, raws))
 
 
@@ -66,4 +68,5 @@ def business_points(data: BusinessMetricsInput) -> list[RawPoint]:
 async def resolve_record_business_metrics(info: Info, data: BusinessMetricsInput) -> IngestResult:
     principal = info.context.require(Scope.INGEST)
     raws = business_points(data)
+    await info.context.services.quotas.admit_points(principal.tenant, len(raws))
     return to_result(await info.context.services.ingest.ingest_points(principal.tenant, raws))

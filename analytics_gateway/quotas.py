@@ -1,0 +1,254 @@
+"""Per-tenant rate limits and quotas, so no tenant can take the gateway from the others.
+
+Rates (requests, ingested points and events, each per second with a burst)
+are token buckets: in Redis when the cache is on Redis, so every replica
+draws from the same bucket, in this process otherwise (and, for a few seconds,
+while Redis does not answer). Quotas cap what a tenant holds: alert rules,
+channels, dashboards, models, active series per hour, and the WebSocket
+connections and subscriptions of this process.
+
+Defaults come from `ANALYTICS_QUOTAS` ("name=value,...") and protect a 2-core
+gateway out of the box; operators raise or lower them per tenant with
+`analytics-gateway quotas set`, which writes a document the replicas re-read
+within `REFRESH_SECONDS`. Tenants cannot change their own.
+
+Refusals are `RATE_LIMITED` (with how long to wait: `Retry-After` over HTTP,
+`extensions.retryAfter` in GraphQL) and `QUOTA_EXCEEDED`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from analytics_gateway.backends.base import Buckets, ConfigStore
+from analytics_gateway.backends.buckets import MemoryBuckets
+from analytics_gateway.errors import BadUserInput, QuotaExceeded, RateLimited
+
+log = logging.getLogger(__name__)
+
+KIND, DOC_ID = "quota", "limits"
+REFRESH_SECONDS = 30.0
+SERIES_WINDOW_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class TenantQuotas:
+    """What one tenant may do; every field can be set per tenant."""
+
+    requests_per_second: float = 100.0
+    request_burst: float = 200.0
+    points_per_second: float = 50_000.0
+    point_burst: float = 200_000.0
+    events_per_second: float = 5_000.0
+    event_burst: float = 50_000.0
+    active_series: int = 100_000  # distinct series written in an hour
+    connections: int = 100  # WebSocket connections to one process
+    subscriptions: int = 1_000  # live subscriptions in one process
+    alert_rules: int = 1_000
+    channels: int = 50
+    dashboards: int = 500
+    models: int = 100
+    query_points: int = 5_000_000  # estimated points one request may read
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def parse(cls, text: str) -> TenantQuotas:
+        """`"requests_per_second=500, points_per_second=1e5"` over the defaults."""
+        try:
+            return cls().updated(parse_assignments(text.split(",")))
+        except (ValueError, BadUserInput) as exc:
+            raise ValueError(f"ANALYTICS_QUOTAS: {exc}") from None
+
+    def updated(self, changes: Mapping[str, Any]) -> TenantQuotas:
+        """A copy with `changes` checked: known names, positive numbers."""
+        values: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in self.names():
+                raise BadUserInput(f"unknown quota {name!r}; use one of {', '.join(self.names())}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise BadUserInput(f"quota {name!r} must be a positive number")
+            kind = type(getattr(self, name))
+            values[name] = kind(value)
+        return dataclasses.replace(self, **values)
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, float]:
+    """`["name=number", ...]` as a mapping; blank items are skipped."""
+    changes: dict[str, float] = {}
+    for item in (part.strip() for part in items):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            changes[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"{item!r} is not name=number") from None
+        if not sep:
+            raise ValueError(f"{item!r} is not name=number")
+    return changes
+
+
+class Quotas:
+    def __init__(
+        self,
+        defaults: TenantQuotas,
+        config: ConfigStore,
+        buckets: Buckets | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.defaults = defaults
+        self._config = config
+        self._buckets: Buckets = buckets if buckets is not None else MemoryBuckets()
+        self._clock = clock
+        self._cached: dict[str, tuple[float, TenantQuotas]] = {}
+        self._connections: dict[str, int] = {}
+        self._subscriptions: dict[str, int] = {}
+        self._series: dict[str, tuple[int, set[str]]] = {}  # tenant -> (hour, series keys)
+
+    # -- what applies to a tenant ---------------------------------------------------------
+
+    async def of(self, tenant: str) -> TenantQuotas:
+        cached = self._cached.get(tenant)
+        now = self._clock()
+        if cached is not None and now - cached[0] < REFRESH_SECONDS:
+            return cached[1]
+        found = await self._config.get_document(KIND, tenant, DOC_ID)
+        quotas = self.defaults.updated(found[1]) if found else self.defaults
+        self._cached[tenant] = (now, quotas)
+        return quotas
+
+    async def override(self, tenant: str, changes: Mapping[str, Any]) -> TenantQuotas:
+        """Operators only (the CLI): the tenant's overrides, merged with what it had."""
+        found = await self._config.get_document(KIND, tenant, DOC_ID)
+        current = dict(found[1]) if found else {}
+        merged = {**current, **changes}
+        quotas = self.defaults.updated(merged)  # checks every value
+        await self._config.put_document(
+            KIND, tenant, DOC_ID, merged, expected_version=found[0] if found else 0
+        )
+        self._cached.pop(tenant, None)
+        return quotas
+
+    async def overrides(self, tenant: str) -> dict[str, Any]:
+        """What an operator set for the tenant (empty: the defaults apply)."""
+        found = await self._config.get_document(KIND, tenant, DOC_ID)
+        return dict(found[1]) if found else {}
+
+    async def reset(self, tenant: str) -> bool:
+        """Operators only: back to the defaults."""
+        self._cached.pop(tenant, None)
+        return await self._config.delete_document(KIND, tenant, DOC_ID)
+
+    # -- rates ------------------------------------------------------------------------------
+
+    async def _take(
+        self, tenant: str, what: str, rate: float, burst: float, amount: float, quota: str
+    ) -> None:
+        if amount > burst:
+            raise QuotaExceeded(
+                f"{amount:g} {what} at once is more than this tenant's burst of {burst:g}; "
+                "send smaller batches",
+                quota=quota,
+                limit=burst,
+            )
+        wait = await self._buckets.take(f"{tenant}:{what}", rate, burst, amount)
+        if wait > 0:
+            retry = max(1, math.ceil(wait))
+            raise RateLimited(
+                f"too many {what} for this tenant ({rate:g}/s); retry in {retry} s",
+                retryAfter=retry,
+            )
+
+    async def admit_request(self, tenant: str) -> None:
+        q = await self.of(tenant)
+        await self._take(
+            tenant, "requests", q.requests_per_second, q.request_burst, 1, "request_burst"
+        )
+
+    async def admit_points(self, tenant: str, count: int) -> None:
+        if count:
+            q = await self.of(tenant)
+            await self._take(
+                tenant, "points", q.points_per_second, q.point_burst, count, "point_burst"
+            )
+
+    async def admit_events(self, tenant: str, count: int) -> None:
+        if count:
+            q = await self.of(tenant)
+            await self._take(
+                tenant, "events", q.events_per_second, q.event_burst, count, "event_burst"
+            )
+
+    # -- what a tenant holds ----------------------------------------------------------------
+
+    async def check_count(self, tenant: str, kind: str, held: int) -> None:
+        """Before creating one more `kind` (alert_rules, channels, dashboards, models)."""
+        limit = int(getattr(await self.of(tenant), kind))
+        if held >= limit:
+            raise QuotaExceeded(
+                f"this tenant has {held} {kind.replace('_', ' ')}, its quota; delete some "
+                "or ask an operator for more",
+                quota=kind,
+                limit=limit,
+            )
+
+    async def admit_series(self, tenant: str, keys: Iterable[str]) -> set[str]:
+        """The series keys refused: new ones beyond the tenant's active series this hour."""
+        limit = (await self.of(tenant)).active_series
+        hour = int(time.time()) // SERIES_WINDOW_SECONDS
+        seen_hour, seen = self._series.get(tenant, (hour, set()))
+        if seen_hour != hour:
+            seen = set()
+        refused = set()
+        for key in keys:
+            if key in seen:
+                continue
+            if len(seen) >= limit:
+                refused.add(key)
+            else:
+                seen.add(key)
+        self._series[tenant] = (hour, seen)
+        return refused
+
+    async def open_connection(self, tenant: str) -> None:
+        limit = (await self.of(tenant)).connections
+        if self._connections.get(tenant, 0) >= limit:
+            raise QuotaExceeded(
+                f"this tenant has {limit} WebSocket connections open here, its quota",
+                quota="connections",
+                limit=limit,
+            )
+        self._connections[tenant] = self._connections.get(tenant, 0) + 1
+
+    def close_connection(self, tenant: str) -> None:
+        left = self._connections.get(tenant, 1) - 1
+        if left > 0:
+            self._connections[tenant] = left
+        else:
+            self._connections.pop(tenant, None)
+
+    async def open_subscription(self, tenant: str) -> None:
+        limit = (await self.of(tenant)).subscriptions
+        if self._subscriptions.get(tenant, 0) >= limit:
+            raise QuotaExceeded(
+                f"this tenant has {limit} live subscriptions here, its quota",
+                quota="subscriptions",
+                limit=limit,
+            )
+        self._subscriptions[tenant] = self._subscriptions.get(tenant, 0) + 1
+
+    def close_subscription(self, tenant: str) -> None:
+        left = self._subscriptions.get(tenant, 1) - 1
+        if left > 0:
+            self._subscriptions[tenant] = left
+        else:
+            self._subscriptions.pop(tenant, None)

@@ -1,0 +1,334 @@
+"""Per-tenant rate limits and quotas: one tenant over its share is refused with a code
+(and how long to wait), and the others go on as if nothing happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from websockets.exceptions import ConnectionClosed
+
+from analytics_gateway.app import create_app
+from analytics_gateway.backends.factory import build_config_store
+from analytics_gateway.config import Settings
+from analytics_gateway.quotas import Quotas, TenantQuotas
+from tests.conftest import GraphQLClient, make_settings, new_key, serving, started
+from tests.graphql_ws import GraphQLWS
+from tests.servers import GatewayProcess, RedisServer
+
+INGEST = """mutation($p: [MetricPointInput!]!) {
+  ingestMetrics(points: $p) { accepted rejected { index message } }
+}"""
+EVENTS = "mutation($e: [EventInput!]!) { recordEvents(events: $e) { accepted } }"
+SUB = 'subscription { metricPoints(name: "m") { value } }'
+
+
+@dataclass
+class Gateway:
+    address: str
+    http: httpx.AsyncClient
+    a: GraphQLClient  # the noisy tenant
+    b: GraphQLClient  # its neighbour
+
+
+@contextlib.asynccontextmanager
+async def gateway_with(tmp_path: Path, quotas: str, **settings: Any) -> AsyncIterator[Gateway]:
+    config = make_settings(tmp_path / "data", quotas=quotas, **settings)
+    key_a = await new_key(config, "noisy", "ingest,read,write,admin")
+    key_b = await new_key(config, "quiet", "ingest,read,write,admin")
+    app = create_app(config, registry=CollectorRegistry())
+    async with (
+        started(app),
+        serving(app, lifespan=False) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        yield Gateway(address, http, GraphQLClient(http, key_a), GraphQLClient(http, key_b))
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [e["extensions"]["code"] for e in body.get("errors", [])]
+
+
+# -- request rates ---------------------------------------------------------------------------
+
+# a bucket of 3 that refills once in 100 s: the fourth request is refused however slow
+# the machine is, with Retry-After 100
+FEW_REQUESTS = "requests_per_second=0.01,request_burst=3"
+
+
+async def test_requests_over_the_rate_are_429_with_retry_after_and_the_neighbour_is_served(
+    tmp_path: Path,
+) -> None:
+    async with gateway_with(tmp_path, FEW_REQUESTS) as gw:
+        for _ in range(3):
+            assert "errors" not in await gw.a.execute("{ metricNames }")
+        refused = await gw.a.post("{ metricNames }")
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "100"
+        error = refused.json()["errors"][0]
+        assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 100}
+        assert "retry in 100 s" in error["message"]
+        # the same bucket for REST and WebSocket connections
+        rest = await gw.http.get(
+            "/analytics/metrics/noisy?name=m", headers={"Authorization": f"Bearer {gw.a.key}"}
+        )
+        assert rest.status_code == 429, rest.text
+        assert rest.headers["retry-after"] == "100"
+        assert rest.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        ws = await GraphQLWS.open(
+            f"ws://{gw.address}/graphql", {"Authorization": f"Bearer {gw.a.key}"}
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.receive()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4429
+        assert closed.value.rcvd.reason.startswith("RATE_LIMITED: ")
+        # the neighbour has its own bucket
+        for _ in range(3):
+            assert "errors" not in await gw.b.execute("{ metricNames }")
+
+
+async def test_points_over_the_rate_are_refused_whole_and_nothing_is_stored(
+    tmp_path: Path,
+) -> None:
+    quotas = "points_per_second=0.01,point_burst=10,events_per_second=0.01,event_burst=2"
+    async with gateway_with(tmp_path, quotas) as gw:
+        points = [{"name": "m", "value": float(i)} for i in range(6)]
+        ok = await gw.a.execute(INGEST, {"p": points})
+        assert ok["data"]["ingestMetrics"]["accepted"] == 6
+        again = await gw.a.execute(INGEST, {"p": points})  # 12 > 10 left in the bucket
+        assert codes(again) == ["RATE_LIMITED"]
+        assert again["errors"][0]["extensions"]["retryAfter"] == 200  # 2 points at 0.01/s
+        too_big = await gw.b.execute(INGEST, {"p": points * 2})  # more than a whole burst
+        assert codes(too_big) == ["QUOTA_EXCEEDED"]
+        assert too_big["errors"][0]["extensions"]["quota"] == "point_burst"
+        rest = await gw.http.post(
+            "/analytics/metrics", json=points, headers={"Authorization": f"Bearer {gw.a.key}"}
+        )
+        assert rest.status_code == 429
+        assert rest.headers["retry-after"] == "200"
+        line = await gw.http.post(
+            "/api/v2/write?org=o&bucket=b",
+            content="m value=1\n" * 6,
+            headers={"Authorization": f"Token {gw.a.key}"},
+        )
+        assert line.status_code == 429
+        stored = await gw.a.execute('{ metrics(query: {name: "m", last: "1h"}) { data } }')
+        assert len(stored["data"]["metrics"][0]["data"]["v"]) == 6  # the first batch only
+        assert (await gw.b.execute(INGEST, {"p": points}))["data"]["ingestMetrics"]["accepted"] == 6
+        events = [{"type": "play"}] * 3
+        assert codes(await gw.a.execute(EVENTS, {"e": events})) == ["QUOTA_EXCEEDED"]
+        ok_events = await gw.a.execute(EVENTS, {"e": events[:2]})
+        assert ok_events["data"]["recordEvents"]["accepted"] == 2
+
+
+def test_replicas_on_one_redis_share_each_tenants_bucket(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    """Two gateway processes: a tenant gets its burst once between them, not once each."""
+    base = redis.url.rsplit("/", 1)[0]
+    env = {
+        "ANALYTICS_CONFIG_URL": f"{base}/0",
+        "ANALYTICS_CACHE_URL": f"{base}/1",
+        "ANALYTICS_QUOTAS": "requests_per_second=0.01,request_burst=4",
+        "ANALYTICS_JSON_LOGS": "false",
+    }
+    settings = Settings.from_env({}, config_url=f"{base}/0")
+    noisy, quiet = (asyncio.run(new_key(settings, tenant)) for tenant in ("noisy", "quiet"))
+    replicas = [GatewayProcess(tmp_path / name, env) for name in ("a", "b")]
+    try:
+        for replica in replicas:
+            replica.start()
+        a, b = replicas
+
+        def status(replica: GatewayProcess, key: str) -> httpx.Response:
+            return httpx.post(
+                replica.url + "/graphql",
+                json={"query": "{ metricNames }"},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            )
+
+        answers = [status(a, noisy), status(b, noisy), status(a, noisy), status(b, noisy)]
+        assert [r.status_code for r in answers] == [200] * 4
+        for replica in (a, b):
+            refused = status(replica, noisy)
+            assert refused.status_code == 429, refused.text
+            assert int(refused.headers["retry-after"]) > 90
+        assert [status(r, quiet).status_code for r in (a, b, a, b)] == [200] * 4
+    finally:
+        for replica in replicas:
+            replica.stop()
+
+
+# -- what a tenant holds ---------------------------------------------------------------------
+
+
+CREATE_ALERT = """mutation($n: String!) {
+  createAlert(input: {name: $n, condition: "m > 1"}) { id }
+}"""
+CREATE_CHANNEL = """mutation($n: String!) {
+  createChannel(input: {name: $n, kind: WEBHOOK, url: "http://127.0.0.1:9/hook"}) { id }
+}"""
+CREATE_DASHBOARD = """mutation($n: String!) {
+  createCustomDashboard(name: $n, components: [{type: KPI, metric: "m"}]) { id }
+}"""
+
+
+async def test_counts_of_rules_channels_and_dashboards_are_capped_per_tenant(
+    tmp_path: Path,
+) -> None:
+    quotas = "alert_rules=2,channels=1,dashboards=1"
+    async with gateway_with(tmp_path, quotas, egress_allow="127.0.0.1/32") as gw:
+        for client in (gw.a, gw.b):
+            assert "errors" not in await client.execute(CREATE_ALERT, {"n": "one"})
+            assert "errors" not in await client.execute(CREATE_ALERT, {"n": "two"})
+            assert "errors" not in await client.execute(CREATE_CHANNEL, {"n": "one"})
+            assert "errors" not in await client.execute(CREATE_DASHBOARD, {"n": "one"})
+        third = await gw.a.execute(CREATE_ALERT, {"n": "three"})
+        assert third["errors"][0]["extensions"] == {
+            "code": "QUOTA_EXCEEDED",
+            "quota": "alert_rules",
+            "limit": 2,
+        }
+        assert codes(await gw.a.execute(CREATE_CHANNEL, {"n": "two"})) == ["QUOTA_EXCEEDED"]
+        assert codes(await gw.a.execute(CREATE_DASHBOARD, {"n": "two"})) == ["QUOTA_EXCEEDED"]
+        rules = await gw.a.execute("{ alerts { name } }")
+        assert sorted(r["name"] for r in rules["data"]["alerts"]) == ["one", "two"]
+        # deleting one makes room again
+        first = (await gw.a.execute("{ alerts { id } }"))["data"]["alerts"][0]["id"]
+        await gw.a.execute("mutation($id: ID!) { deleteAlert(id: $id) }", {"id": first})
+        assert "errors" not in await gw.a.execute(CREATE_ALERT, {"n": "three"})
+
+
+async def test_new_series_beyond_the_active_series_quota_are_refused_per_point(
+    tmp_path: Path,
+) -> None:
+    async with gateway_with(tmp_path, "active_series=2") as gw:
+        points = [
+            {"name": "m", "value": 1.0, "labels": {"host": "a"}},
+            {"name": "m", "value": 2.0, "labels": {"host": "b"}},
+            {"name": "m", "value": 3.0, "labels": {"host": "c"}},
+            {"name": "m", "value": 4.0, "labels": {"host": "a"}},
+        ]
+        outcome = (await gw.a.execute(INGEST, {"p": points}))["data"]["ingestMetrics"]
+        assert outcome["accepted"] == 3
+        assert [r["index"] for r in outcome["rejected"]] == [2]
+        assert "quota of active series" in outcome["rejected"][0]["message"]
+        # known series still write; the neighbour has its own quota
+        again = (await gw.a.execute(INGEST, {"p": points[:2]}))["data"]["ingestMetrics"]
+        assert again["accepted"] == 2
+        line = await gw.http.post(
+            "/api/v2/write?org=o&bucket=b",
+            content="m,host=a value=5\nm,host=z value=6\n",
+            headers={"Authorization": f"Token {gw.a.key}"},
+        )
+        assert line.status_code == 400, line.text
+        assert "quota of active series" in line.text
+        neighbour = (await gw.b.execute(INGEST, {"p": points}))["data"]["ingestMetrics"]
+        assert neighbour["rejected"][0]["index"] == 2
+        stored = await gw.a.execute(
+            '{ metrics(query: {name: "m", last: "1h", groupBy: ["host"]}) { labels } }'
+        )
+        hosts = {s["labels"]["host"] for s in stored["data"]["metrics"]}
+        assert hosts == {"a", "b"}
+
+
+# -- live connections ------------------------------------------------------------------------
+
+
+async def test_websocket_connections_and_subscriptions_are_capped_per_tenant(
+    tmp_path: Path,
+) -> None:
+    async with gateway_with(tmp_path, "connections=1,subscriptions=2") as gw:
+        url = f"ws://{gw.address}/graphql"
+        first = await GraphQLWS.open(url, {"Authorization": f"Bearer {gw.a.key}"})
+        await first.ack()
+        second = await GraphQLWS.open(url, {"Authorization": f"Bearer {gw.a.key}"})
+        with pytest.raises(ConnectionClosed) as closed:
+            await second.receive()
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4429
+        assert closed.value.rcvd.reason.startswith("QUOTA_EXCEEDED: ")
+        neighbour = await GraphQLWS.open(url, {"Authorization": f"Bearer {gw.b.key}"})
+        await neighbour.ack()
+
+        await first.subscribe(SUB)
+        await first.subscribe(SUB)
+        third = await first.subscribe(SUB)
+        message = await first.receive()
+        assert message["id"] == third
+        assert message["type"] == "error"
+        assert message["payload"][0]["extensions"]["code"] == "QUOTA_EXCEEDED"
+        # ending one frees its place
+        await first.send({"id": "1", "type": "complete"})
+        await _until_subscribed(first, SUB)
+
+        # a closed connection frees its place too
+        await first.close()
+        assert gw.a.key is not None
+        await _until_connected(url, gw.a.key)
+        await neighbour.close()
+
+
+async def _until_subscribed(ws: GraphQLWS, query: str, attempts: int = 50) -> None:
+    """Subscribe until it is not refused (the `complete` is handled asynchronously)."""
+    for _ in range(attempts):
+        op_id = await ws.subscribe(query)
+        try:
+            message = await ws.receive(timeout=1.0)
+        except TimeoutError:
+            return  # no error: it is running
+        assert message["id"] == op_id
+        assert message["payload"][0]["extensions"]["code"] == "QUOTA_EXCEEDED"
+    raise AssertionError("the subscription's place was never freed")
+
+
+async def _until_connected(url: str, key: str, attempts: int = 50) -> None:
+    for _ in range(attempts):
+        ws = await GraphQLWS.open(url, {"Authorization": f"Bearer {key}"})
+        try:
+            await ws.ack()
+            return
+        except ConnectionClosed:
+            continue
+        finally:
+            await ws.close()
+    raise AssertionError("the connection's place was never freed")
+
+
+# -- operators -------------------------------------------------------------------------------
+
+
+async def test_operator_overrides_apply_to_one_tenant(tmp_path: Path) -> None:
+    config = make_settings(tmp_path / "data")
+    store = build_config_store(config)
+    try:
+        quotas = Quotas(TenantQuotas(), store)
+        await quotas.override("noisy", {"request_burst": 2, "requests_per_second": 0.01})
+        assert await quotas.overrides("noisy") == {"request_burst": 2, "requests_per_second": 0.01}
+    finally:
+        await store.close()
+    async with gateway_with(tmp_path, "") as gw:
+        assert "errors" not in await gw.a.execute("{ metricNames }")
+        assert "errors" not in await gw.a.execute("{ metricNames }")
+        assert (await gw.a.post("{ metricNames }")).status_code == 429
+        for _ in range(5):
+            assert "errors" not in await gw.b.execute("{ metricNames }")
+
+
+def test_bad_quota_settings_are_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="unknown quota 'request_per_second'"):
+        TenantQuotas.parse("request_per_second=5")
+    with pytest.raises(ValueError, match="must be a positive number"):
+        TenantQuotas.parse("channels=0")
+    with pytest.raises(ValueError, match="is not name=number"):
+        TenantQuotas.parse("channels")
+    assert TenantQuotas.parse(" channels=3, ").channels == 3
