@@ -75,9 +75,9 @@ class Settings:
     model_dir: str = ""  # ML model files; default <data_dir>/models (shared by replicas)
     # per-tenant quota defaults over the built-in ones, "name=value,...": see `quotas`
     quotas: str = ""
-    # ML in worker processes: how many, jobs at once per tenant, and each job's limit
+    # ML in worker processes: how many, and each job's limit (jobs at once per tenant:
+    # the `ml_jobs` quota)
     ml_workers: int = 2
-    ml_jobs_per_tenant: int = 1
     ml_max_seconds: float = 120.0
     # HMAC key for model files; default: one made once and kept in the config store
     model_signing_key: str = ""

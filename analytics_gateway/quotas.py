@@ -5,7 +5,7 @@ are token buckets: in Redis when the cache is on Redis, so every replica
 draws from the same bucket, in this process otherwise (and, for a few seconds,
 while Redis does not answer). Quotas cap what a tenant holds: alert rules,
 channels, dashboards, models, active series per hour, and the WebSocket
-connections and subscriptions of this process.
+connections, subscriptions and ML jobs of this process.
 
 Defaults come from `ANALYTICS_QUOTAS` ("name=value,...") and protect a 2-core
 gateway out of the box; operators raise or lower them per tenant with
@@ -54,6 +54,7 @@ class TenantQuotas:
     channels: int = 50
     dashboards: int = 500
     models: int = 100
+    ml_jobs: int = 1  # ML jobs (fits, detections, forecasts) running at once
     query_points: int = 5_000_000  # estimated points one request may read
 
     @classmethod

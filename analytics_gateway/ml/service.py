@@ -144,10 +144,11 @@ class MlService:
         self._clock = clock
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
         self._quotas = quotas
-        self.workers = MlWorkers(
-            settings.ml_workers, settings.ml_jobs_per_tenant, settings.ml_max_seconds
-        )
+        self.workers = MlWorkers(settings.ml_workers, settings.ml_max_seconds, self._jobs_allowed)
         self.warmed_up: asyncio.Future[float] | None = None
+
+    async def _jobs_allowed(self, tenant: str) -> int:
+        return 1 if self._quotas is None else (await self._quotas.of(tenant)).ml_jobs
 
     async def start(self) -> None:
         await self.live.start()

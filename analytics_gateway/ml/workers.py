@@ -7,7 +7,7 @@ shared. Here each job runs in a process of a `pebble.ProcessPool`: when the
 request waiting for it is cancelled (its deadline, the client gone), the job
 is cancelled too and pebble terminates the process running it and starts a
 fresh one; a job past `max_seconds` is stopped the same way. Each tenant may
-run `per_tenant` jobs at once and waits for a slot beyond that, so one
+run as many jobs at once as its `ml_jobs` quota allows and waits for a slot beyond that, so one
 tenant's trainings cannot hold every worker while another's detection waits.
 
 Workers are forked from a `forkserver` that has imported the ML stack and
@@ -21,7 +21,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -37,10 +37,20 @@ _CONTEXT = multiprocessing.get_context("forkserver")
 PRELOAD = ["analytics_gateway.ml.preload"]
 
 
+JobsAllowed = Callable[[str], Awaitable[int]]
+"""tenant -> how many of its jobs may run at once (its `ml_jobs` quota)."""
+
+
+async def _one_job(tenant: str) -> int:
+    return 1
+
+
 class MlWorkers:
-    def __init__(self, processes: int, per_tenant: int, max_seconds: float) -> None:
+    def __init__(
+        self, processes: int, max_seconds: float, jobs_allowed: JobsAllowed = _one_job
+    ) -> None:
         self._processes = processes
-        self._per_tenant = per_tenant
+        self._jobs_allowed = jobs_allowed
         self._max_seconds = max_seconds
         self._pool: pebble.ProcessPool | None = None
         self._slots: dict[str, asyncio.Semaphore] = {}
@@ -58,7 +68,8 @@ class MlWorkers:
     async def _slot(self, tenant: str) -> AsyncIterator[None]:
         slots = self._slots.get(tenant)
         if slots is None:
-            slots = self._slots[tenant] = asyncio.Semaphore(self._per_tenant)
+            allowed = await self._jobs_allowed(tenant)
+            slots = self._slots.setdefault(tenant, asyncio.Semaphore(allowed))
         self._waiting[tenant] = self._waiting.get(tenant, 0) + 1
         try:
             async with slots:

@@ -82,7 +82,7 @@ async def test_a_timed_out_detection_is_stopped_and_another_tenant_is_served(
 
 
 async def test_one_tenants_jobs_wait_for_its_own_slots_only(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path / "data", ml_workers=2, ml_jobs_per_tenant=1)
+    settings = make_settings(tmp_path / "data", ml_workers=2, quotas="ml_jobs=1")
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
         gateway: Gateway = app.state.gateway
         workers = gateway.services.ml.workers
