@@ -55,7 +55,10 @@ class TenantQuotas:
     dashboards: int = 500
     models: int = 100
     ml_jobs: int = 1  # ML jobs (fits, detections, forecasts) running at once
-    query_points: int = 5_000_000  # estimated points one request may read
+    query_points: int = 5_000_000  # estimated points one request may read (`query_cost`)
+    # all its requests together: about what one core serialises, with room for a burst
+    query_points_per_second: float = 1_000_000.0
+    query_point_burst: float = 5_000_000.0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -161,7 +164,7 @@ class Quotas:
                 quota=quota,
                 limit=burst,
             )
-        wait = await self._buckets.take(f"{tenant}:{what}", rate, burst, amount)
+        wait = await self._buckets.take(f"{tenant}:{quota}", rate, burst, amount)
         if wait > 0:
             retry = max(1, math.ceil(wait))
             raise RateLimited(
@@ -187,6 +190,18 @@ class Quotas:
             q = await self.of(tenant)
             await self._take(
                 tenant, "events", q.events_per_second, q.event_burst, count, "event_burst"
+            )
+
+    async def admit_query_points(self, tenant: str, points: int) -> None:
+        if points:
+            q = await self.of(tenant)
+            await self._take(
+                tenant,
+                "query points",
+                q.query_points_per_second,
+                q.query_point_burst,
+                points,
+                "query_point_burst",
             )
 
     # -- what a tenant holds ----------------------------------------------------------------

@@ -15,10 +15,30 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench import alerts, dashboard, fanout, influx, ingest, ml, query_latency
+from bench import (
+    alerts,
+    dashboard,
+    fanout,
+    influx,
+    ingest,
+    isolation,
+    live_ingest,
+    ml,
+    query_latency,
+)
 from bench.common import Comparison, table
 
-BENCHMARKS = ("query", "ingest", "fanout", "influx", "dashboard", "ml", "alerts")
+BENCHMARKS = (
+    "query",
+    "ingest",
+    "fanout",
+    "influx",
+    "dashboard",
+    "ml",
+    "alerts",
+    "live-ingest",
+    "isolation",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--fanout-interval-ms", type=float, default=100.0, help="pause between publishes (100)"
+    )
+    group.add_argument(
+        "--live-subscribers", type=int, default=500, help="subscribers beside ingest (500)"
+    )
+    group.add_argument(
+        "--isolation-seconds", type=float, help="seconds of each isolation phase (8)"
     )
     group.add_argument(
         "--fanout-deflate",
@@ -171,6 +197,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
                 workdir,
             )
+        if "live-ingest" in only:
+            rows += live_ingest.run(
+                live_ingest.LiveIngestOptions(
+                    subscribers=args.live_subscribers, seconds=5.0 if q else 10.0
+                ),
+                workdir,
+                profile_dir,
+            )
+        if "isolation" in only:
+            seconds = args.isolation_seconds or (4.0 if q else 8.0)
+            rows += isolation.run(isolation.IsolationOptions(seconds=seconds), workdir)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

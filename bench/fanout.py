@@ -241,7 +241,7 @@ def run(options: FanoutOptions, workdir: Path, profile_dir: Path | None) -> list
     )
     logs = workdir / "logs"
     data_dir = workdir / "fanout"
-    key = run_async(make_key(data_dir, "read,write"))
+    key = run_async(make_key(data_dir, "ingest,read,write"))
     gateway_port, bare_port = free_port(), free_port()
     gateway_server = gateway_process(
         data_dir,

@@ -232,7 +232,7 @@ def run(options: InfluxOptions, workdir: Path, profile_dir: Path | None) -> list
         ready_urls=[f"{influx_base}/ping"],
     )  # fmt: skip
     data_dir = workdir / "influx_gateway"
-    key = run_async(make_key(data_dir, "read,write"))
+    key = run_async(make_key(data_dir, "ingest,read,write"))
     port = free_port()
     gateway_base = f"http://127.0.0.1:{port}"
     profile = profile_dir / "gateway_influx.prof" if profile_dir else None

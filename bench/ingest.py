@@ -202,7 +202,7 @@ def run(options: IngestOptions, workdir: Path, profile_dir: Path | None) -> list
 
     # gateway
     data_dir = workdir / "ingest"
-    key = run_async(make_key(data_dir, "read,write"))
+    key = run_async(make_key(data_dir, "ingest,read,write"))
     port = free_port()
     gateway_base = f"http://127.0.0.1:{port}"
     profile = profile_dir / "gateway_ingest.prof" if profile_dir else None

@@ -37,7 +37,7 @@ from analytics_gateway.backends.base import MetricStore
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import MetricPoint, MetricQuery, PointBatch
 from analytics_gateway.observability import configure_logging
-from bench.common import TENANT
+from bench.common import TENANT, UNLIMITED
 
 METRIC = "bench_cpu"
 
@@ -117,7 +117,7 @@ def _with_state(app: ASGIApp, state: dict[str, Any]) -> ASGIApp:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    settings = Settings.from_env({}, data_dir=Path(args.data_dir))
+    settings = Settings.from_env({}, data_dir=Path(args.data_dir), quotas=UNLIMITED)
     configure_logging(settings.log_level, settings.json_logs)
     app = create_app(settings)
     async with app.router.lifespan_context(app) as state:

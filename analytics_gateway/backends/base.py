@@ -33,6 +33,10 @@ class MetricStore(Protocol):
     async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
         """`label_values` for several queries in ONE backend call; result i answers query i."""
 
+    async def series_count_many(self, queries: Sequence[MetricQuery]) -> list[int]:
+        """How many series each query's name and labels match (whatever its range), in ONE
+        backend call: what a query's cost is estimated from before it runs."""
+
     async def close(self) -> None: ...
 
 

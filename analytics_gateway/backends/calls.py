@@ -23,6 +23,7 @@ Operation = Literal[
     "query_points",  # metric queries (a whole dataloader batch on the stores)
     "metric_names",
     "label_values",
+    "series_count",  # matching series of metric queries, for their cost (a whole batch)
     "write_events",
     "query_events",  # event pages
     "count_events",  # event counts (a whole dataloader batch)
@@ -39,11 +40,19 @@ OPERATIONS: Mapping[Backend, tuple[Operation, ...]] = {
         "query_points",
         "metric_names",
         "label_values",
+        "series_count",
         "write_events",
         "query_events",
         "count_events",
     ),
-    "influxdb": ("write_points", "query_points", "metric_names", "label_values", "setup"),
+    "influxdb": (
+        "write_points",
+        "query_points",
+        "metric_names",
+        "label_values",
+        "series_count",
+        "setup",
+    ),
     "elasticsearch": ("write_events", "query_events", "count_events", "setup", "retention"),
     "prometheus": ("query_points", "metric_names", "label_values", "ping"),
 }

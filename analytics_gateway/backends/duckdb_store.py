@@ -254,6 +254,29 @@ class DuckDBStore:
         [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
         return values
 
+    async def series_count_many(self, queries: Sequence[MetricQuery]) -> list[int]:
+        """One statement: a `UNION ALL` of one count per query, over the series table."""
+        if not queries:
+            return []
+        parts: list[str] = []
+        params: list[Any] = []
+        for i, q in enumerate(queries):
+            where = "tenant = ? AND name = ?"
+            params += [q.tenant, q.name]
+            for key, value in q.labels:
+                where += " AND json_extract_string(labels, ?) = ?"
+                params += [_label_path(key), value]
+            parts.append(f"SELECT {i} AS q, count(*) AS n FROM series WHERE {where}")
+        sql = " UNION ALL ".join(parts)
+
+        def read(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
+            return [(int(q), int(n)) for q, n in cur.execute(sql, params).fetchall()]
+
+        counts = [0] * len(queries)
+        for index, count in await self._run("series_count", read):
+            counts[index] = count
+        return counts
+
     async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
         """One statement: a `UNION ALL` of one `SELECT DISTINCT` per query."""
         if not queries:

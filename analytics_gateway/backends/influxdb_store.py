@@ -369,6 +369,21 @@ class InfluxDBStore:
             answers[i] = sorted({decode_tag_value(v) for v in influxql.column(result, 1)})
         return answers
 
+    async def series_count_many(self, queries: Sequence[MetricQuery]) -> list[int]:
+        """One request: a `SHOW SERIES EXACT CARDINALITY` statement per query."""
+        counts = [0] * len(queries)
+        statements = {
+            i: statement
+            for i, q in enumerate(queries)
+            if (statement := influxql.series_count_statement(q, self._source(q.name)))
+        }
+        if not statements:
+            return counts
+        results = await self._query("series_count", ";".join(statements.values()), len(statements))
+        for i, result in zip(statements, results, strict=True):
+            counts[i] = sum(int(n) for n in influxql.column(result, 0))
+        return counts
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

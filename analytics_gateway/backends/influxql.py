@@ -128,6 +128,18 @@ def label_values_statement(database: str, source: str, tenant: str, label: str) 
     )
 
 
+def series_count_statement(query: MetricQuery, source: str) -> str | None:
+    """How many series `query` matches; None when it can match none (a label no stored
+    series can have)."""
+    if any(not LABEL_KEY_RE.match(key) for key, _ in query.labels):
+        return None
+    where = [tenant_condition(query.tenant)]
+    where += [
+        f"{ident(encode_tag_key(k))} = {literal(encode_tag_value(v))}" for k, v in query.labels
+    ]
+    return f"SHOW SERIES EXACT CARDINALITY FROM {source} WHERE {' AND '.join(where)}"
+
+
 def column(result: dict[str, Any], index: int) -> list[str]:
     """One column of every series of a SHOW result."""
     return [row[index] for s in result.get("series") or () for row in s.get("values") or ()]

@@ -1,4 +1,5 @@
-"""Per-request loaders; each batch is ONE backend call (decision 4)."""
+"""Per-request loaders; each batch is ONE backend call (decision 4), and a metric batch
+that goes to the store one more before it, for its cost (`query_cost`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from analytics_gateway.dataloaders.event_counts import EventCountLoader
 from analytics_gateway.dataloaders.label_values import LabelValuesLoader
 from analytics_gateway.dataloaders.metrics import MetricSeriesLoader
 from analytics_gateway.dataloaders.query_cache import QueryCache
+from analytics_gateway.query_cost import QueryCost
+from analytics_gateway.quotas import Quotas
 
 
 class LoaderSources(Protocol):
-    """What loaders read from: the app's services provide all three."""
+    """What loaders read from: the app's services provide all of it."""
 
     @property
     def backends(self) -> Backends: ...
@@ -26,24 +29,31 @@ class LoaderSources(Protocol):
     @property
     def clock(self) -> Callable[[], int]: ...
 
+    @property
+    def quotas(self) -> Quotas: ...
+
 
 @dataclass
 class Loaders:
     metrics: MetricSeriesLoader
     event_counts: EventCountLoader
     label_values: LabelValuesLoader
+    cost: QueryCost | None = None
 
     @classmethod
-    def for_request(cls, services: LoaderSources) -> Loaders:
+    def for_request(cls, services: LoaderSources, tenant: str | None = None) -> Loaders:
         """Fresh loaders (each memoises only its own request) over the shared query cache.
 
         Every reader builds its loaders here: a GraphQL request, a REST route, each
-        refresh of a live dashboard.
+        refresh of a live dashboard. A request made for `tenant` is costed against its
+        quotas; the gateway's own reads (live dashboard refreshes) are not.
         """
         backends = services.backends
         cache = QueryCache(backends.cache, services.settings.cache_ttl_seconds, services.clock)
+        cost = QueryCost(tenant, services.quotas) if tenant is not None else None
         return cls(
-            metrics=MetricSeriesLoader(backends.metrics, backends.prometheus, cache),
+            cost=cost,
+            metrics=MetricSeriesLoader(backends.metrics, backends.prometheus, cache, cost),
             event_counts=EventCountLoader(backends.events),
             label_values=LabelValuesLoader(backends.metrics),
         )

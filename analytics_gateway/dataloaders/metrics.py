@@ -3,7 +3,8 @@
 Queries for the Prometheus source go to it concurrently, beside that one
 store call; each field gets its own result or its own error, so one source
 failing leaves the other's fields answered. Store queries over a range that
-ended are answered from the query cache when it holds them.
+ended are answered from the query cache when it holds them; the others are
+costed (`query_cost`) before they run.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from analytics_gateway.backends.base import MetricStore, PromQLSource
 from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.domain import MetricQuery, MetricSource, Series
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.query_cost import QueryCost, estimate
 
 NOT_CONFIGURED = "the PROMETHEUS source is not configured (set ANALYTICS_PROMETHEUS_URL)"
 
@@ -27,16 +29,18 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
         store: MetricStore,
         prometheus: PromQLSource | None = None,
         cache: QueryCache | None = None,
+        cost: QueryCost | None = None,
     ) -> None:
         super().__init__(load_fn=self._load)
         self._store = store
         self._prometheus = prometheus
         self._cache = cache
+        self._cost = cost
 
     async def _load(self, keys: Sequence[MetricQuery]) -> list[list[Series] | BaseException]:
         stored = [q for q in keys if q.source is MetricSource.STORE]
         remote = [q for q in keys if q.source is MetricSource.PROMETHEUS]
-        if not remote and self._cache is None:
+        if not remote and self._cache is None and self._cost is None:
             return list(await self._store.query_many(stored))
         store_part, remote_part = await asyncio.gather(
             self._from_store(stored), self._from_prometheus(remote)
@@ -53,6 +57,9 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
 
     async def _query_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         try:
+            if self._cost is not None:
+                series = await self._store.series_count_many(queries)
+                await self._cost.charge(estimate(queries, series))
             return list(await self._store.query_many(queries))
         except Exception as exc:
             return [exc] * len(queries)

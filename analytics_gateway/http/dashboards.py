@@ -23,6 +23,7 @@ from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.handlers import (
+    cost_header,
     guarded,
     json_body,
     json_response,
@@ -70,9 +71,8 @@ async def get_dashboard(request: Request) -> Response:
         k[len(VARIABLE_PREFIX) :]: v for k, v in params.items() if k.startswith(VARIABLE_PREFIX)
     }
     view = dashboards.view(dashboard, principal.tenant, params.get("timeRange"), values)
-    rendered = await dashboards.render_all(
-        dashboard.spec.widgets, view, Loaders.for_request(services)
-    )
+    loaders = Loaders.for_request(services, principal.tenant)
+    rendered = await dashboards.render_all(dashboard.spec.widgets, view, loaders)
     for widget, answer in zip(body["widgets"], rendered, strict=True):
         if isinstance(answer, GatewayError):
             widget["data"] = None
@@ -81,7 +81,7 @@ async def get_dashboard(request: Request) -> Response:
             raise answer
         else:
             widget["data"] = as_json(answer)
-    return json_response(body)
+    return json_response(body, headers=cost_header(loaders))
 
 
 def routes() -> list[BaseRoute]:

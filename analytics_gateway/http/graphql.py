@@ -34,6 +34,7 @@ from analytics_gateway.auth import authenticate, credential_from
 from analytics_gateway.config import Settings
 from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
+from analytics_gateway.domain import Principal
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
 from analytics_gateway.http.handlers import error_body, retry_after, services_of
@@ -114,10 +115,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services = services_of(request)
+        principal: Principal | None = request.scope["state"].get("principal")
         return Context(
             services=services,
-            loaders=Loaders.for_request(services),
-            principal=request.scope["state"].get("principal"),
+            loaders=Loaders.for_request(services, principal.tenant if principal else None),
+            principal=principal,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

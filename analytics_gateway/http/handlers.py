@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
 from analytics_gateway.auth import authenticate, credential_from, require
+from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, GatewayError
 from analytics_gateway.observability import client_error
@@ -41,6 +42,11 @@ def json_response(
 
 def error_response(exc: GatewayError) -> Response:
     return json_response(error_body(*client_error(exc)), exc.http_status, retry_after(exc))
+
+
+def cost_header(loaders: Loaders) -> dict[str, str]:
+    """`Query-Cost`: the estimated points the request read (`query_cost`)."""
+    return {"Query-Cost": str(loaders.cost.points if loaders.cost else 0)}
 
 
 def retry_after(exc: GatewayError) -> dict[str, str] | None:

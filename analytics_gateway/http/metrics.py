@@ -22,7 +22,13 @@ from analytics_gateway import lineprotocol
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Aggregation, IngestOutcome, MetricQuery, Scope, Series
 from analytics_gateway.errors import BadUserInput, Forbidden
-from analytics_gateway.http.handlers import guarded, json_response, principal_of, services_of
+from analytics_gateway.http.handlers import (
+    cost_header,
+    guarded,
+    json_response,
+    principal_of,
+    services_of,
+)
 from analytics_gateway.ingest import RawPoint
 from analytics_gateway.inputs import metric_query
 
@@ -136,8 +142,11 @@ async def post_metrics(request: Request) -> Response:
 
 async def _read(request: Request, tenant: str, *, aggregated: bool) -> Response:
     query = _query(request, tenant, aggregated=aggregated)
-    series = await Loaders.for_request(services_of(request)).metrics.load(query)
-    return json_response({"tenant": tenant, "series": series_body(series)})
+    loaders = Loaders.for_request(services_of(request), tenant)
+    series = await loaders.metrics.load(query)
+    return json_response(
+        {"tenant": tenant, "series": series_body(series)}, headers=cost_header(loaders)
+    )
 
 
 async def get_metrics(request: Request) -> Response:

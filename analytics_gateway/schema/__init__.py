@@ -26,6 +26,7 @@ from analytics_gateway.schema.extensions import (
     CodedValidationCache,
     ErrorCodes,
     OperationMetrics,
+    QueryCostReport,
     ValidationRules,
 )
 from analytics_gateway.schema.guards import introspection_depth_limit, too_complex
@@ -64,6 +65,7 @@ def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Sche
     extensions: list[Callable[[], SchemaExtension]] = [
         partial(ErrorCodes, metrics, hide_suggestions=not settings.introspection),
         partial(OperationMetrics, metrics),
+        QueryCostReport,
         partial(ValidationRules, tuple(rules)),
         partial(CodedParserCache, max_tokens=limits.max_tokens, maxsize=256),
         partial(CodedValidationCache, maxsize=256),

@@ -23,6 +23,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.schema.schema import validate_document
 from strawberry.types.execution import StreamExecutionResult
+from strawberry.types.graphql import OperationType
 
 from analytics_gateway.errors import BadUserInput, GatewayError, QueryTooComplex
 from analytics_gateway.observability import GatewayMetrics, client_error, correlation_id
@@ -294,3 +295,24 @@ class OperationMetrics(SchemaExtension):
         self._metrics.request_latency.labels(operation_type=kind).observe(
             time.perf_counter() - started
         )
+
+
+class QueryCostReport(SchemaExtension):
+    """`extensions.cost` on every response: the points the request's metric reads were
+    estimated at (`query_cost`), and the tenant's limit per request. Not on the events
+    of a subscription: they read nothing, and would each pay for saying so."""
+
+    async def get_results(self) -> dict[str, Any]:
+        try:
+            if self.execution_context.operation_type is OperationType.SUBSCRIPTION:
+                return {}
+        except (RuntimeError, AttributeError, KeyError):
+            pass  # not parsed: an error answer, which still says what it cost
+        loaders = getattr(self.execution_context.context, "loaders", None)
+        cost = getattr(loaders, "cost", None)
+        if cost is None:
+            return {"cost": {"points": 0}}
+        try:
+            return {"cost": await cost.report()}
+        except GatewayError:  # the quotas could not be read: the points are still known
+            return {"cost": {"points": cost.points}}

@@ -322,6 +322,7 @@ async def test_twelve_widgets_load_with_one_call_per_backend(
     _count_calls(backends.events, "count_events_many", calls)
     registry = app.state.gateway.metrics.registry
     before = backend_calls(registry)
+    series_counted = backend_calls(registry, operation="series_count")
 
     dashboard = await read(gql, created["id"])
 
@@ -330,8 +331,10 @@ async def test_twelve_widgets_load_with_one_call_per_backend(
     )
     assert all(w["data"] is not None for w in dashboard["widgets"])
     assert calls == Counter({"query_many": 1, "count_events_many": 1})
-    # one statement each on a shared DuckDB file, or one request to each server
-    assert backend_calls(registry) - before == 2
+    # one statement each on a shared DuckDB file, or one request to each server, and
+    # one before the metric queries to know their cost
+    assert backend_calls(registry) - before == 3
+    assert backend_calls(registry, operation="series_count") - series_counted == 1
     assert dashboard["widgets"][3]["title"] == "song_play events"
     assert dashboard["widgets"][3]["data"]["value"] == 10.0
 

@@ -22,6 +22,9 @@ from tests.conftest import GraphQLClient, MakeKey, gateway, make_settings
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 INGEST_ONE = 'mutation { ingestMetrics(points: [{name: "sneaky", value: 1}]) { accepted } }'
 
+# a request that reads no metric costs nothing, and says so (`query_cost`)
+NO_COST = {"cost": {"points": 0, "limit": 5_000_000}}
+
 
 def clean(response: httpx.Response) -> httpx.Response:
     assert "Traceback" not in response.text, response.text
@@ -54,7 +57,7 @@ async def post(
 
 async def test_post_with_application_json_executes(gql: GraphQLClient) -> None:
     written = await gql.execute(INGEST_ONE)
-    assert written == {"data": {"ingestMetrics": {"accepted": 1}}}
+    assert written == {"data": {"ingestMetrics": {"accepted": 1}}, "extensions": NO_COST}
     response = clean(
         await gql.http.post(
             "/graphql",
@@ -64,7 +67,7 @@ async def test_post_with_application_json_executes(gql: GraphQLClient) -> None:
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"data": {"metricNames": ["sneaky"]}}
+    assert response.json() == {"data": {"metricNames": ["sneaky"]}, "extensions": NO_COST}
 
 
 async def test_get_with_query_parameter_executes_queries(gql: GraphQLClient) -> None:
@@ -82,7 +85,7 @@ async def test_get_with_query_parameter_executes_queries(gql: GraphQLClient) -> 
         )
     )
     assert response.status_code == 200
-    assert response.json() == {"data": {"metricNames": ["sneaky"]}}
+    assert response.json() == {"data": {"metricNames": ["sneaky"]}, "extensions": NO_COST}
     other = clean(
         await gql.http.get(
             "/graphql",
@@ -92,7 +95,7 @@ async def test_get_with_query_parameter_executes_queries(gql: GraphQLClient) -> 
     )
     assert other.status_code == 200
     assert other.headers["content-type"].startswith(GRAPHQL_RESPONSE)
-    assert other.json() == {"data": {"metricNames": []}}
+    assert other.json() == {"data": {"metricNames": []}, "extensions": NO_COST}
 
 
 @pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
@@ -194,7 +197,7 @@ async def test_success_with_graphql_response_json_is_200_of_that_type(gql: Graph
         response = await post(gql, "{ metricNames }", accept)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
-        assert response.json() == {"data": {"metricNames": ["sneaky"]}}
+        assert response.json() == {"data": {"metricNames": ["sneaky"]}, "extensions": NO_COST}
 
 
 async def test_field_error_with_graphql_response_json_is_a_200_partial_response(
@@ -260,7 +263,10 @@ async def test_read_only_key_cannot_ingest(
     assert error["path"] == ["ingestMetrics"]
     assert error["extensions"] == {"code": "FORBIDDEN", "scope": "ingest"}
     # reading is what the key is for
-    assert await reader.execute("{ metricNames }") == {"data": {"metricNames": []}}
+    assert await reader.execute("{ metricNames }") == {
+        "data": {"metricNames": []},
+        "extensions": NO_COST,
+    }
     assert await stored_names(gql) == []
 
 
@@ -309,7 +315,10 @@ async def test_graphiql_off_is_404(tmp_path: Path) -> None:
         assert "graphiql" not in response.text.lower()
         assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         # the endpoint itself still works
-        assert await gql.execute("{ metricNames }") == {"data": {"metricNames": []}}
+        assert await gql.execute("{ metricNames }") == {
+            "data": {"metricNames": []},
+            "extensions": NO_COST,
+        }
 
 
 async def test_standard_introspection_query_works_within_the_limits(gql: GraphQLClient) -> None:
@@ -392,7 +401,10 @@ async def test_with_introspection_off_introspection_and_suggestions_are_refused(
                 "GRAPHQL_VALIDATION_FAILED"
             }
         # __typename is not introspection of the schema
-        assert await gql.execute("{ __typename }") == {"data": {"__typename": "Query"}}
+        assert await gql.execute("{ __typename }") == {
+            "data": {"__typename": "Query"},
+            "extensions": NO_COST,
+        }
 
         for query, start in SUGGESTING:
             body = await gql.execute(query)

@@ -141,13 +141,16 @@ async def test_twenty_aliased_metrics_fields_make_one_influxql_request(
         assert body["data"]["ingestMetrics"]["accepted"] == 20
         store = gateway.services.backends.metrics
         assert isinstance(store, InfluxDBStore)
-        before = backend_calls(gateway.metrics.registry, "influxdb")
+        registry = gateway.metrics.registry
+        before = backend_calls(registry, "influxdb", "query_points")
+        counted = backend_calls(registry, "influxdb", "series_count")
         fields = " ".join(
             f'a{i}: metrics(query: {{name: "m{i}", last: "1h"}}) {{ data }}' for i in range(20)
         )
         body = await gql.execute("{ " + fields + " }")
         assert "errors" not in body, body
-        assert backend_calls(gateway.metrics.registry, "influxdb") - before == 1
+        assert backend_calls(registry, "influxdb", "query_points") - before == 1
+        assert backend_calls(registry, "influxdb", "series_count") - counted == 1
         assert [body["data"][f"a{i}"][0]["data"]["v"] for i in range(20)] == [
             [float(i)] for i in range(20)
         ]

@@ -31,6 +31,12 @@ PUBLIC_CLIENT = ("203.0.113.9", 40000)
 
 
 @pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """301 requests in a row from one tenant here: above the default burst, not under test."""
+    return make_settings(tmp_path / "data", quotas="request_burst=1000")
+
+
+@pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[Starlette]:
     async with started(create_app(settings, registry=CollectorRegistry())) as app:
         yield app

@@ -64,19 +64,19 @@ async def test_repeat_is_served_from_the_cache_and_a_write_invalidates_it(
     registry = gateway.metrics.registry
     await _write(acme, 1.0)
     assert await _values(acme) == [[1.0]]
-    calls = backend_calls(registry, "duckdb")
+    calls = backend_calls(registry, "duckdb", "query_points")
     assert await _values(acme) == [[1.0]]
-    assert backend_calls(registry, "duckdb") == calls
+    assert backend_calls(registry, "duckdb", "query_points") == calls
 
     await _write(acme, 2.0)  # into the cached range
-    calls = backend_calls(registry, "duckdb")
+    calls = backend_calls(registry, "duckdb", "query_points")
     assert await _values(acme) == [[1.0, 2.0]]
-    assert backend_calls(registry, "duckdb") == calls + 1
+    assert backend_calls(registry, "duckdb", "query_points") == calls + 1
 
     await _write(acme, 5.0, name="other")  # another metric leaves the entry current
-    calls = backend_calls(registry, "duckdb")
+    calls = backend_calls(registry, "duckdb", "query_points")
     assert await _values(acme) == [[1.0, 2.0]]
-    assert backend_calls(registry, "duckdb") == calls
+    assert backend_calls(registry, "duckdb", "query_points") == calls
 
 
 async def test_a_range_reaching_now_is_never_cached(
@@ -86,9 +86,9 @@ async def test_a_range_reaching_now_is_never_cached(
     registry = gateway.metrics.registry
     query = '{ metrics(query: {name: "cpu", last: "1h"}) { name } }'
     await acme.execute(query)
-    calls = backend_calls(registry, "duckdb")
+    calls = backend_calls(registry, "duckdb", "query_points")
     await acme.execute(query)
-    assert backend_calls(registry, "duckdb") == calls + 1
+    assert backend_calls(registry, "duckdb", "query_points") == calls + 1
 
 
 async def test_cached_results_stay_with_their_tenant(

@@ -1,0 +1,66 @@
+"""What a request's metric reads cost, in estimated points, known before they run.
+
+A query's cost is the series its name and labels match times the points it
+reads per series: one per step bucket its range touches, one for an
+aggregate over the whole range, and for raw points one per
+`RAW_POINT_INTERVAL_MS` of range (the store does not know how dense a
+series is until it reads it). Answers from the query cache read nothing and
+cost nothing; PromQL sent to Prometheus is bounded there (`query.max-samples`).
+
+Each request adds its queries' costs up against the tenant's `query_points`
+quota (refused as QUERY_TOO_COMPLEX, naming the cost and the limit) and draws
+them from the tenant's `query_points_per_second` bucket (RATE_LIMITED), so
+neither one huge query nor a flood of medium ones can take every core. The
+total is reported in `extensions.cost` of every GraphQL response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from analytics_gateway.domain import MetricQuery
+from analytics_gateway.errors import QueryTooComplex
+from analytics_gateway.quotas import Quotas
+
+RAW_POINT_INTERVAL_MS = 10_000
+
+
+def points_per_series(query: MetricQuery) -> int:
+    if query.step_ms:
+        last_bucket = (query.end_ms - 1) // query.step_ms
+        return max(last_bucket - query.start_ms // query.step_ms + 1, 1)
+    if query.aggregation is not None or query.group_by is not None:
+        return 1
+    return max(-(-(query.end_ms - query.start_ms) // RAW_POINT_INTERVAL_MS), 1)
+
+
+def estimate(queries: Sequence[MetricQuery], series: Sequence[int]) -> int:
+    """Points `queries` read, given how many series each matches."""
+    return sum(n * points_per_series(q) for q, n in zip(queries, series, strict=True))
+
+
+class QueryCost:
+    """One request's running total, checked each time it grows."""
+
+    def __init__(self, tenant: str, quotas: Quotas) -> None:
+        self.tenant = tenant
+        self._quotas = quotas
+        self.points = 0
+
+    async def charge(self, points: int) -> None:
+        limit = (await self._quotas.of(self.tenant)).query_points
+        total = self.points + points
+        if total > limit:
+            raise QueryTooComplex(
+                f"this request would read about {total} points, more than the {limit} "
+                "allowed per request; use a shorter range, a coarser step or fewer series",
+                cost=total,
+                limit=limit,
+            )
+        await self._quotas.admit_query_points(self.tenant, points)
+        self.points = total
+
+    async def report(self) -> dict[str, int]:
+        """What `extensions.cost` says: points read so far and the per-request limit."""
+        limit = (await self._quotas.of(self.tenant)).query_points
+        return {"points": self.points, "limit": limit}

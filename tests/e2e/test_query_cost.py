@@ -1,0 +1,144 @@
+"""A query's cost is known before it runs, reported on every response, and budgeted."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from analytics_gateway.app import create_app
+from analytics_gateway.query_cost import RAW_POINT_INTERVAL_MS
+from tests.conftest import GraphQLClient, asgi_transport, make_settings, new_key, started
+
+HOUR_MS = 3_600_000
+INGEST = """mutation($p: [MetricPointInput!]!) { ingestMetrics(points: $p) { accepted } }"""
+QUERY = """query($q: MetricQuery!) { metrics(query: $q) { labels } }"""
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+@contextlib.asynccontextmanager
+async def tenants(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[GraphQLClient, ...]]:
+    config = make_settings(tmp_path / "data", **settings)
+    keys = [await new_key(config, tenant) for tenant in ("acme", "other")]
+    async with started(create_app(config, registry=CollectorRegistry())) as app:
+        transport = asgi_transport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            yield tuple(GraphQLClient(http, key) for key in keys)
+
+
+async def seed(acme: GraphQLClient, other: GraphQLClient, start_ms: int) -> None:
+    """acme: 3 series of `m` and one of `n`; other: 5 series of `m` (never acme's cost)."""
+
+    def points(hosts: str, name: str = "m") -> list[dict[str, Any]]:
+        return [
+            {"name": name, "value": 1.0, "labels": {"host": h}, "timestamp": iso(start_ms)}
+            for h in hosts
+        ]
+
+    for client, batch in (
+        (acme, points("abc") + points("a", "n")),
+        (other, points("abcde")),
+    ):
+        body = await client.execute(INGEST, {"p": batch})
+        assert body["data"]["ingestMetrics"]["accepted"] == len(batch), body
+
+
+def hour_ago() -> int:
+    """The start of an hour that ended: a range from it is aligned and in the past."""
+    return (int(time.time() * 1000) // HOUR_MS - 1) * HOUR_MS
+
+
+async def cost_of(client: GraphQLClient, query: str, variables: dict[str, Any]) -> Any:
+    body = await client.execute(query, variables)
+    assert "errors" not in body, body
+    return body["extensions"]["cost"]
+
+
+async def test_cost_is_matching_series_times_points_per_series(tmp_path: Path) -> None:
+    start = hour_ago()
+    async with tenants(tmp_path, cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        hour = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS)}
+        stepped = await cost_of(acme, QUERY, {"q": {**hour, "step": "1m"}})
+        assert stepped == {"points": 3 * 60, "limit": 5_000_000}
+        one_host = {**hour, "step": "1m", "labels": {"host": "b"}}
+        assert (await cost_of(acme, QUERY, {"q": one_host}))["points"] == 60
+        whole = {**hour, "aggregation": "MAX"}
+        assert (await cost_of(acme, QUERY, {"q": whole}))["points"] == 3
+        raw = await cost_of(acme, QUERY, {"q": hour})
+        assert raw["points"] == 3 * HOUR_MS // RAW_POINT_INTERVAL_MS
+        # fields of one request add up; other tenants' series never count
+        two = """query($a: MetricQuery!, $b: MetricQuery!) {
+          a: metrics(query: $a) { labels } b: metrics(query: $b) { labels } }"""
+        both = await cost_of(
+            acme, two, {"a": {**hour, "step": "1m"}, "b": {**hour, "name": "n", "step": "5m"}}
+        )
+        assert both["points"] == 3 * 60 + 12
+        assert (await cost_of(other, QUERY, {"q": {**hour, "step": "1m"}}))["points"] == 5 * 60
+        # no metric read: still reported
+        assert (await cost_of(acme, "{ metricNames }", {}))["points"] == 0
+        nothing = await cost_of(acme, QUERY, {"q": {**hour, "name": "absent", "step": "1m"}})
+        assert nothing["points"] == 0
+
+
+async def test_an_answer_from_the_query_cache_reads_nothing(tmp_path: Path) -> None:
+    start = hour_ago()
+    async with tenants(tmp_path) as (acme, other):
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180
+        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 0
+
+
+async def test_a_request_over_its_budget_is_refused_before_it_reads(tmp_path: Path) -> None:
+    start = hour_ago()
+    async with tenants(tmp_path, quotas="query_points=100", cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        body = await acme.execute(QUERY, {"q": q})
+        assert body["errors"][0]["extensions"] == {
+            "code": "QUERY_TOO_COMPLEX",
+            "cost": 180,
+            "limit": 100,
+        }
+        assert "about 180 points" in body["errors"][0]["message"]
+        assert body["extensions"]["cost"] == {"points": 0, "limit": 100}
+        coarser = {**q, "step": "10m"}
+        assert (await cost_of(acme, QUERY, {"q": coarser}))["points"] == 18
+
+
+async def test_a_tenant_reading_too_much_per_second_is_rate_limited(tmp_path: Path) -> None:
+    start = hour_ago()
+    quotas = "query_points_per_second=0.01,query_point_burst=350"
+    async with tenants(tmp_path, quotas=quotas, cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180
+        refused = await acme.execute(QUERY, {"q": q})
+        error = refused["errors"][0]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert error["extensions"]["retryAfter"] == 1000  # 10 points short at 0.01/s
+        assert (await cost_of(other, QUERY, {"q": q}))["points"] == 300  # its own bucket
+
+
+async def test_rest_reads_say_their_cost_in_a_header(tmp_path: Path) -> None:
+    start = hour_ago()
+    async with tenants(tmp_path, cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        assert acme.key is not None
+        response = await acme.http.get(
+            "/analytics/metrics/aggregated",
+            params={"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"},
+            headers={"Authorization": f"Bearer {acme.key}"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["query-cost"] == "180"
