@@ -61,7 +61,7 @@ class Settings:
     log_level: str = "info"
     json_logs: bool = True
     subscriber_queue_size: int = 1000
-    live_fanout_share: float = 0.5  # most of each second live subscriptions may take
+    live_fanout_share: float = 0.3  # most of each second live subscriptions may take
     # live history for `since` replay: messages and bytes per channel, channels per tenant
     live_replay: bool = True
     live_history_size: int = 1000

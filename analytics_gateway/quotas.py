@@ -43,8 +43,8 @@ class TenantQuotas:
 
     requests_per_second: float = 100.0
     request_burst: float = 200.0
-    points_per_second: float = 50_000.0
-    point_burst: float = 200_000.0
+    points_per_second: float = 20_000.0  # a tenth of what one process writes
+    point_burst: float = 50_000.0  # the largest batch (ANALYTICS_MAX_BATCH_SIZE)
     events_per_second: float = 5_000.0
     event_burst: float = 50_000.0
     active_series: int = 100_000  # distinct series written in an hour
@@ -55,10 +55,10 @@ class TenantQuotas:
     dashboards: int = 500
     models: int = 100
     ml_jobs: int = 1  # ML jobs (fits, detections, forecasts) running at once
-    query_points: int = 5_000_000  # estimated points one request may read (`query_cost`)
-    # all its requests together: about what one core serialises, with room for a burst
-    query_points_per_second: float = 1_000_000.0
-    query_point_burst: float = 5_000_000.0
+    query_points: int = 2_000_000  # estimated points one request may read (`query_cost`)
+    # all its requests together: a fraction of what one core serialises, and a burst
+    query_points_per_second: float = 250_000.0
+    query_point_burst: float = 2_000_000.0
 
     @classmethod
     def names(cls) -> list[str]:
@@ -179,14 +179,14 @@ class Quotas:
         )
 
     async def admit_points(self, tenant: str, count: int) -> None:
-        if count:
+        if count > 0:
             q = await self.of(tenant)
             await self._take(
                 tenant, "points", q.points_per_second, q.point_burst, count, "point_burst"
             )
 
     async def admit_events(self, tenant: str, count: int) -> None:
-        if count:
+        if count > 0:
             q = await self.of(tenant)
             await self._take(
                 tenant, "events", q.events_per_second, q.event_burst, count, "event_burst"

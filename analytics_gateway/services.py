@@ -68,12 +68,13 @@ async def start_services(
     """Build and start everything; `stack` stops it all again, in reverse order."""
     backends = build_backends(settings, metrics.registry)
     stack.push_async_callback(backends.close)
+    fanout_budget = FanoutBudget(settings.live_fanout_share)
     hub = Hub(
         backends.broker,
         queue_size=settings.subscriber_queue_size,
         on_drop=metrics.dropped_messages.inc,
         on_deliver=metrics.fanout_deliveries.inc,
-        budget=FanoutBudget(settings.live_fanout_share),
+        budget=fanout_budget,
     )
     await _start(stack, hub.start, hub.stop)
     sessions = SessionRegistry(backends.config)
@@ -110,6 +111,7 @@ async def start_services(
             settings.subscriber_queue_size,
             on_drop=metrics.dropped_messages.inc,
             on_active_change=metrics.active_subscriptions.inc,
+            budget=fanout_budget,
         ),
         sessions=sessions,
         alerts=alerts,

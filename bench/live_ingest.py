@@ -124,7 +124,10 @@ async def _measure(port: int, key: str, options: LiveIngestOptions) -> tuple[Pha
         with_subscribers.deliveries += 1
 
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-    init: dict[str, object] = {"Authorization": f"Bearer {key}"}
+    init: dict[str, object] = {
+        "type": "connection_init",
+        "payload": {"Authorization": f"Bearer {key}"},
+    }
 
     async def subscribe(i: int) -> Subscriber:
         query = (

@@ -164,13 +164,17 @@ async def get_aggregated(request: Request) -> Response:
 async def write_line_protocol(request: Request) -> Response:
     principal = await principal_of(request, Scope.INGEST)
     body = await request.body()
+    services = services_of(request)
+    # a line per point at least: refused before the parse, a flood costs little
+    lines = body.count(b"\n") + (not body.endswith(b"\n"))
+    await services.quotas.admit_points(principal.tenant, lines)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadUserInput("line protocol body must be UTF-8") from None
     parsed, rejected = lineprotocol.parse_body(text, request.query_params.get("precision"))
-    services = services_of(request)
-    await services.quotas.admit_points(principal.tenant, len(parsed))
+    # lines with several fields are several points: the rest of them
+    await services.quotas.admit_points(principal.tenant, len(parsed) - lines)
     outcome = await services.ingest.ingest_lines(principal.tenant, parsed, rejected)
     if not outcome.rejected:
         return Response(status_code=204)

@@ -4,7 +4,10 @@ Subscribers with the same (tenant, scopes, document, variables, operation
 name) would compute identical results, so they share ONE execution of the
 subscription and ONE serialisation per event. Each member only splices its
 operation id into the frame and sends it from its own bounded drop-oldest
-queue, so a slow client never stalls its cohort.
+queue, so a slow client never stalls its cohort. Sending is fan-out work too
+(a WebSocket frame, compressed per connection): it is paced by the same
+`FanoutBudget` as executing, so that many subscribers of a busy metric shed
+frames instead of starving ingest.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Any
@@ -20,7 +24,13 @@ import orjson
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
 
+from analytics_gateway.subscriptions.budget import FanoutBudget
+
 log = logging.getLogger(__name__)
+
+# A send that had to wait for a slow client is charged at most this: waiting for a
+# socket is not loop time, and one slow client must not spend everyone's budget.
+MAX_SEND_CHARGE_SECONDS = 0.002
 
 StreamFactory = Callable[[], Awaitable[Any]]
 Send = Callable[[str], Awaitable[None]]
@@ -38,7 +48,14 @@ def next_payload(result: ExecutionResult) -> bytes:
 class Member:
     """One subscriber's operation inside a cohort."""
 
-    def __init__(self, op_id: str, queue_size: int, on_drop: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        op_id: str,
+        queue_size: int,
+        on_drop: Callable[[int], None],
+        budget: FanoutBudget | None = None,
+    ) -> None:
+        self._budget = budget
         self._prefix = '{"id":' + orjson.dumps(op_id).decode() + ',"type":"next","payload":'
         self._frames: deque[str] = deque()
         self._size = queue_size
@@ -60,9 +77,19 @@ class Member:
         self._ready.set()
 
     async def frames(self) -> AsyncIterator[str]:
+        """The frames to send; the time the consumer takes over each is charged to the
+        budget, and while the budget is empty the queue waits (dropping its oldest)."""
+        budget = self._budget
         while True:
             while self._frames:
+                if budget is None:
+                    yield self._frames.popleft()
+                    continue
+                reserved = await budget.acquire()
+                started = time.perf_counter()
                 yield self._frames.popleft()
+                spent = min(time.perf_counter() - started, MAX_SEND_CHARGE_SECONDS)
+                budget.charge(spent, reserved)
             if self._final is not None:
                 return
             self._ready.clear()
@@ -132,7 +159,9 @@ class CohortRegistry:
         queue_size: int = 1000,
         on_drop: Callable[[int], None] = lambda n: None,
         on_active_change: Callable[[int], None] = lambda n: None,
+        budget: FanoutBudget | None = None,
     ) -> None:
+        self._budget = budget
         self._cohorts: dict[Hashable, Cohort] = {}
         self._queue_size = queue_size
         self._on_drop = on_drop
@@ -154,7 +183,7 @@ class CohortRegistry:
 
             cohort = Cohort(stream, on_empty=forget)
             self._cohorts[key] = cohort
-        member = Member(op_id, self._queue_size, self._on_drop)
+        member = Member(op_id, self._queue_size, self._on_drop, self._budget)
         cohort.join(member)
         self._on_active_change(1)
         try:

@@ -49,6 +49,7 @@ class ClientQueue:
         self._on_drop = on_drop
         self._budget = budget
         self._taken_at: float | None = None
+        self._reserved = 0.0
         self.dropped = 0
 
     def put(self, item: Any) -> None:
@@ -62,13 +63,13 @@ class ClientQueue:
     async def get(self) -> Any:
         budget = self._budget
         if budget is not None and self._taken_at is not None:
-            budget.charge(time.perf_counter() - self._taken_at)
+            budget.charge(time.perf_counter() - self._taken_at, self._reserved)
             self._taken_at = None
         while not self._items:
             self._ready.clear()
             await self._ready.wait()
         if budget is not None:
-            await budget.acquire()  # meanwhile the queue may drop its oldest
+            self._reserved = await budget.acquire()  # meanwhile the queue may drop its oldest
             self._taken_at = time.perf_counter()
         return self._items.popleft()
 

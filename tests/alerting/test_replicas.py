@@ -54,14 +54,15 @@ def _ingest(process: GatewayProcess, key: str, value: float) -> None:
     assert response.status_code == 200, response.text
 
 
-def _until(check: Any, timeout: float, what: str) -> float:
-    """Poll `check` until true; return the seconds it took."""
+def _until(check: Any, timeout: float, what: str, seen: Any = None) -> float:
+    """Poll `check` until true; return the seconds it took. On failure the message
+    carries what `seen()` shows, so a miss on a busy machine says where it stuck."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if check():
             return time.monotonic() - started
         time.sleep(0.1)
-    raise AssertionError(f"not within {timeout}s: {what}")
+    raise AssertionError(f"not within {timeout}s: {what}; last seen: {seen() if seen else '-'}")
 
 
 @pytest.fixture
@@ -120,6 +121,7 @@ async def test_each_rule_has_one_evaluator_and_moves_when_it_dies(
         lambda: all(x["state"] == "FIRING" for x in _gql(b, key, listing)["alerts"]),
         DEADLINE_S,
         "every rule fired, each on its own evaluator",
+        lambda: (_gql(b, key, listing), _owned(a), _owned(b)),
     )
 
     assert a.process is not None
@@ -134,4 +136,5 @@ async def test_each_rule_has_one_evaluator_and_moves_when_it_dies(
         lambda: all(x["state"] == "RESOLVED" for x in _gql(b, key, listing)["alerts"]),
         DEADLINE_S,
         "b resolved every rule",
+        lambda: _gql(b, key, listing),
     )

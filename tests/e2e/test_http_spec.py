@@ -23,7 +23,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 INGEST_ONE = 'mutation { ingestMetrics(points: [{name: "sneaky", value: 1}]) { accepted } }'
 
 # a request that reads no metric costs nothing, and says so (`query_cost`)
-NO_COST = {"cost": {"points": 0, "limit": 5_000_000}}
+NO_COST = {"cost": {"points": 0, "limit": 2_000_000}}
 
 
 def clean(response: httpx.Response) -> httpx.Response:

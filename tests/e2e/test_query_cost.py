@@ -69,7 +69,7 @@ async def test_cost_is_matching_series_times_points_per_series(tmp_path: Path) -
         await seed(acme, other, start)
         hour = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS)}
         stepped = await cost_of(acme, QUERY, {"q": {**hour, "step": "1m"}})
-        assert stepped == {"points": 3 * 60, "limit": 5_000_000}
+        assert stepped == {"points": 3 * 60, "limit": 2_000_000}
         one_host = {**hour, "step": "1m", "labels": {"host": "b"}}
         assert (await cost_of(acme, QUERY, {"q": one_host}))["points"] == 60
         whole = {**hour, "aggregation": "MAX"}

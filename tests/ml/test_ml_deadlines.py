@@ -55,7 +55,10 @@ async def test_a_timed_out_detection_is_stopped_and_another_tenant_is_served(
     tmp_path: Path,
 ) -> None:
     settings = make_settings(
-        tmp_path / "data", request_timeout_seconds=3.0, backend_timeout_seconds=2.0
+        tmp_path / "data",
+        request_timeout_seconds=3.0,
+        backend_timeout_seconds=2.0,
+        quotas="point_burst=200000",  # the history is seeded in one go
     )
     heavy_key = await new_key(settings, "heavy")
     light_key = await new_key(settings, "light")
