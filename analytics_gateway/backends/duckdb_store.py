@@ -227,17 +227,19 @@ class DuckDBStore:
         sql = " UNION ALL ".join(f"({s})" for s, _ in parts) + " ORDER BY q, grp, ts"
         params = [p for _, ps in parts for p in ps]
 
-        def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
-            return cur.execute(sql, params).fetchnumpy()
+        def read(cur: duckdb.DuckDBPyConnection) -> list[list[Series]]:
+            cols = cur.execute(sql, params).fetchnumpy()
+            if len(cols["q"]) > self._max_points:
+                raise QueryTooComplex(
+                    f"the request would return more than {self._max_points} points; "
+                    "narrow the time range or use a coarser step",
+                    limit=self._max_points,
+                )
+            # cut into series on the pool thread too: for a big read that is tens of
+            # milliseconds the event loop would otherwise spend away from other tenants
+            return _split_series(queries, cols)
 
-        cols = await self._run("query_points", read)
-        if len(cols["q"]) > self._max_points:
-            raise QueryTooComplex(
-                f"the request would return more than {self._max_points} points; "
-                "narrow the time range or use a coarser step",
-                limit=self._max_points,
-            )
-        return _split_series(queries, cols)
+        return await self._run("query_points", read)
 
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -373,12 +375,12 @@ class DuckDBStore:
             params += [q.tenant, q.type, q.start_ms, q.end_ms]
         sql = " UNION ALL ".join(parts) + " ORDER BY q, grp, ts"
 
-        def read(cur: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray[Any, Any]]:
-            return cur.execute(sql, params).fetchnumpy()
-
-        cols = await self._run("count_events", read)
         names = [q.type for q in queries]
-        return _split_columns(len(queries), names, cols)
+
+        def read(cur: duckdb.DuckDBPyConnection) -> list[list[Series]]:
+            return _split_columns(len(queries), names, cur.execute(sql, params).fetchnumpy())
+
+        return await self._run("count_events", read)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)

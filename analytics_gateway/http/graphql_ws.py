@@ -65,15 +65,18 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         context = self.context
         principal = context.principal
-        max_tokens = context.services.settings.limits.max_tokens
-        if principal is None or not is_subscription(
-            operation.query, operation.operation_name, max_tokens
-        ):
+        if principal is None:
             await super().run_operation(operation)
             return
+        max_tokens = context.services.settings.limits.max_tokens
+        subscription = is_subscription(operation.query, operation.operation_name, max_tokens)
         quotas = context.services.quotas
         try:
-            await quotas.open_subscription(principal.tenant)
+            # each operation is a request: a burst of subscribes (each validated on the
+            # event loop) is held to the tenant's request rate like any other burst
+            await quotas.admit_request(principal.tenant)
+            if subscription:
+                await quotas.open_subscription(principal.tenant)
         except GatewayError as exc:
             message, extensions = client_error(exc)
             await operation.send_operation_message(
@@ -83,6 +86,9 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     "payload": [{"message": message, "extensions": extensions}],
                 }
             )
+            return
+        if not subscription:
+            await super().run_operation(operation)
             return
         try:
             await self._run_subscription(operation, principal)

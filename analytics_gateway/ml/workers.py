@@ -21,6 +21,7 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -53,16 +54,22 @@ class MlWorkers:
         self._jobs_allowed = jobs_allowed
         self._max_seconds = max_seconds
         self._pool: pebble.ProcessPool | None = None
+        self._pool_lock = threading.Lock()
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._waiting: dict[str, int] = {}
         self.stopped_jobs = 0
 
-    def _started(self) -> pebble.ProcessPool:
-        """The pool, made on first use: a gateway that runs no ML forks nothing."""
-        if self._pool is None:
-            _CONTEXT.set_forkserver_preload(PRELOAD)  # used when the forkserver first starts
-            self._pool = pebble.ProcessPool(max_workers=self._processes, context=_CONTEXT)
-        return self._pool
+    def _schedule(self, function: Callable[..., T], args: Any, kwargs: Any) -> Any:
+        """Hand a job to the pool, made on first use: a gateway that runs no ML forks
+        nothing. Called in a thread: the first call starts the forkserver and waits for
+        its workers, seconds during which the event loop must go on serving."""
+        with self._pool_lock:
+            if self._pool is None:
+                _CONTEXT.set_forkserver_preload(PRELOAD)  # used when the forkserver starts
+                self._pool = pebble.ProcessPool(max_workers=self._processes, context=_CONTEXT)
+            return self._pool.schedule(
+                function, args=args, kwargs=kwargs, timeout=self._max_seconds
+            )
 
     @asynccontextmanager
     async def _slot(self, tenant: str) -> AsyncIterator[None]:
@@ -83,9 +90,14 @@ class MlWorkers:
     async def run(self, tenant: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` in a worker; cancelling the caller stops the job."""
         async with self._slot(tenant):
-            future = self._started().schedule(
-                function, args=args, kwargs=kwargs, timeout=self._max_seconds
+            scheduling = asyncio.ensure_future(
+                asyncio.to_thread(self._schedule, function, args, kwargs)
             )
+            try:
+                future = await asyncio.shield(scheduling)
+            except asyncio.CancelledError:
+                scheduling.add_done_callback(_cancel_scheduled)  # once it is in the pool
+                raise
             try:
                 return await asyncio.wrap_future(future)
             except asyncio.CancelledError:
@@ -104,9 +116,20 @@ class MlWorkers:
                     f"an ML worker died ({exc}); the job was not finished", backend="ml"
                 ) from exc
 
-    async def stop(self) -> None:
-        if self._pool is not None:
+    def _take_pool(self) -> pebble.ProcessPool | None:
+        with self._pool_lock:  # waits for a pool being started: in a thread
             pool, self._pool = self._pool, None
+        return pool
+
+    async def stop(self) -> None:
+        pool = await asyncio.to_thread(self._take_pool)
+        if pool is not None:
             stop: Callable[[], None] = pool.stop  # not annotated in pebble
             stop()
             await asyncio.to_thread(pool.join, 10)
+
+
+def _cancel_scheduled(scheduling: asyncio.Future[Any]) -> None:
+    """A job whose caller gave up while it was being scheduled is cancelled too."""
+    if not scheduling.cancelled() and scheduling.exception() is None:
+        scheduling.result().cancel()

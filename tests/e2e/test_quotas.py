@@ -278,6 +278,37 @@ async def test_websocket_connections_and_subscriptions_are_capped_per_tenant(
         await neighbour.close()
 
 
+async def test_each_websocket_operation_is_a_request_of_its_tenant(tmp_path: Path) -> None:
+    """A burst of subscribes on open connections costs the event loop a validation
+    each: it is held to the tenant's request rate like a burst of HTTP requests."""
+    async with gateway_with(tmp_path, FEW_REQUESTS) as gw:
+        url = f"ws://{gw.address}/graphql"
+        noisy = await GraphQLWS.open(url, {"Authorization": f"Bearer {gw.a.key}"})
+        await noisy.ack()  # the connection is the first request
+        await noisy.subscribe(SUB)
+        await noisy.subscribe(SUB)  # the third
+        refused = await noisy.subscribe(SUB)
+        message = await noisy.receive()
+        assert message["id"] == refused
+        assert message["type"] == "error"
+        extensions = message["payload"][0]["extensions"]
+        assert extensions["code"] == "RATE_LIMITED"
+        assert extensions["retryAfter"] >= 1
+        # a query over the socket is a request too
+        query = await noisy.subscribe("{ viewer }")
+        message = await noisy.receive()
+        assert (message["id"], message["type"]) == (query, "error")
+        assert message["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+        neighbour = await GraphQLWS.open(url, {"Authorization": f"Bearer {gw.b.key}"})
+        await neighbour.ack()
+        served = await neighbour.subscribe("{ viewer }")
+        message = await neighbour.receive()
+        assert (message["id"], message["type"]) == (served, "next"), message
+        await neighbour.close()
+        await noisy.close()
+
+
 async def _until_subscribed(ws: GraphQLWS, query: str, attempts: int = 50) -> None:
     """Subscribe until it is not refused (the `complete` is handled asynchronously)."""
     for _ in range(attempts):
