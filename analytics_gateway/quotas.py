@@ -5,7 +5,7 @@ are token buckets: in Redis when the cache is on Redis, so every replica
 draws from the same bucket, in this process otherwise (and, for a few seconds,
 while Redis does not answer). Quotas cap what a tenant holds: alert rules,
 channels, dashboards, models, active series per hour, and the WebSocket
-connections, subscriptions and ML jobs of this process.
+connections, subscriptions, requests and ML jobs at once in this process.
 
 Defaults come from `ANALYTICS_QUOTAS` ("name=value,...") and protect a 2-core
 gateway out of the box; operators raise or lower them per tenant with
@@ -23,17 +23,20 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from analytics_gateway.backends.base import Buckets, ConfigStore
 from analytics_gateway.backends.buckets import MemoryBuckets
 from analytics_gateway.errors import BadUserInput, QuotaExceeded, RateLimited
+from analytics_gateway.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
 
 KIND, DOC_ID = "quota", "limits"
 REFRESH_SECONDS = 30.0
+MAX_WAITING = 16  # requests waiting in line per running one, beyond which RATE_LIMITED
 SERIES_WINDOW_SECONDS = 3600
 
 
@@ -55,6 +58,9 @@ class TenantQuotas:
     dashboards: int = 500
     models: int = 100
     ml_jobs: int = 1  # ML jobs (fits, detections, forecasts) running at once
+    # requests running at once in one process (the rest wait in line): with the
+    # store's threads and the event loop shared, not all of them for one tenant
+    concurrent_requests: int = 4
     query_points: int = 2_000_000  # estimated points one request may read (`query_cost`)
     # all its requests together: a fraction of what one core serialises, and a burst
     query_points_per_second: float = 250_000.0
@@ -117,6 +123,7 @@ class Quotas:
         self._connections: dict[str, int] = {}
         self._subscriptions: dict[str, int] = {}
         self._series: dict[str, tuple[int, set[str]]] = {}  # tenant -> (hour, series keys)
+        self._requests = TenantSlots(self._concurrent_requests, "requests", MAX_WAITING)
 
     # -- what applies to a tenant ---------------------------------------------------------
 
@@ -151,6 +158,13 @@ class Quotas:
         """Operators only: back to the defaults."""
         self._cached.pop(tenant, None)
         return await self._config.delete_document(KIND, tenant, DOC_ID)
+
+    async def _concurrent_requests(self, tenant: str) -> int:
+        return (await self.of(tenant)).concurrent_requests
+
+    def running(self, tenant: str) -> AbstractAsyncContextManager[None]:
+        """Hold one of the tenant's request slots while a request runs (see `tenant_slots`)."""
+        return self._requests.slot(tenant)
 
     # -- rates ------------------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ process of its own, `bench.attacker`) runs one attack per phase:
 - slow webhook: a channel to a receiver that accepts and never answers, a rule
   firing every second into it, and `testChannel` in a loop;
 - regex: `simulateAlert` with a nested-quantifier matcher over a long label;
-- fan-out amplification: 1,000 subscriptions that never match, then 50,000-line
-  writes to their metric;
+- fan-out amplification: 1,000 subscribes (those its limits let through) that
+  never match, then 50,000-line writes to their metric;
 - ML flood: walk-forward detection over 200 series, four at a time;
 - query flood: raw reads of 200 series x 2 hours, eight at a time;
 - ingest flood: 20,000-line writes, four at a time.

@@ -9,6 +9,7 @@ payload. Clients that accept `application/graphql-response+json` get it, with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -91,19 +92,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if scope["type"] == "http":
             request = Request(scope, receive)
             if not self._is_ide_request(request):
-                try:
-                    key = credential_from(request.headers)
-                    services = services_of(request)
-                    principal = await authenticate(services.backends.config, key)
-                    await services.quotas.admit_request(principal.tenant)
+                async with contextlib.AsyncExitStack() as stack:
+                    try:
+                        key = credential_from(request.headers)
+                        services = services_of(request)
+                        principal = await authenticate(services.backends.config, key)
+                        await services.quotas.admit_request(principal.tenant)
+                        await stack.enter_async_context(services.quotas.running(principal.tenant))
+                    except GatewayError as exc:
+                        body = error_body(*client_error(exc))
+                        response = JSONResponse(
+                            body, status_code=exc.http_status, headers=retry_after(exc)
+                        )
+                        await response(scope, receive, send)
+                        return
                     scope["state"]["principal"] = principal
-                except GatewayError as exc:
-                    body = error_body(*client_error(exc))
-                    response = JSONResponse(
-                        body, status_code=exc.http_status, headers=retry_after(exc)
-                    )
-                    await response(scope, receive, send)
-                    return
+                    await super().__call__(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
     def _is_ide_request(self, request: Request) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -71,25 +72,28 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         max_tokens = context.services.settings.limits.max_tokens
         subscription = is_subscription(operation.query, operation.operation_name, max_tokens)
         quotas = context.services.quotas
-        try:
-            # each operation is a request: a burst of subscribes (each validated on the
-            # event loop) is held to the tenant's request rate like any other burst
-            await quotas.admit_request(principal.tenant)
-            if subscription:
-                await quotas.open_subscription(principal.tenant)
-        except GatewayError as exc:
-            message, extensions = client_error(exc)
-            await operation.send_operation_message(
-                {
-                    "id": operation.id,
-                    "type": "error",
-                    "payload": [{"message": message, "extensions": extensions}],
-                }
-            )
-            return
-        if not subscription:
-            await super().run_operation(operation)
-            return
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                # each operation is a request: a burst of subscribes (each validated on
+                # the event loop) is held to the tenant's request rate like any other
+                await quotas.admit_request(principal.tenant)
+                if subscription:
+                    await quotas.open_subscription(principal.tenant)
+                else:  # a query or mutation holds a request slot while it runs
+                    await held.enter_async_context(quotas.running(principal.tenant))
+            except GatewayError as exc:
+                message, extensions = client_error(exc)
+                await operation.send_operation_message(
+                    {
+                        "id": operation.id,
+                        "type": "error",
+                        "payload": [{"message": message, "extensions": extensions}],
+                    }
+                )
+                return
+            if not subscription:
+                await super().run_operation(operation)
+                return
         try:
             await self._run_subscription(operation, principal)
         finally:

@@ -6,6 +6,7 @@ Every error body, REST or GraphQL, has one shape:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
@@ -59,10 +60,12 @@ def guarded(handler: Handler) -> Handler:
     """The handler, with gateway errors answered as their status and `extensions.code`."""
 
     async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except GatewayError as exc:
-            return error_response(exc)
+        async with contextlib.AsyncExitStack() as held:
+            request.state.held = held  # what `principal_of` takes for the request's length
+            try:
+                return await handler(request)
+            except GatewayError as exc:
+                return error_response(exc)
 
     return wrapped
 
@@ -91,4 +94,7 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
     services = services_of(request)
     principal = require(await authenticate(services.backends.config, key), scope)
     await services.quotas.admit_request(principal.tenant)
+    held: contextlib.AsyncExitStack | None = getattr(request.state, "held", None)
+    if held is not None:  # a route behind `guarded`: one of the tenant's request slots
+        await held.enter_async_context(services.quotas.running(principal.tenant))
     return principal

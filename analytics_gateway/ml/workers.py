@@ -22,13 +22,13 @@ import concurrent.futures
 import logging
 import multiprocessing
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import pebble
 
 from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+from analytics_gateway.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,10 @@ class MlWorkers:
         self, processes: int, max_seconds: float, jobs_allowed: JobsAllowed = _one_job
     ) -> None:
         self._processes = processes
-        self._jobs_allowed = jobs_allowed
         self._max_seconds = max_seconds
         self._pool: pebble.ProcessPool | None = None
         self._pool_lock = threading.Lock()
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._waiting: dict[str, int] = {}
+        self._slots = TenantSlots(jobs_allowed, "ML jobs")
         self.stopped_jobs = 0
 
     def _schedule(self, function: Callable[..., T], args: Any, kwargs: Any) -> Any:
@@ -71,32 +69,16 @@ class MlWorkers:
                 function, args=args, kwargs=kwargs, timeout=self._max_seconds
             )
 
-    @asynccontextmanager
-    async def _slot(self, tenant: str) -> AsyncIterator[None]:
-        slots = self._slots.get(tenant)
-        if slots is None:
-            allowed = await self._jobs_allowed(tenant)
-            slots = self._slots.setdefault(tenant, asyncio.Semaphore(allowed))
-        self._waiting[tenant] = self._waiting.get(tenant, 0) + 1
-        try:
-            async with slots:
-                yield
-        finally:
-            self._waiting[tenant] -= 1
-            if not self._waiting[tenant]:  # no job of the tenant left: forget its slots
-                del self._waiting[tenant]
-                self._slots.pop(tenant, None)
-
     async def run(self, tenant: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`function(*args, **kwargs)` in a worker; cancelling the caller stops the job."""
-        async with self._slot(tenant):
+        async with self._slots.slot(tenant):
             scheduling = asyncio.ensure_future(
                 asyncio.to_thread(self._schedule, function, args, kwargs)
             )
             try:
                 future = await asyncio.shield(scheduling)
             except asyncio.CancelledError:
-                scheduling.add_done_callback(_cancel_scheduled)  # once it is in the pool
+                scheduling.add_done_callback(self._cancel_scheduled)  # once in the pool
                 raise
             try:
                 return await asyncio.wrap_future(future)
@@ -116,6 +98,12 @@ class MlWorkers:
                     f"an ML worker died ({exc}); the job was not finished", backend="ml"
                 ) from exc
 
+    def _cancel_scheduled(self, scheduling: asyncio.Future[Any]) -> None:
+        """A job whose caller gave up while it was being scheduled is stopped too."""
+        scheduled = not scheduling.cancelled() and scheduling.exception() is None
+        if scheduled and scheduling.result().cancel():
+            self.stopped_jobs += 1
+
     def _take_pool(self) -> pebble.ProcessPool | None:
         with self._pool_lock:  # waits for a pool being started: in a thread
             pool, self._pool = self._pool, None
@@ -127,9 +115,3 @@ class MlWorkers:
             stop: Callable[[], None] = pool.stop  # not annotated in pebble
             stop()
             await asyncio.to_thread(pool.join, 10)
-
-
-def _cancel_scheduled(scheduling: asyncio.Future[Any]) -> None:
-    """A job whose caller gave up while it was being scheduled is cancelled too."""
-    if not scheduling.cancelled() and scheduling.exception() is None:
-        scheduling.result().cancel()

@@ -11,51 +11,14 @@ while the attacker's delivery is still being attempted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
-import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests.alerting.conftest import Clock, client_for, create_alert, create_channel, ingest
 from tests.conftest import MakeKey
-from tests.fixtures.alert_receivers import HttpReceiver
-from tests.servers import free_port
+from tests.fixtures.alert_receivers import HttpReceiver, hanging_receiver
 
 DEADLINE_S = 60.0
-
-
-@contextlib.asynccontextmanager
-async def hanging_receiver() -> AsyncIterator[tuple[str, list[float]]]:
-    """Accepts every request and never answers (until the test ends)."""
-    arrived: list[float] = []
-    release = asyncio.Event()
-
-    async def hang(request: Request) -> Response:
-        arrived.append(asyncio.get_running_loop().time())
-        await release.wait()
-        return Response("too late")
-
-    port = free_port()
-    app = Starlette(routes=[Route("/{path:path}", hang, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}/hook", arrived
-    finally:
-        release.set()
-        server.should_exit = True
-        server.force_exit = True
-        await task
 
 
 async def _until(condition: object, what: str) -> None:

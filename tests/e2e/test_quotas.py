@@ -18,8 +18,9 @@ from websockets.exceptions import ConnectionClosed
 from analytics_gateway.app import create_app
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
-from analytics_gateway.quotas import Quotas, TenantQuotas
+from analytics_gateway.quotas import MAX_WAITING, Quotas, TenantQuotas
 from tests.conftest import GraphQLClient, make_settings, new_key, serving, started
+from tests.fixtures.alert_receivers import hanging_receiver
 from tests.graphql_ws import GraphQLWS
 from tests.servers import GatewayProcess, RedisServer
 
@@ -307,6 +308,50 @@ async def test_each_websocket_operation_is_a_request_of_its_tenant(tmp_path: Pat
         assert (message["id"], message["type"]) == (served, "next"), message
         await neighbour.close()
         await noisy.close()
+
+
+async def test_a_tenants_requests_beyond_its_concurrency_wait_and_its_neighbour_does_not(
+    tmp_path: Path,
+) -> None:
+    """With one request slot, the noisy tenant's second request waits for its first
+    (held open by a receiver that does not answer) while its neighbour is served; a
+    line longer than the slots allow is refused with RATE_LIMITED."""
+    release = asyncio.Event()
+    async with (
+        hanging_receiver(release) as (url, arrived),
+        gateway_with(tmp_path, "concurrent_requests=1", egress_allow="127.0.0.1/32") as gw,
+    ):
+        created = await gw.a.execute(
+            'mutation($u: String!) { createChannel(input: {name: "slow", kind: WEBHOOK, '
+            'url: $u, timeout: "60s", maxRetries: 0}) { id } }',
+            {"u": url},
+        )
+        channel = created["data"]["createChannel"]["id"]
+        slow = asyncio.create_task(
+            gw.a.execute("mutation($c: ID!) { testChannel(id: $c) { ok } }", {"c": channel})
+        )
+        while not arrived:  # the slow request now holds the noisy tenant's only slot
+            assert not slow.done(), slow.result()
+            await asyncio.sleep(0.01)
+        queued = asyncio.create_task(gw.a.execute("{ viewer }"))
+        # more than a slot's line: refused at once
+        waiting = [asyncio.create_task(gw.a.post("{ viewer }")) for _ in range(MAX_WAITING + 5)]
+        refused = await asyncio.wait_for(
+            asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED), 30
+        )
+        first = next(iter(refused[0])).result()
+        assert first.status_code == 429, first.text
+        assert codes(first.json()) == ["RATE_LIMITED"]
+        assert first.headers["retry-after"] == "1"
+
+        served = await gw.b.execute("{ viewer }")
+        assert "errors" not in served, served
+        assert not queued.done(), "the second request ran beside the first"
+        release.set()
+        assert "errors" not in await slow
+        assert "errors" not in await queued
+        statuses = [(await task).status_code for task in waiting]
+        assert statuses.count(429) == len(waiting) - (MAX_WAITING - 1), statuses
 
 
 async def _until_subscribed(ws: GraphQLWS, query: str, attempts: int = 50) -> None:
