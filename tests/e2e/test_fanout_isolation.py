@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from analytics_gateway.app import Gateway
-from tests.conftest import MakeKey, open_ws
+from analytics_gateway.config import Settings
+from tests.conftest import MakeKey, make_settings, open_ws
 from tests.graphql_ws import GraphQLWS
 
 POINTS = """subscription($labels: JSON) {
@@ -26,6 +29,12 @@ CONNECTIONS = 4
 PER_CONNECTION = 100
 LINES = 50_000
 DEADLINE_S = 120.0
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # 400 subscribes at once: each is a request, beyond the default burst of 200
+    return make_settings(tmp_path / "data", quotas="request_burst=1000")
 
 
 async def _until_listening(gateway: Gateway, count: int) -> None:
