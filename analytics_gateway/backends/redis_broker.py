@@ -151,7 +151,16 @@ class RedisBroker:
 
     async def _connect(self) -> PubSub:
         pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(*sorted(self._channels))
+        # `subscribe` and `unsubscribe` skip Redis while there is no connection, and
+        # channels come and go while this one is made: catch up until they hold still
+        # (before, a channel first listened to during the connect was never subscribed)
+        subscribed: set[str] = set()
+        while (wanted := set(self._channels)) != subscribed:
+            if wanted - subscribed:
+                await pubsub.subscribe(*sorted(wanted - subscribed))
+            if subscribed - wanted:
+                await pubsub.unsubscribe(*sorted(subscribed - wanted))
+            subscribed = wanted
         return pubsub
 
     async def _reset(self) -> None:

@@ -69,6 +69,38 @@ async def test_unsubscribed_channel_stops_receiving(broker: Broker) -> None:
     assert await broker.ping()
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_channel_first_listened_to_while_the_broker_connects_receives(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Before, Redis skipped a subscribe made while its pub/sub connection was being
+    made (the connection took the channels of the moment it started), and that
+    channel never received anything. The second subscribe comes after a varying
+    number of loop turns, so one of them lands inside the connect."""
+    for turns in range(8):
+        if kind == "memory":
+            broker: Broker = MemoryBroker(history_size=HISTORY)
+        else:
+            server: RedisServer = request.getfixturevalue("redis")
+            broker = RedisBroker(aioredis.Redis.from_url(server.url), history_size=HISTORY)
+        try:
+            reader = asyncio.create_task(_collect(broker, 1))
+            await broker.subscribe("first")
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            await broker.subscribe("second")
+            # published until it arrives: a subscribe is live some time after it returns
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 10
+            while not reader.done():
+                assert loop.time() < give_up, f"'second' never received ({turns} turns)"
+                await broker.publish_many([("second", b"hello")])
+                await asyncio.wait({reader}, timeout=0.05)
+            assert reader.result() == [("second", b"hello")]
+        finally:
+            await broker.close()
+
+
 async def test_redis_broker_reports_outage_and_recovers(redis: RedisServer) -> None:
     broker = RedisBroker(
         aioredis.Redis.from_url(redis.url, socket_timeout=1, socket_connect_timeout=1)

@@ -9,6 +9,7 @@ tenant id in client input stays plain data.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
 from analytics_gateway.app import create_app
@@ -728,6 +730,17 @@ async def test_revoked_key_stops_working_at_once_on_http(
 class Live:
     host: str
     http: httpx.AsyncClient
+    app: Starlette
+
+    async def until_listening(self, count: int, deadline_s: float = 60.0) -> None:
+        """Wait until `count` subscriptions are registered with the hub: a subscribe is
+        answered by nothing, and a point published before it is registered is not its."""
+        hub = self.app.state.gateway.services.hub
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + deadline_s
+        while hub.active < count:
+            assert loop.time() < give_up, f"only {hub.active} of {count} subscriptions listening"
+            await asyncio.sleep(0.02)
 
     @property
     def ws_url(self) -> str:
@@ -754,7 +767,7 @@ async def live_broker(request: pytest.FixtureRequest, settings: Settings) -> Asy
 async def live_server(settings: Settings) -> AsyncIterator[Live]:
     app = create_app(settings, registry=CollectorRegistry())
     async with serving(app) as host, httpx.AsyncClient(base_url=f"http://{host}") as http:
-        yield Live(host, http)
+        yield Live(host, http, app)
 
 
 async def connect(live: Live, key: str, expected: str, /, **extra: Any) -> GraphQLWS:
@@ -810,6 +823,7 @@ async def test_metric_points_subscription_is_tenant_scoped(
         # label filters naming either tenant only filter B's own points
         op_bo = await ws_b_ours.subscribe(METRIC_SUB, {"name": "cpu_usage", "labels": ours})
         op_bt = await ws_b_theirs.subscribe(METRIC_SUB, {"name": "cpu_usage", "labels": theirs})
+        await live.until_listening(4)
 
         # warm-up: every subscriber gets its own tenant's point, so all of them are live
         await ingest(gql_a, [point("cpu_usage", -1, {"host": "warmup", **ours}, base)])
@@ -872,6 +886,7 @@ async def test_live_events_subscription_is_tenant_scoped(
         op_a = await ws_a.subscribe(EVENT_SUB, {"type": "song_play"})
         op_b = await ws_b.subscribe(EVENT_SUB, {"type": "song_play"})
         op_b_all = await ws_b_all.subscribe(EVENT_SUB, {})
+        await live.until_listening(3)
 
         await record(gql_a, [{"type": "song_play", "userId": "a-warm"}])
         assert (await next_item(ws_a, op_a, "liveEvents"))["userId"] == "a-warm"
