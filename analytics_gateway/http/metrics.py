@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,9 @@ from analytics_gateway.http.handlers import (
 )
 from analytics_gateway.ingest import RawPoint
 from analytics_gateway.inputs import metric_query
+
+# bodies from this size (some 10,000 lines) are parsed off the event loop
+PARSE_IN_THREAD_BYTES = 512 * 1024
 
 
 def outcome_body(outcome: IngestOutcome) -> dict[str, Any]:
@@ -172,7 +176,13 @@ async def write_line_protocol(request: Request) -> Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BadUserInput("line protocol body must be UTF-8") from None
-    parsed, rejected = lineprotocol.parse_body(text, request.query_params.get("precision"))
+    precision = request.query_params.get("precision")
+    if len(body) >= PARSE_IN_THREAD_BYTES:
+        # tens of milliseconds of parsing: in a thread, so the event loop gets its
+        # turns (every switch interval) and other tenants' requests go on meanwhile
+        parsed, rejected = await asyncio.to_thread(lineprotocol.parse_body, text, precision)
+    else:
+        parsed, rejected = lineprotocol.parse_body(text, precision)
     # lines with several fields are several points: the rest of them
     await services.quotas.admit_points(principal.tenant, len(parsed) - lines)
     outcome = await services.ingest.ingest_lines(principal.tenant, parsed, rejected)
