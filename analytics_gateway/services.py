@@ -15,13 +15,12 @@ import logging
 import random
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.service import AlertService
 from analytics_gateway.backends.factory import Backends, build_backends
+from analytics_gateway.background import stop_task
 from analytics_gateway.config import Settings
 from analytics_gateway.dashboards.service import DashboardService
 from analytics_gateway.dataloaders.query_cache import invalidation
@@ -37,8 +36,6 @@ from analytics_gateway.subscriptions.hub import Hub
 from analytics_gateway.subscriptions.sessions import SessionRegistry
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -145,21 +142,5 @@ def background(
 ) -> asyncio.Task[None]:
     """Run `work` until the stack closes; then cancel it and wait a bounded time."""
     task = asyncio.create_task(work, name=name)
-    stack.push_async_callback(_cancel, task)
+    stack.push_async_callback(stop_task, task)
     return task
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    # a task stuck in a store call must not hold the shutdown forever
-    _, stuck = await asyncio.wait([task], timeout=SHUTDOWN_GRACE_SECONDS)
-    for late in stuck:
-        log.warning(
-            "background task %s did not stop in time: %s",
-            late.get_name(),
-            " <- ".join(_frame(f) for f in late.get_stack()),
-        )
-
-
-def _frame(frame: FrameType) -> str:
-    return f"{frame.f_code.co_name} ({Path(frame.f_code.co_filename).name}:{frame.f_lineno})"
