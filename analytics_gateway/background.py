@@ -68,14 +68,19 @@ async def on_wake_or_tick(
 ) -> None:
     """Run `work` each time `wake` is set, and at least every `tick_seconds`, forever;
     a gateway error (a store down) is logged as `failed: <why>` and the loop goes on."""
+    current = asyncio.current_task()
     while True:
+        if current is not None and current.cancelling():
+            # a cancel that something on the way swallowed (on Python 3.11,
+            # `wait_for` can lose one that lands as its inner wait ends): stop, as asked
+            raise asyncio.CancelledError
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), tick_seconds)
+            async with asyncio.timeout(tick_seconds):
+                await wake.wait()
         wake.clear()
         try:
             await work()
         except GatewayError as exc:
-            current = asyncio.current_task()
             if current is not None and current.cancelling():
                 # the cancel became a store error on the way: stop, as asked
                 raise asyncio.CancelledError from exc

@@ -33,7 +33,7 @@ from analytics_gateway.alerting.model import AlertRule, Silence
 from analytics_gateway.alerting.outbox import Outbox
 from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.backends.base import MetricStore
-from analytics_gateway.background import on_wake_or_tick
+from analytics_gateway.background import on_wake_or_tick, stop_task
 from analytics_gateway.domain import Series
 from analytics_gateway.errors import Conflict, GatewayError
 from analytics_gateway.subscriptions.channels import metric_channel
@@ -215,9 +215,7 @@ class Scheduler:
 
     async def stop(self) -> None:
         for task in self._listeners.values():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._listeners.clear()
 
     async def evaluate_due(self) -> int:

@@ -9,7 +9,6 @@ from the injected `clock` (epoch ms), so tests drive it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -35,6 +34,7 @@ from analytics_gateway.alerting.simulate import Simulation, simulate
 from analytics_gateway.alerting.specs import ChannelSpec, RuleSpec, build_channel, build_rule
 from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
+from analytics_gateway.background import stop_task
 from analytics_gateway.config import Settings
 from analytics_gateway.egress import EgressPolicy
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, Conflict, NotFound
@@ -130,9 +130,7 @@ class AlertService:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._tasks.clear()
         await self.outbox.stop()
         await self.scheduler.stop()

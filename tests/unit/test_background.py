@@ -58,3 +58,20 @@ async def test_a_tick_loop_whose_cancel_became_a_store_error_stops() -> None:
     done, _ = await asyncio.wait([loop], timeout=30)
     assert done
     assert loop.cancelled()
+
+
+async def test_a_tick_loop_whose_cancel_was_swallowed_stops_at_its_next_turn() -> None:
+    """A cancel lost on the way (on Python 3.11 `wait_for` can lose one that lands as
+    its inner wait ends) left the alert scheduler running and the shutdown waiting
+    for it: the loop now checks for a pending cancel at every turn."""
+
+    async def work() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    loop = asyncio.create_task(on_wake_or_tick(asyncio.Event(), 0.01, work, "round failed"))
+    await asyncio.sleep(0.05)
+    loop.cancel()
+    done, _ = await asyncio.wait([loop], timeout=30)
+    assert done
+    assert loop.cancelled()
