@@ -251,34 +251,33 @@ class Quotas:
 
     async def open_connection(self, tenant: str) -> None:
         limit = (await self.of(tenant)).connections
-        if self._connections.get(tenant, 0) >= limit:
-            raise QuotaExceeded(
-                f"this tenant has {limit} WebSocket connections open here, its quota",
-                quota="connections",
-                limit=limit,
-            )
-        self._connections[tenant] = self._connections.get(tenant, 0) + 1
+        _hold(self._connections, tenant, limit, "connections", "WebSocket connections open")
 
     def close_connection(self, tenant: str) -> None:
-        left = self._connections.get(tenant, 1) - 1
-        if left > 0:
-            self._connections[tenant] = left
-        else:
-            self._connections.pop(tenant, None)
+        _release(self._connections, tenant)
 
     async def open_subscription(self, tenant: str) -> None:
         limit = (await self.of(tenant)).subscriptions
-        if self._subscriptions.get(tenant, 0) >= limit:
-            raise QuotaExceeded(
-                f"this tenant has {limit} live subscriptions here, its quota",
-                quota="subscriptions",
-                limit=limit,
-            )
-        self._subscriptions[tenant] = self._subscriptions.get(tenant, 0) + 1
+        _hold(self._subscriptions, tenant, limit, "subscriptions", "live subscriptions")
 
     def close_subscription(self, tenant: str) -> None:
-        left = self._subscriptions.get(tenant, 1) - 1
-        if left > 0:
-            self._subscriptions[tenant] = left
-        else:
-            self._subscriptions.pop(tenant, None)
+        _release(self._subscriptions, tenant)
+
+
+def _hold(counts: dict[str, int], tenant: str, limit: int, quota: str, what: str) -> None:
+    """One more of what `counts` holds for `tenant`, unless it already holds `limit`."""
+    if counts.get(tenant, 0) >= limit:
+        raise QuotaExceeded(
+            f"this tenant has {limit} {what} here, its quota",
+            quota=quota,
+            limit=limit,
+        )
+    counts[tenant] = counts.get(tenant, 0) + 1
+
+
+def _release(counts: dict[str, int], tenant: str) -> None:
+    left = counts.get(tenant, 1) - 1
+    if left > 0:
+        counts[tenant] = left
+    else:
+        counts.pop(tenant, None)
