@@ -25,6 +25,7 @@ from analytics_gateway.http.middleware import (
     BodySizeLimit,
     CorrelationIdMiddleware,
     SecurityHeaders,
+    UnexpectedErrors,
 )
 from analytics_gateway.ingest import now_ms
 from analytics_gateway.observability import GatewayMetrics, LiveScoringCollector
@@ -114,6 +115,7 @@ def create_app(
         middleware=[
             Middleware(CorrelationIdMiddleware, metrics=gateway.metrics),
             Middleware(SecurityHeaders),
+            Middleware(UnexpectedErrors),
             Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
             # level 5: within 3% of level 9's size on series JSON, at half the CPU
             Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),

@@ -8,6 +8,7 @@ line is accepted or rejected whole, reported by its 0-based line index.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,21 @@ _PRECISION_NS = {
 
 
 MISSING_TIMESTAMP = int(np.iinfo(np.int64).min)  # a line without one: "now" on ingest
+
+# numbers as InfluxDB's scanner takes them: ASCII digits, a leading '-' only, one
+# '.', an exponent; no '+', '_', spaces, other scripts' digits, NaN or infinity
+_FLOAT_SYNTAX = r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_INTEGER_SYNTAX = r"-?[0-9]+"
+# NaN and infinity parse, so ingest can refuse them by name ("must be finite")
+_NON_FINITE_SYNTAX = r"[-+]?(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+_VALUE_SYNTAX = f"(?:{_FLOAT_SYNTAX}|{_NON_FINITE_SYNTAX})"
+_is_float = re.compile(_VALUE_SYNTAX).fullmatch
+_is_integer = re.compile(_INTEGER_SYNTAX).fullmatch
+_INT64 = (-(2**63), 2**63 - 1)
+_UINT64 = (0, 2**64 - 1)
+# the nanosecond range InfluxDB keeps (models.MinNanoTime, MaxNanoTime)
+_NANOS = (-(2**63) + 2, 2**63 - 2)
+_MAX_MS = _NANOS[1] // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -135,8 +151,9 @@ def precision_divisor(precision: str | None) -> int:
     return _PRECISION_NS[key]
 
 
-def _split(text: str, sep: str) -> list[str]:
-    """Split on `sep` outside of backslash escapes and double quotes."""
+def _split(text: str, sep: str, *, quotes: bool = True) -> list[str]:
+    """Split on `sep` outside of backslash escapes (and double quotes, if `quotes`:
+    they quote only string field values; in a series key they are plain text)."""
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -147,7 +164,7 @@ def _split(text: str, sep: str) -> list[str]:
             current.append(text[i : i + 2])
             i += 2
             continue
-        if ch == '"':
+        if ch == '"' and quotes:
             quoted = not quoted
         if ch == sep and not quoted:
             parts.append("".join(current))
@@ -175,6 +192,7 @@ def _unescape(text: str) -> str:
 
 
 def _field_value(raw: str) -> float:
+    """A field value that is not a plain float: a boolean or an integer, else refused."""
     if not raw:
         raise ValueError("empty field value")
     if raw.startswith('"'):
@@ -183,16 +201,29 @@ def _field_value(raw: str) -> float:
         return 1.0
     if raw in {"f", "F", "false", "False", "FALSE"}:
         return 0.0
-    text = raw[:-1] if raw[-1] in "iu" else raw
-    try:
-        return float(int(text)) if raw[-1] in "iu" else float(text)
-    except ValueError:
-        raise ValueError(f"invalid field value {raw!r}") from None
+    if raw[-1] in "iu" and _is_integer(raw[:-1]):
+        low, high = _INT64 if raw[-1] == "i" else _UINT64
+        if not low <= int(raw[:-1]) <= high:
+            kind = "a 64-bit integer" if raw[-1] == "i" else "a 64-bit unsigned integer"
+            raise ValueError(f"field value {_short(raw)} is out of range for {kind}")
+        return float(int(raw[:-1]))
+    if _is_float(raw):
+        return float(raw)  # finite or not: ingest refuses what is not finite
+    raise ValueError(f"invalid field value {_short(raw)}")
+
+
+def _number(raw: str) -> float:
+    """The value of a field: floats as they come, anything else by `_field_value`."""
+    return float(raw) if _is_float(raw) else _field_value(raw)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def _series(key: str) -> tuple[str, dict[str, str]]:
     """Measurement and tags of `measurement[,tag=value...]`."""
-    if "\\" not in key and '"' not in key:  # nothing escaped: plain splits will do
+    if "\\" not in key:  # nothing escaped: plain splits will do
         measurement, *tags = key.split(",")
         if not measurement:
             raise ValueError("missing measurement")
@@ -201,38 +232,40 @@ def _series(key: str) -> tuple[str, dict[str, str]]:
             name, sep, value = tag.partition("=")
             if not sep or not name or not value or "=" in value:
                 raise ValueError(f"invalid tag {tag!r}")
+            if name in plain:
+                raise ValueError(f"duplicate tag {name!r}")
             plain[name] = value
         return measurement, plain
-    key_parts = _split(key, ",")
+    key_parts = _split(key, ",", quotes=False)
     measurement = _unescape(key_parts[0])
     if not measurement:
         raise ValueError("missing measurement")
     labels: dict[str, str] = {}
     for tag in key_parts[1:]:
-        pieces = _split(tag, "=")
+        pieces = _split(tag, "=", quotes=False)
         if len(pieces) != 2 or not pieces[0] or not pieces[1]:
             raise ValueError(f"invalid tag {tag!r}")
-        labels[_unescape(pieces[0])] = _unescape(pieces[1])
+        name = _unescape(pieces[0])
+        if name in labels:
+            raise ValueError(f"duplicate tag {name!r}")
+        labels[name] = _unescape(pieces[1])
     return measurement, labels
 
 
 def _timestamp_ms(text: str, ns_per_unit: int) -> int:
-    try:
-        stamp = int(text)
-    except ValueError:
-        raise ValueError(f"invalid timestamp {text!r}") from None
-    if ns_per_unit == 1_000_000:
-        return stamp  # ms precision, range-checked with the other timestamps
-    stamp_ms = stamp * ns_per_unit // 1_000_000
-    if not -(2**62) < stamp_ms < 2**62:
-        raise ValueError(f"timestamp {text!r} is out of range")
-    return stamp_ms
+    if not _is_integer(text):
+        raise ValueError(f"invalid timestamp {_short(text)}")
+    stamp_ns = int(text) * ns_per_unit
+    if not _NANOS[0] <= stamp_ns <= _NANOS[1]:
+        raise ValueError(f"timestamp {_short(text)} is out of range (years 1677 to 2262)")
+    return stamp_ns // 1_000_000
 
 
 def _parse_careful(line: str, ns_per_unit: int) -> tuple[str, list[tuple[str, str]], int | None]:
     """A line with escapes, quotes or odd spacing: series key, raw fields, timestamp."""
-    sections = [s for s in _split(line, " ") if s != ""]
-    if len(sections) < 2:
+    key = _split(line, " ", quotes=False)[0]  # quotes are plain text in a series key
+    sections = [key, *(s for s in _split(line[len(key) :], " ") if s != "")]
+    if not key or len(sections) < 2:
         raise ValueError("expected 'measurement[,tags] fields [timestamp]'")
     if len(sections) > 3:
         raise ValueError("too many space-separated sections (escape spaces with '\\ ')")
@@ -290,11 +323,20 @@ def _parse_columnar(body: str, ns_per_unit: int) -> ParsedBody | None:
             return None  # several fields on a line
         if pc.any(pc.equal(pc.utf8_length(field_names), 0)).as_py():
             return None
-        values = pc.cast(field_parts.take(pa.array(np.arange(1, 2 * count, 2))), pa.float64())
+        value_text = field_parts.take(pa.array(np.arange(1, 2 * count, 2)))
+        if not pc.all(pc.match_substring_regex(value_text, f"^{_VALUE_SYNTAX}$")).as_py():
+            return None  # integers, booleans, or what InfluxDB would refuse
+        values = pc.cast(value_text, pa.float64())
         stamp_text = flat.take(pa.array(np.arange(2, 3 * count, 3)))
         if pc.max(pc.utf8_length(stamp_text)).as_py() > 19:
             return None  # the line parser reports it out of range
+        if not pc.all(pc.match_substring_regex(stamp_text, f"^{_INTEGER_SYNTAX}$")).as_py():
+            return None
         stamps = pc.cast(stamp_text, pa.int64())
+        bounds = pc.min_max(stamps).as_py()
+        low, high = (b * ns_per_unit for b in (bounds["min"], bounds["max"]))
+        if low < _NANOS[0] or high > _NANOS[1]:
+            return None  # the line parser reports it out of range
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a value or timestamp that is not a plain number: line by line
     if values.null_count or stamps.null_count:
@@ -367,17 +409,16 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
                     raise ValueError(f"timestamp {stamp!r} is out of range")
                 timestamp_ms: int | None = (
                     int(stamp)
-                    if ms_precision and stamp.isdigit()
+                    if ms_precision and stamp.isascii() and stamp.isdigit() and len(stamp) < 14
                     else _timestamp_ms(stamp, ns_per_unit)
                 )
+                if timestamp_ms is not None and timestamp_ms > _MAX_MS:
+                    raise ValueError(f"timestamp {_short(stamp)} is out of range")
                 if "," not in field_text and key in measurements:
                     # the commonest line of all: a known series with one field
                     name, sep, raw = field_text.partition("=")
                     if sep and name and "=" not in raw:
-                        try:
-                            value = float(raw)
-                        except ValueError:
-                            value = _field_value(raw)
+                        value = _number(raw)
                         measurement = measurements[key]
                         add_line(index)
                         add_series(key)
@@ -403,10 +444,7 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
             for name, sep, raw in fields:
                 if not sep or not name or "=" in raw:
                     raise ValueError(f"invalid field {name + sep + raw!r}")
-                try:
-                    value = float(raw)
-                except ValueError:
-                    value = _field_value(raw)
+                value = _number(raw)
                 points.append((measurement if name == "value" else f"{measurement}_{name}", value))
         except ValueError as exc:
             rejected.append(Rejection(index, f"line {index + 1}: {exc}"))

@@ -46,6 +46,15 @@ class QueryCost:
         self.tenant = tenant
         self._quotas = quotas
         self.points = 0
+        self._deposit = 0  # taken from the bucket ahead of `charge`
+
+    async def has_budget(self) -> None:
+        """Refuse (RATE_LIMITED) before counting series when the bucket is empty:
+        a tenant flooding past its budget then costs no store reads at all. The
+        point this takes is part of what `charge` takes next."""
+        if not self._deposit:
+            await self._quotas.admit_query_points(self.tenant, 1)
+            self._deposit = 1
 
     async def charge(self, points: int) -> None:
         limit = (await self._quotas.of(self.tenant)).query_points
@@ -57,7 +66,9 @@ class QueryCost:
                 cost=total,
                 limit=limit,
             )
-        await self._quotas.admit_query_points(self.tenant, points)
+        owed = max(0, points - self._deposit)
+        self._deposit = max(0, self._deposit - points)
+        await self._quotas.admit_query_points(self.tenant, owed)
         self.points = total
 
     async def report(self) -> dict[str, int]:

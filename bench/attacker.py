@@ -36,6 +36,15 @@ async def _gql(http: httpx.AsyncClient, query: str, variables: Any = None) -> di
     return body
 
 
+async def _blind(http: httpx.AsyncClient, query: str, variables: Any = None) -> None:
+    """Send and take the answer as it comes, compressed, unread: an attacker on
+    another machine would not spend this machine's CPU on decoding it."""
+    body = {"query": query, "variables": variables or {}}
+    async with http.stream("POST", "/graphql", json=body) as response:
+        async for _ in response.aiter_raw():
+            pass
+
+
 async def _flood(
     args: argparse.Namespace, send: Callable[[], Awaitable[object]], concurrency: int
 ) -> None:
@@ -69,7 +78,7 @@ async def slow_webhook(args: argparse.Namespace, http: httpx.AsyncClient) -> Non
         {"c": channel},
     )
     test = "mutation($c: ID!) { testChannel(id: $c) { ok } }"
-    await _flood(args, lambda: _gql(http, test, {"c": channel}), 8)
+    await _flood(args, lambda: _blind(http, test, {"c": channel}), 8)
 
 
 async def regex(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
@@ -80,7 +89,7 @@ async def regex(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
         "interval": "1m",
     }
     query = 'query($r: AlertRuleInput!) { simulateAlert(rule: $r, last: "30m") { firing } }'
-    await _flood(args, lambda: _gql(http, query, {"r": rule}), 4)
+    await _flood(args, lambda: _blind(http, query, {"r": rule}), 4)
 
 
 async def fanout(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
@@ -120,13 +129,13 @@ async def fanout(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
 async def ml(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
     """Walk-forward detection over every series of a big metric, again and again."""
     query = f'{{ detectAnomalies(metrics: ["{BIG}"], window: "2h", detector: "knn") {{ points }} }}'
-    await _flood(args, lambda: _gql(http, query), 4)
+    await _flood(args, lambda: _blind(http, query), 4)
 
 
 async def queries(args: argparse.Namespace, http: httpx.AsyncClient) -> None:
     """Raw reads of every series of a big metric."""
     query = f'{{ metrics(query: {{name: "{BIG}", last: "2h"}}) {{ data }} }}'
-    await _flood(args, lambda: _gql(http, query), 8)
+    await _flood(args, lambda: _blind(http, query), 8)
 
 
 async def ingest(args: argparse.Namespace, http: httpx.AsyncClient) -> None:

@@ -17,7 +17,7 @@ import asyncio
 import itertools
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -98,6 +98,8 @@ class DuckDBStore:
         self._max_points = max_points
         rows = self._conn.execute("SELECT id, tenant, name, labels FROM series").fetchall()
         self._series_ids: dict[tuple[str, str, str], int] = {(r[1], r[2], r[3]): r[0] for r in rows}
+        # id -> labels JSON: reads return series ids, not a labels string per point
+        self._series_labels: dict[int, str] = {r[0]: r[3] for r in rows}
         self._next_series_id = max((r[0] for r in rows), default=0) + 1
         self._uncommitted: set[int] = set()  # ids handed out whose row may not be stored yet
         self._calls = (calls or BackendCalls()).of("duckdb")
@@ -179,6 +181,7 @@ class DuckDBStore:
             sid = known.get((tenant, ref.name, ref.key))
             if sid is None:
                 sid = known[(tenant, ref.name, ref.key)] = self._next_series_id
+                self._series_labels[sid] = ref.key
                 self._next_series_id += 1
                 self._uncommitted.add(sid)
             if sid in self._uncommitted:
@@ -194,29 +197,32 @@ class DuckDBStore:
             params += [_label_path(key), value]
         limit = self._max_points + 1
         source = "points p JOIN series s ON p.series_id = s.id"
+        # a series is named by its id (labels looked up once per series, not per
+        # point: a string per row is most of the cost of a big read); a group by
+        # its labels JSON, with sid -1
+        by_series = "s.id AS sid, NULL::VARCHAR AS grp"
         if q.aggregation is None and q.step_ms is None and q.group_by is None:
             sql = (
-                f"SELECT {index} AS q, s.labels AS grp, p.ts AS ts, p.value AS value "
+                f"SELECT {index} AS q, {by_series}, p.ts AS ts, p.value AS value "
                 f"FROM {source} WHERE {where} LIMIT {limit}"
             )
             return sql, params
         agg = _AGG_SQL[q.aggregation or Aggregation.AVG]
         step = q.step_ms or max(q.end_ms - q.start_ms, 1)
+        grp_params: list[Any] = []
         if q.group_by is None:
-            grp = "s.labels"
-            grp_params: list[Any] = []
+            grp = by_series
         elif not q.group_by:
-            grp = "'{}'"
-            grp_params = []
+            grp = "-1 AS sid, '{}' AS grp"
         else:
             parts = ", ".join("?, json_extract_string(s.labels, ?)" for _ in q.group_by)
-            grp = f"json_object({parts})::VARCHAR"
+            grp = f"-1 AS sid, json_object({parts})::VARCHAR AS grp"
             grp_params = [x for key in q.group_by for x in (key, _label_path(key))]
         bucket = f"(? + ((ts - ?) // {int(step)}) * {int(step)})"
         origin = q.start_ms if q.step_ms is None else 0
         sql = (
-            f"SELECT {index} AS q, {grp} AS grp, {bucket} AS ts, {agg} AS value "
-            f"FROM {source} WHERE {where} GROUP BY 2, 3 LIMIT {limit}"
+            f"SELECT {index} AS q, {grp}, {bucket} AS ts, {agg} AS value "
+            f"FROM {source} WHERE {where} GROUP BY 2, 3, 4 LIMIT {limit}"
         )
         return sql, [*grp_params, origin, origin, *params]
 
@@ -224,7 +230,7 @@ class DuckDBStore:
         if not queries:
             return []
         parts = [self._metric_sql(i, q) for i, q in enumerate(queries)]
-        sql = " UNION ALL ".join(f"({s})" for s, _ in parts) + " ORDER BY q, grp, ts"
+        sql = " UNION ALL ".join(f"({s})" for s, _ in parts) + " ORDER BY q, sid, grp, ts"
         params = [p for _, ps in parts for p in ps]
 
         def read(cur: duckdb.DuckDBPyConnection) -> list[list[Series]]:
@@ -237,7 +243,7 @@ class DuckDBStore:
                 )
             # cut into series on the pool thread too: for a big read that is tens of
             # milliseconds the event loop would otherwise spend away from other tenants
-            return _split_series(queries, cols)
+            return _split_series(queries, cols, self._series_labels)
 
         return await self._run("query_points", read)
 
@@ -388,37 +394,52 @@ class DuckDBStore:
 
 
 def _split_series(
-    queries: Sequence[MetricQuery], cols: dict[str, np.ndarray[Any, Any]]
+    queries: Sequence[MetricQuery],
+    cols: dict[str, np.ndarray[Any, Any]],
+    labels_of: Mapping[int, str],
 ) -> list[list[Series]]:
-    return _split_columns(len(queries), [q.name for q in queries], cols)
+    return _split_columns(len(queries), [q.name for q in queries], cols, labels_of)
 
 
 def _split_columns(
-    count: int, names: Sequence[str], cols: dict[str, np.ndarray[Any, Any]]
+    count: int,
+    names: Sequence[str],
+    cols: dict[str, np.ndarray[Any, Any]],
+    labels_of: Mapping[int, str] | None = None,
 ) -> list[list[Series]]:
-    """Cut the ordered (q, grp, ts, value) columns into series per query."""
-    out: list[list[Series]] = [[] for _ in range(count)]
+    """Cut the ordered (q, [sid,] grp, ts, value) columns into series per query.
+
+    A row with a series id (`sid` >= 0) has the labels `labels_of[sid]`; any
+    other row has its group's labels JSON in `grp`. Each query's series come
+    ordered by that labels JSON.
+    """
+    keyed: list[list[tuple[str, Series]]] = [[] for _ in range(count)]
     q_col = np.asarray(cols["q"])
     n = len(q_col)
     if n == 0:
-        return out
+        return [[] for _ in range(count)]
     grp_col = np.asarray(cols["grp"], dtype=object)
+    sid_col = np.asarray(cols["sid"], dtype=np.int64) if "sid" in cols else np.full(n, -1)
     value_arr = cols["value"]
     if np.ma.isMaskedArray(value_arr):
         value_arr = value_arr.filled(np.nan)
     values = np.asarray(value_arr, dtype=np.float64)
     timestamps = np.asarray(cols["ts"], dtype=np.int64)
-    changed = (q_col[1:] != q_col[:-1]) | (grp_col[1:] != grp_col[:-1])
+    changed = (q_col[1:] != q_col[:-1]) | (sid_col[1:] != sid_col[:-1])
+    grouped = sid_col < 0
+    if grouped.any():  # strings compared only where there are groups
+        changed |= grouped[1:] & (grp_col[1:] != grp_col[:-1])
     bounds = [0, *(np.flatnonzero(changed) + 1).tolist(), n]
     has_nan = bool(np.isnan(values).any())  # an aggregate with no defined value
     for start, end in itertools.pairwise(bounds):
         qi = int(q_col[start])
-        raw_labels = json.loads(grp_col[start])
-        labels = {k: str(v) for k, v in raw_labels.items() if v is not None}
+        sid = int(sid_col[start])
+        key = grp_col[start] if sid < 0 or labels_of is None else labels_of[sid]
+        labels = {k: str(v) for k, v in json.loads(key).items() if v is not None}
         ts = timestamps[start:end]
         vs = values[start:end]
         if has_nan:
             keep = ~np.isnan(vs)
             ts, vs = ts[keep], vs[keep]
-        out[qi].append(Series(names[qi], labels, ts.tolist(), vs.tolist()))
-    return out
+        keyed[qi].append((key, Series(names[qi], labels, ts.tolist(), vs.tolist())))
+    return [[s for _, s in sorted(found, key=lambda pair: pair[0])] for found in keyed]

@@ -58,6 +58,7 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
     async def _query_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         try:
             if self._cost is not None:
+                await self._cost.has_budget()
                 series = await self._store.series_count_many(queries)
                 await self._cost.charge(estimate(queries, series))
             return list(await self._store.query_many(queries))

@@ -4,8 +4,8 @@ A query whose range ends in the past changes only when a point of its metric
 is written, so entries are keyed by the metric's write generation: every
 write bumps the generation of each metric it touched (`bump`, called by the
 ingest listener `invalidation`), and the next query looks under the new key.
-A range that reaches the present is never cached. A cache that fails is
-skipped: the store answers as if there were none.
+A range that reaches the present (or ended under `SETTLED_MS` ago) is never
+cached. A cache that fails is skipped: the store answers as if there were none.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import orjson
 
 from analytics_gateway.backends.base import Cache
+from analytics_gateway.bulk_json import sliced
 from analytics_gateway.domain import MetricQuery, PointBatch, Series
 from analytics_gateway.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
 Answer = list[Series] | BaseException
+SETTLED_MS = 5_000
 
 
 def generation_counter(metric: str) -> str:
@@ -62,8 +64,14 @@ def _key(query: MetricQuery, generation: int) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
-def _encode(series: list[Series]) -> bytes:
-    return orjson.dumps([[s.name, s.labels, s.timestamps, s.values] for s in series])
+async def _encode(series: list[Series]) -> bytes:
+    """One series at a time, yielding between slices: a big answer is no loop stall."""
+    parts = []
+    async with sliced(sum(len(s.timestamps) for s in series)) as slicer:
+        for s in series:
+            parts.append(orjson.dumps([s.name, s.labels, s.timestamps, s.values]))
+            await slicer.encoded(len(s.timestamps))
+    return b"[" + b",".join(parts) + b"]"
 
 
 def _decode(raw: bytes) -> list[Series]:
@@ -77,7 +85,9 @@ class QueryCache:
         self._clock = clock
 
     def cacheable(self, query: MetricQuery) -> bool:
-        return self._ttl > 0 and query.end_ms < self._clock()
+        # ended a while ago: a range built from `last` ends when it was asked, and
+        # keeping its answer costs an encode no later request (another `now`) uses
+        return self._ttl > 0 and query.end_ms + SETTLED_MS <= self._clock()
 
     async def answer(
         self,
@@ -112,7 +122,7 @@ class QueryCache:
             answers[i] = answer
             if i in keys and not isinstance(answer, BaseException):
                 tenant, key = keys[i]
-                to_store.setdefault(tenant, []).append((key, _encode(answer)))
+                to_store.setdefault(tenant, []).append((key, await _encode(answer)))
         for tenant, items in to_store.items():
             try:
                 await self._cache.set_many(tenant, items, self._ttl)

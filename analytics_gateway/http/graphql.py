@@ -31,6 +31,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from analytics_gateway import bulk_json
 from analytics_gateway.auth import authenticate, credential_from
 from analytics_gateway.config import Settings
 from analytics_gateway.context import Context
@@ -82,7 +83,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self._timeout_seconds = settings.request_timeout_seconds
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return bulk_json.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson, as the REST routes: a depth limit (1024) and no unbounded integers,
+        # where the standard parser would recurse out or spend seconds on digits
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, f"the body is not valid JSON: {exc}") from None
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL built from npm packages and served by the gateway itself: no CDN
@@ -176,11 +188,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # not executed (parse, validation, variables); a field error that nulls
             # `data` is a partial response, 200 as the spec recommends
             request.state.request_error = True
+        await bulk_json.encode_noted()
         return process_result(result)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         try:
-            response = await super().run(request)
+            with bulk_json.noting():
+                response = await super().run(request)
         except HTTPException as exc:
             # refusals before execution get the same JSON error shape as everything else
             status, headers = exc.status_code, {}

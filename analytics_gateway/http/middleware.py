@@ -1,4 +1,5 @@
-"""ASGI middleware: a correlation id per request, and a guard on request body size."""
+"""ASGI middleware: a correlation id per request, a guard on request body size, and a
+coded JSON answer for anything unexpected."""
 
 from __future__ import annotations
 
@@ -15,6 +16,53 @@ from analytics_gateway.observability import GatewayMetrics, correlation_id
 
 class _TooLarge(Exception):
     pass
+
+
+log = logging.getLogger(__name__)
+
+
+class UnexpectedErrors:
+    """An exception no route turned into an answer becomes a coded JSON 500.
+
+    The client gets `INTERNAL_SERVER_ERROR` and the correlation id to quote,
+    never the exception's text; the log gets the traceback under that id. The
+    exception stops here, so the server keeps the connection open instead of
+    closing it as it does after a crash mid-response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            rid = correlation_id.get()
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope["path"])
+            if started:
+                raise  # half an answer sent: only closing the connection can say so
+            body = error_body(
+                f"Internal server error (correlation id {rid})",
+                {"code": "INTERNAL_SERVER_ERROR", "correlationId": rid},
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": orjson.dumps(body)})
 
 
 class BodySizeLimit:

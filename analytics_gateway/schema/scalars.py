@@ -7,6 +7,8 @@ from typing import Any, NewType
 import strawberry
 from strawberry.types.scalar import ScalarDefinition
 
+from analytics_gateway.bulk_json import outgoing
+
 SeriesData = NewType("SeriesData", object)
 
 
@@ -28,7 +30,7 @@ SERIES_DATA = strawberry.scalar(
         '"v": [float]}. t[i] is the timestamp of v[i]; t is ascending. Bulk point data '
         "travels in this form because it is ~30x cheaper to serve than one object per point."
     ),
-    serialize=lambda value: value,
+    serialize=outgoing,
     parse_value=_parse_series_data,
 )
 

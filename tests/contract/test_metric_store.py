@@ -195,6 +195,26 @@ async def test_written_points_come_back_raw_per_series_in_label_order(store: Met
     assert sum(len(ts) for _, ts, _ in answer) == len(points)
 
 
+async def test_the_embedded_store_names_series_after_a_reopen(tmp_path: Path) -> None:
+    """Reads return series ids and the store maps them to labels: the map is
+    rebuilt from the file, and series created after the reopen join it."""
+    path = str(tmp_path / "metrics.duckdb")
+    points = host_points()
+    first = open_store("duckdb", path)
+    await write(first, list(reversed(points)))
+    await first.close()
+    reopened = open_store("duckdb", path)
+    try:
+        later = [("cpu", {"host": "0", "region": "eu"}, T0 + 5, 1.5)]
+        await write(reopened, later)
+        for query in (q(), q(step_ms=10_000, aggregation=Aggregation.MAX)):
+            answer = shape(await one(reopened, query))
+            assert answer == expected([*points, *later], query)
+            assert answer[0][0] == {"host": "0", "region": "eu"}  # label order, not id order
+    finally:
+        await reopened.close()
+
+
 async def test_time_range_includes_start_and_excludes_end(store: MetricStore) -> None:
     await write(store, [("m", {}, T0 + i, float(i)) for i in range(10)])
     [series] = await one(store, q("m", start=T0 + 3, end=T0 + 7))

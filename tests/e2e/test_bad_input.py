@@ -289,11 +289,11 @@ async def test_rest_json_mixed_batch_stores_valid_items_and_lists_invalid_by_ind
 
 
 async def test_graphql_variables_with_infinity_are_rejected_by_index(gql: GraphQLClient) -> None:
-    # JSON has no NaN or infinity; `1e999` is valid JSON that parses as inf.
+    # JSON has no NaN or infinity: a string "NaN" is refused by the Float type
     body = (
         '{"query": ' + json.dumps(INGEST) + ', "variables": {"points": ['
-        '{"name": "ok", "value": 1}, {"name": "pos", "value": 1e999}, '
-        '{"name": "neg", "value": -1e999}, {"name": "str", "value": "NaN"}]}}'
+        '{"name": "ok", "value": 1}, {"name": "str", "value": "NaN"}, '
+        '{"name": "inf", "value": "Infinity"}]}}'
     )
     response = clean(
         await gql.http.post(
@@ -305,11 +305,39 @@ async def test_graphql_variables_with_infinity_are_rejected_by_index(gql: GraphQ
     assert result["data"] is None
     prefix = "Variable '$points' has invalid value at "
     assert [(e["message"], e["extensions"]["code"]) for e in result["errors"]] == [
-        (prefix + "[1].value: Float cannot represent non numeric value: inf", "BAD_USER_INPUT"),
-        (prefix + "[2].value: Float cannot represent non numeric value: -inf", "BAD_USER_INPUT"),
-        (prefix + "[3].value: Float cannot represent non numeric value: 'NaN'", "BAD_USER_INPUT"),
+        (prefix + "[1].value: Float cannot represent non numeric value: 'NaN'", "BAD_USER_INPUT"),
+        (
+            prefix + "[2].value: Float cannot represent non numeric value: 'Infinity'",
+            "BAD_USER_INPUT",
+        ),
     ]
     # the operation did not run: not even the valid point is stored
+    assert await stored_names(gql) == []
+
+
+@pytest.mark.parametrize(
+    ("variables", "says"),
+    [
+        ('{"v": ' + "[" * 3000 + "]" * 3000 + "}", "depth limit exceeded"),
+        ('{"v": ' + "9" * 4301 + "}", "number is infinity"),
+        ('{"points": [{"name": "pos", "value": 1e999}]}', "number is infinity"),
+    ],
+    ids=["nested-3000", "digits-4301", "1e999"],
+)
+async def test_a_body_json_cannot_carry_is_400_with_a_code(
+    gql: GraphQLClient, variables: str, says: str
+) -> None:
+    body = '{"query": ' + json.dumps(INGEST) + ', "variables": ' + variables + "}"
+    response = clean(
+        await gql.http.post(
+            "/graphql", content=body, headers=auth(gql, **{"content-type": "application/json"})
+        )
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"].startswith("the body is not valid JSON: " + says)
+    assert response.headers["x-request-id"]
     assert await stored_names(gql) == []
 
 
@@ -713,3 +741,143 @@ async def test_bulk_line_protocol_refuses_bad_lines_alone_and_merges_tag_orders(
             {"labels": {"host": "h1", "region": "eu"}, **expected["h1"]},
         ],
     }
+
+
+# -- inputs that once reached a 500 ------------------------------------------------------
+
+NINES = "9" * 400
+
+
+async def test_an_integer_field_past_int64_is_rejected_by_line_and_the_rest_kept(
+    gql: GraphQLClient,
+) -> None:
+    t = now_ms() - 60_000
+    body = f"good value=1 {t}\nbig value={NINES}i {t}\ngood value=2 {t + 1}"
+    response = clean(await gql.http.post("/write?precision=ms", content=body, headers=auth(gql)))
+    assert response.status_code == 400
+    result = response.json()
+    assert result["accepted"] == 2
+    [rejected] = result["rejected"]
+    assert rejected["index"] == 1
+    assert "out of range for a 64-bit integer" in rejected["message"]
+    assert [data["v"] for _, data in await stored_series(gql, "good")] == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize("stamp", ["9223372036854775808", "9999999999999999999"])
+async def test_a_millisecond_timestamp_past_int64_is_rejected_by_line(
+    gql: GraphQLClient, stamp: str
+) -> None:
+    body = f"m value=1 {stamp}\nm value=2 {now_ms() - 1000}"
+    response = clean(await gql.http.post("/write?precision=ms", content=body, headers=auth(gql)))
+    assert response.status_code == 400
+    result = response.json()
+    assert result["accepted"] == 1
+    assert [r["index"] for r in result["rejected"]] == [0]
+    assert "out of range" in result["rejected"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ('{ metrics(query: {name: "cpu", last: "1h", step: "0.5ms"}) { data } }', "step"),
+        ('{ eventCounts(type: "play", last: "1h", step: "0.5ms") { data } }', "step"),
+        (f'{{ metrics(query: {{name: "cpu", last: "{NINES}h"}}) {{ data }} }}', "last"),
+        (f'{{ metrics(query: {{name: "cpu", last: "{"9" * 303}ms"}}) {{ data }} }}', "last"),
+        (
+            '{ metrics(query: {name: "cpu", last: "3650d", step: "1000000d", '
+            "aggregation: AVG}) { data } }",
+            "step",
+        ),
+    ],
+    ids=["metrics-step", "counts-step", "last-infinite", "last-huge", "step-huge"],
+)
+async def test_durations_no_store_can_hold_are_bad_user_input(
+    gql: GraphQLClient, query: str, field: str
+) -> None:
+    body = await post_gql(gql, query)
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert len(error["message"]) < 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"name": "cpu", "step": "0.0001s"},
+        {"name": "cpu", "last": f"{NINES}h"},
+        {"name": "cpu", "last": f"{'9' * 303}ms"},
+    ],
+    ids=["step-fine", "last-infinite", "last-huge"],
+)
+async def test_durations_no_store_can_hold_are_400_in_rest(
+    gql: GraphQLClient, params: dict[str, str]
+) -> None:
+    response = clean(
+        await gql.http.get("/analytics/metrics/aggregated", params=params, headers=auth(gql))
+    )
+    assert response.status_code == 400, response.text
+    assert codes(response.json()) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        'cpu{host=~"a{4294967296}"} > 1',
+        'cpu{host="\\x"} > 1',
+        'cpu{host="\\N{nope}"} > 1',
+        'cpu{host="\\u12"} > 1',
+    ],
+)
+async def test_odd_matchers_in_conditions_are_answered_not_crashed(
+    gql: GraphQLClient, condition: str
+) -> None:
+    for query in (
+        'mutation($c: String!) { createAlert(input: {name: "x", condition: $c, '
+        'interval: "1m"}) { id } }',
+        'query($c: String!) { simulateAlert(rule: {name: "x", condition: $c, '
+        'interval: "1m"}, last: "30m") { firings { at } } }',
+    ):
+        body = await post_gql(gql, query, {"c": condition})
+        for error in body.get("errors", []):
+            assert error["extensions"]["code"] not in {"INTERNAL_SERVER_ERROR"}, error
+    response = clean(
+        await gql.http.post(
+            "/analytics/alerts",
+            json={"name": "y", "condition": condition, "interval": "1m"},
+            headers=auth(gql),
+        )
+    )
+    assert response.status_code in (201, 400), response.text
+
+
+async def test_an_unexpected_error_is_a_coded_500_with_the_correlation_id(
+    gql: GraphQLClient, app: Starlette, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = app.state.gateway.services.backends.metrics
+
+    async def broken(*_: object) -> object:
+        raise RuntimeError("boom in /srv/secret/module.py")
+
+    store.query_many = broken
+    store.series_count_many = broken
+    response = clean(
+        await gql.http.get(
+            "/analytics/metrics/aggregated",
+            params={"name": "cpu", "last": "1h", "step": "1m"},
+            headers=auth(gql, **{"x-request-id": "req-42"}),
+        )
+    )
+    assert response.status_code == 500
+    assert response.json() == {
+        "errors": [
+            {
+                "message": "Internal server error (correlation id req-42)",
+                "extensions": {"code": "INTERNAL_SERVER_ERROR", "correlationId": "req-42"},
+            }
+        ]
+    }
+    assert response.headers["x-request-id"] == "req-42"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "boom in /srv/secret/module.py" in caplog.text  # for the operator, in the log
+    # the gateway goes on answering
+    assert (await gql.http.get("/healthz")).status_code == 200

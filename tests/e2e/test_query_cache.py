@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -26,6 +29,7 @@ QUERY = """query($name: String!) {
   }
 }"""
 T = "2024-01-01T12:00:00Z"
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -89,6 +93,47 @@ async def test_a_range_reaching_now_is_never_cached(
     calls = backend_calls(registry, "duckdb", "query_points")
     await acme.execute(query)
     assert backend_calls(registry, "duckdb", "query_points") == calls + 1
+
+
+async def test_an_answer_for_a_range_reaching_now_is_not_even_stored(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Its key names the instant it was asked, which no later request asks for; a
+    clock that moves on between the resolver and the cache must not change that."""
+    if production_backends(request):
+        pytest.skip("reads the embedded gateway's own cache")
+    ticks = itertools.count()
+
+    def moving_clock() -> int:  # 20 ms further each time anything asks
+        return int(time.time() * 1000) + 20 * next(ticks)
+
+    settings = make_settings(tmp_path / "data")
+    key = await new_key(settings, "acme")
+    app = create_app(settings, registry=CollectorRegistry(), clock=moving_clock)
+    async with (
+        started(app),
+        httpx.AsyncClient(transport=asgi_transport(app), base_url="http://g") as http,
+    ):
+        acme = GraphQLClient(http, key)
+        await _write(acme, 1.0)
+        cache = app.state.gateway.services.backends.cache
+        stored: list[str] = []
+        set_many = cache.set_many
+
+        async def recording(tenant: str, items: list[tuple[str, bytes]], ttl: float) -> None:
+            stored.extend(k for k, _ in items)
+            await set_many(tenant, items, ttl)
+
+        cache.set_many = recording
+        await acme.execute('{ metrics(query: {name: "cpu", last: "1h"}) { name } }')
+        assert stored == []
+        now = datetime.now(UTC)
+        await acme.execute(
+            "query($f: DateTime!, $t: DateTime!) "
+            '{ metrics(query: {name: "cpu", from: $f, to: $t}) { name } }',
+            {"f": (now - timedelta(hours=2)).isoformat(), "t": (now - HOUR).isoformat()},
+        )
+        assert len(stored) == 1  # a range that ended an hour ago is kept
 
 
 async def test_cached_results_stay_with_their_tenant(

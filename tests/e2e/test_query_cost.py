@@ -14,7 +14,14 @@ from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import create_app
 from analytics_gateway.query_cost import RAW_POINT_INTERVAL_MS
-from tests.conftest import GraphQLClient, asgi_transport, make_settings, new_key, started
+from tests.conftest import (
+    GraphQLClient,
+    asgi_transport,
+    backend_calls,
+    make_settings,
+    new_key,
+    started,
+)
 
 HOUR_MS = 3_600_000
 INGEST = """mutation($p: [MetricPointInput!]!) { ingestMetrics(points: $p) { accepted } }"""
@@ -26,10 +33,12 @@ def iso(ms: int) -> str:
 
 
 @contextlib.asynccontextmanager
-async def tenants(tmp_path: Path, **settings: Any) -> AsyncIterator[tuple[GraphQLClient, ...]]:
+async def tenants(
+    tmp_path: Path, registry: CollectorRegistry | None = None, **settings: Any
+) -> AsyncIterator[tuple[GraphQLClient, ...]]:
     config = make_settings(tmp_path / "data", **settings)
     keys = [await new_key(config, tenant) for tenant in ("acme", "other")]
-    async with started(create_app(config, registry=CollectorRegistry())) as app:
+    async with started(create_app(config, registry=registry or CollectorRegistry())) as app:
         transport = asgi_transport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
             yield tuple(GraphQLClient(http, key) for key in keys)
@@ -53,8 +62,11 @@ async def seed(acme: GraphQLClient, other: GraphQLClient, start_ms: int) -> None
 
 
 def hour_ago() -> int:
-    """The start of an hour that ended: a range from it is aligned and in the past."""
-    return (int(time.time() * 1000) // HOUR_MS - 1) * HOUR_MS
+    """The start of an hour that ended a while ago: a range from it is aligned and
+    in the past, long enough for the query cache to keep its answer."""
+    now = int(time.time() * 1000)
+    hours_back = 2 if now % HOUR_MS < 60_000 else 1
+    return (now // HOUR_MS - hours_back) * HOUR_MS
 
 
 async def cost_of(client: GraphQLClient, query: str, variables: dict[str, Any]) -> Any:
@@ -128,6 +140,24 @@ async def test_a_tenant_reading_too_much_per_second_is_rate_limited(tmp_path: Pa
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert error["extensions"]["retryAfter"] == 1000  # 10 points short at 0.01/s
         assert (await cost_of(other, QUERY, {"q": q}))["points"] == 300  # its own bucket
+
+
+async def test_a_tenant_with_an_empty_bucket_is_refused_before_its_series_are_counted(
+    tmp_path: Path,
+) -> None:
+    start = hour_ago()
+    quotas = "query_points_per_second=0.01,query_point_burst=180"
+    registry = CollectorRegistry()
+    async with tenants(tmp_path, registry, quotas=quotas, cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180  # the whole burst
+        counted = backend_calls(registry, "duckdb", "series_count")
+        refused = await acme.execute(QUERY, {"q": q})
+        assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert backend_calls(registry, "duckdb", "series_count") == counted
+        assert (await cost_of(other, QUERY, {"q": {**q, "step": "10m"}}))["points"] == 30
+        assert backend_calls(registry, "duckdb", "series_count") == counted + 1
 
 
 async def test_rest_reads_say_their_cost_in_a_header(tmp_path: Path) -> None:

@@ -38,10 +38,31 @@ def test_durations(text: str, ms: int) -> None:
     assert parse_duration_ms(text) == ms
 
 
-@pytest.mark.parametrize("text", ["", "5", "m5", "-1h", "0s", "1y"])
+@pytest.mark.parametrize("text", ["", "5", "m5", "-1h", "0s", "1y", "1_0s", "\uff15m"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(BadUserInput):
         parse_duration_ms(text, field="last")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("0.5ms", "shorter than 1ms"),
+        ("0.0001s", "shorter than 1ms"),
+        ("9" * 400 + "h", "longer than the 36500d"),  # infinite as a float
+        ("9" * 303 + "ms", "longer than the 36500d"),  # finite, far past int64
+        ("1000000d", "longer than the 36500d"),  # overflows InfluxDB's durations
+    ],
+)
+def test_durations_too_fine_or_too_long_are_user_errors(text: str, says: str) -> None:
+    with pytest.raises(BadUserInput, match=says) as raised:
+        parse_duration_ms(text, field="step")
+    assert raised.value.extensions["field"] == "step"
+    assert len(raised.value.message) < 200
+
+
+def test_a_century_is_the_longest_duration() -> None:
+    assert parse_duration_ms("36500d") == 36_500 * 86_400_000
 
 
 def test_file_variables_carry_secrets(tmp_path: Path) -> None:
