@@ -15,24 +15,31 @@ the mark: the encoding is one-to-one, so filters and results see the labels
 exactly as written.
 
 Timestamps are written in nanoseconds: the millisecond the API speaks plus a
-sub-millisecond offset from a per-process counter with a random start.
-InfluxDB keeps one point per series and timestamp, while the gateway keeps
-every acknowledged point; the offset keeps two points of one series in the
-same millisecond apart, and no reader sees it (reads are in milliseconds).
+sub-millisecond tie-break (`tie_breaks`) that is a function of the point
+itself. InfluxDB keeps one point per series and timestamp, while the gateway
+keeps every acknowledged point: the tie-break keeps two different values of
+one series in the same millisecond apart, and no reader sees it (reads are in
+milliseconds). Being a function of the point, it is the same on every write
+of it: a batch written again (a redrive from the ingest buffer, a request that
+timed out and was applied later, a client retrying the same body) overwrites
+itself instead of adding copies.
 """
 
 from __future__ import annotations
 
-import secrets
 import zlib
 from collections.abc import Mapping
 from urllib.parse import quote, unquote_to_bytes
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics_gateway.domain import PointBatch, SeriesRef
+
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
 
 TENANT_TAG = "@tenant"
 FIELD = "value"
@@ -94,32 +101,47 @@ def series_prefix(tenant: str, name: str, labels: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
+def tie_breaks(
+    codes: npt.NDArray[np.intp], timestamps: npt.NDArray[np.int64], values: npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """The sub-millisecond nanoseconds of each point: a hash of its value's bits,
+    and for points the same in series, millisecond and value within one batch,
+    one more for each earlier one (so all of them are kept, in batch order)."""
+    bits = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    mixed = (bits ^ (bits >> np.uint64(30))) * _MIX_1  # splitmix64's finaliser
+    mixed = (mixed ^ (mixed >> np.uint64(27))) * _MIX_2
+    mixed ^= mixed >> np.uint64(31)
+    offsets = (mixed % np.uint64(_NS_PER_MS)).astype(np.int64)
+    stamps = timestamps * _NS_PER_MS + offsets
+    order = np.lexsort((stamps, codes))  # stable: equal points keep their order
+    by_code, by_stamp = codes[order], stamps[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = (by_code[1:] == by_code[:-1]) & (by_stamp[1:] == by_stamp[:-1])
+    if repeat.any():
+        positions = np.arange(len(order))
+        run_start = np.maximum.accumulate(np.where(repeat, 0, positions))
+        offsets[order] = (offsets[order] + positions - run_start) % _NS_PER_MS
+    return offsets
+
+
 class LineEncoder:
     """Turns a `PointBatch` into line-protocol bodies of at most `chunk_points`,
     gzipped unless `compress_level` is 0.
 
-    `reserve` runs on the event loop, so concurrent batches never share
-    offsets; `encode` may then run in any thread: the prefix cache only ever
-    gains entries whose value is a pure function of their key.
+    `encode` may run in any thread: the prefix cache only ever gains entries
+    whose value is a pure function of their key.
     """
 
     def __init__(self, chunk_points: int = 5000, compress_level: int = 1) -> None:
         self.chunk_points = chunk_points
         self.compress_level = compress_level
         self._prefixes: dict[tuple[str, str, str], str] = {}
-        self._sequence = secrets.randbelow(_NS_PER_MS)
 
-    def reserve(self, count: int) -> int:
-        """The first of `count` sub-millisecond offsets for one batch."""
-        start = self._sequence
-        self._sequence = (start + count) % _NS_PER_MS
-        return start
-
-    def encode(self, batch: PointBatch, start: int) -> list[bytes]:
+    def encode(self, batch: PointBatch) -> list[bytes]:
         count = len(batch)
         if count == 0:
             return []
-        lines = self._lines(batch, start)
+        lines = self._lines(batch)
         offsets = np.frombuffer(
             lines.buffers()[1], dtype=np.int32, count=count + 1, offset=lines.offset * 4
         )
@@ -139,12 +161,13 @@ class LineEncoder:
             for i in range(0, count, self.chunk_points)
         ]
 
-    def _lines(self, batch: PointBatch, sequence: int) -> pa.StringArray:
+    def _lines(self, batch: PointBatch) -> pa.StringArray:
         columns = batch.columns()
         tenant = batch.tenant
         prefixes = pa.array([self._prefix(tenant, ref) for ref in columns.series], pa.string())
-        stamps = columns.timestamps * _NS_PER_MS
-        stamps += np.arange(sequence, sequence + len(batch), dtype=np.int64) % _NS_PER_MS
+        timestamps = np.asarray(columns.timestamps, dtype=np.int64)
+        values = np.asarray(columns.values, dtype=np.float64)
+        stamps = timestamps * _NS_PER_MS + tie_breaks(np.asarray(columns.codes), timestamps, values)
         return pc.binary_join_element_wise(
             prefixes.take(pa.array(columns.codes)),
             pc.cast(pa.array(columns.values, pa.float64()), pa.string()),

@@ -291,12 +291,11 @@ class InfluxDBStore:
         if not batch:
             return
         try:
-            start = self._encoder.reserve(len(batch))
             if len(batch) <= _INLINE_ENCODE_MAX:  # ~1 ms: less than a thread hop costs
-                bodies = self._encoder.encode(batch, start)
+                bodies = self._encoder.encode(batch)
             else:
                 bodies = await asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._encoder.encode, batch, start
+                    self._executor, self._encoder.encode, batch
                 )
         except ValueError as exc:
             raise BadUserInput(str(exc)) from exc

@@ -232,6 +232,27 @@ async def test_points_with_the_same_timestamp_are_all_kept(store: MetricStore) -
     assert counted.values == [3.0]
 
 
+async def test_influxdb_keeps_a_batch_written_again_once(influxdb_url: str) -> None:
+    """A redrive from the buffer, a timed-out write applied later or a client's retry
+    overwrites the first write; distinct points in one millisecond all stay."""
+    store = open_store("influxdb", influxdb_url)
+    try:
+        batch = [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/"}, T0, 2.0)]
+        batch += [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/x"}, T0 + 5, 3.0)]
+        for _ in range(3):
+            await write(store, batch)
+        await write(store, [("hits", {"page": "/"}, T0, 4.0)])
+        counted = await one(store, q("hits", aggregation=Aggregation.COUNT))
+        assert [(s.labels, s.values) for s in counted] == [
+            ({"page": "/"}, [4.0]),
+            ({"page": "/x"}, [1.0]),
+        ]
+        [summed] = await one(store, q("hits", labels={"page": "/"}, aggregation=Aggregation.SUM))
+        assert summed.values == [8.0]
+    finally:
+        await store.close()
+
+
 async def test_values_round_trip_exactly(store: MetricStore) -> None:
     values = [0.1 + 0.2, 1 / 3, -2.5e-10, 1e20, 5e-324, 1.7976931348623157e308, -0.0, 42.0]
     await write(store, [("exact", {}, T0 + i, v) for i, v in enumerate(values)])
