@@ -29,7 +29,7 @@ from typing import Any
 
 from analytics_gateway.backends.base import Buckets, ConfigStore
 from analytics_gateway.backends.buckets import MemoryBuckets
-from analytics_gateway.errors import BadUserInput, QuotaExceeded, RateLimited
+from analytics_gateway.errors import BackendUnavailable, BadUserInput, QuotaExceeded, RateLimited
 from analytics_gateway.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,17 @@ class Quotas:
         now = self._clock()
         if cached is not None and now - cached[0] < REFRESH_SECONDS:
             return cached[1]
-        found = await self._config.get_document(KIND, tenant, DOC_ID)
+        try:
+            found = await self._config.get_document(KIND, tenant, DOC_ID)
+        except BackendUnavailable as exc:
+            # a config-store blip: what the tenant had (else the defaults), asked
+            # again after the next refresh period rather than on every request
+            quotas = cached[1] if cached is not None else self.defaults
+            log.warning(
+                "quotas of %s: config store unavailable (%s); using the last known", tenant, exc
+            )
+            self._cached[tenant] = (now, quotas)
+            return quotas
         quotas = self.defaults.updated(found[1]) if found else self.defaults
         self._cached[tenant] = (now, quotas)
         return quotas

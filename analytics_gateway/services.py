@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from analytics_gateway.alerting.metrics import AlertMetrics
@@ -26,6 +26,7 @@ from analytics_gateway.dashboards.service import DashboardService
 from analytics_gateway.dataloaders.query_cache import invalidation
 from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
+from analytics_gateway.key_memory import KeyMemory
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.quotas import Quotas, TenantQuotas
@@ -54,6 +55,8 @@ class Services:
     quotas: Quotas
     clock: Callable[[], int]
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
+    keys: KeyMemory = field(default_factory=KeyMemory)
+    """Keys verified lately: authentication through a config-store blip."""
 
 
 async def start_services(
@@ -117,7 +120,9 @@ async def start_services(
         reads=Reads(backends.metrics, backends.events, backends.prometheus),
         quotas=quotas,
         clock=clock,
+        keys=KeyMemory(ask_seconds=min(2.0, settings.backend_timeout_seconds)),
     )
+    stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:
         drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)
         background(stack, drainer, "ingest-buffer")

@@ -108,7 +108,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     try:
                         key = credential_from(request.headers)
                         services = services_of(request)
-                        principal = await authenticate(services.backends.config, key)
+                        principal = await authenticate(services.backends.config, key, services.keys)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
                     except GatewayError as exc:
@@ -144,7 +144,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         headers = {k: v for k, v in params.items() if isinstance(v, str)}
         try:
             principal = await authenticate(
-                context.services.backends.config, credential_from(headers)
+                context.services.backends.config, credential_from(headers), context.services.keys
             )
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
