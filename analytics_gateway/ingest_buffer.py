@@ -22,8 +22,10 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,6 +37,17 @@ from analytics_gateway.domain import Event, PointBatch
 from analytics_gateway.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
+
+DRAINER_STALE_SECONDS = 30.0  # a drainer that has not turned for this long is stuck or gone
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits in the buffer: how many entries, and how long the oldest has."""
+
+    entries: int
+    oldest_seconds: float
+
 
 STREAM = "ag:ingest"
 GROUP = "ag-writers"
@@ -85,6 +98,14 @@ class IngestBuffer:
         self._block_ms = block_ms
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._group_ready = False
+        self._last_turn: float | None = None  # monotonic: the drainer's last loop turn
+
+    @property
+    def drainer_alive(self) -> bool:
+        """Whether this process's drainer turned lately (it turns at least every few
+        seconds: a blocking read, a batch, or a backoff after a failure)."""
+        last = self._last_turn
+        return last is not None and time.monotonic() - last < DRAINER_STALE_SECONDS
 
     async def append_points(self, batch: PointBatch) -> None:
         await self._append(encode_points(batch))
@@ -110,6 +131,20 @@ class IngestBuffer:
         await self._ensure_group()
         info: dict[str, Any] = await self._client.xinfo_stream(STREAM)
         return int(info["length"])
+
+    async def backlog(self) -> Backlog:
+        """Entries waiting, and the age of the oldest (its stream id is its append time)."""
+        try:
+            entries = int(await self._client.xlen(STREAM))
+            oldest = await self._client.xrange(STREAM, count=1) if entries else []
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable("the ingest buffer is unavailable", backend="buffer") from exc
+        if not oldest:
+            return Backlog(0, 0.0)
+        entry_id = oldest[0][0]
+        text = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        appended_ms = int(text.split("-")[0])
+        return Backlog(entries, max(0.0, time.time() - appended_ms / 1000))
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -137,6 +172,7 @@ class IngestBuffer:
         backoff = 0.1
         task = asyncio.current_task()
         while True:
+            self._last_turn = time.monotonic()
             if task is not None and task.cancelling():
                 # a cancel that landed inside the client's own timeout handling was
                 # swallowed there; honour it here, within one blocking read

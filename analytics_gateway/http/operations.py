@@ -18,9 +18,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from analytics_gateway.domain import EventQuery
+from analytics_gateway.errors import BackendUnavailable
 from analytics_gateway.http.handlers import services_of
+from analytics_gateway.ingest_buffer import Backlog, IngestBuffer
 
 _READYZ_EVENTS = EventQuery("__readyz__", None, None, None, None, limit=1)
+# a probe slower than this counts as down: /readyz answers within it even when a
+# store is frozen, and a store that slow is not fit to serve anyway
+READY_PROBE_SECONDS = 1.0
 _LOOPBACK = {"127.0.0.1", "::1"}
 
 
@@ -49,20 +54,40 @@ async def readyz(request: Request) -> Response:
         "config": _ok(backends.config.list_keys("__readyz__")),
         "cache": backends.cache.ping(),
     }
-    if backends.buffer is not None:
-        probes["buffer"] = backends.buffer.ping()
+    buffer = backends.buffer
+    if buffer is not None:
+        probes["buffer"] = buffer.ping()
     if backends.prometheus is not None:
         probes["prometheus"] = backends.prometheus.ping()
-    seconds = services.settings.backend_timeout_seconds
+    seconds = min(READY_PROBE_SECONDS, services.settings.backend_timeout_seconds)
     results = await asyncio.gather(*(_probe(probe, seconds) for probe in probes.values()))
     checks = dict(zip(probes, results, strict=True))
     # not ready until the ML stack's cold start is paid (a few seconds after start-up)
     checks["ml"] = services.ml.warm
+    details: dict[str, object] = {}
+    if buffer is not None:
+        # acknowledged items wait there: a drainer that stopped turning loses nothing
+        # yet, but nothing reaches the store either
+        checks["buffer_drainer"] = buffer.drainer_alive
+        backlog = await _backlog(buffer, seconds)
+        if backlog is not None:
+            details["buffer_backlog"] = {
+                "entries": backlog.entries,
+                "oldestSeconds": round(backlog.oldest_seconds, 3),
+            }
     ready = all(checks.values())
     body: dict[str, object] = {"status": "ready" if ready else "degraded"}
     if from_operator(request):
         body["checks"] = checks
+        body.update(details)
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def _backlog(buffer: IngestBuffer, seconds: float) -> Backlog | None:
+    try:
+        return await asyncio.wait_for(buffer.backlog(), seconds)
+    except (TimeoutError, BackendUnavailable):
+        return None
 
 
 async def prometheus(request: Request) -> Response:

@@ -131,3 +131,39 @@ async def test_frozen_store_fails_its_fields_fast_while_the_rest_answers(
                 influx.resume()
             ready = await until_ready(gql.http)
             assert ready.status_code == 200, ready.text
+
+
+async def test_readiness_answers_fast_with_a_frozen_store_and_shows_the_backlog(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    with influx_server(tmp_path / "influx") as influx:
+        settings = make_settings(
+            tmp_path / "data",
+            metrics_url=influx.url("backlog"),
+            ingest_buffer_url=redis.url,
+            backend_timeout_seconds=5.0,
+        )
+        async with gateway(settings) as gql:
+            await _write(gql, 0, 10)
+            influx.pause()
+            try:
+                await _write(gql, 10, 10)  # times out at the store: acknowledged from the buffer
+                began = time.monotonic()
+                ready = await gql.http.get("/readyz")
+                assert time.monotonic() - began < 2.5  # not the store's 5 s timeout
+                assert ready.status_code == 503
+                body: dict[str, Any] = ready.json()
+                assert body["checks"]["metrics"] is False
+                assert body["checks"]["buffer"] is True
+                assert body["checks"]["buffer_drainer"] is True
+                assert body["buffer_backlog"]["entries"] >= 1
+                assert body["buffer_backlog"]["oldestSeconds"] >= 0
+            finally:
+                influx.resume()
+            ready = await until_ready(gql.http)
+            deadline = time.monotonic() + 30
+            while (await _stored(gql)) < 20:
+                assert time.monotonic() < deadline, "the backlog did not drain"
+                await asyncio.sleep(0.25)
+            drained = (await gql.http.get("/readyz")).json()
+            assert drained["buffer_backlog"] == {"entries": 0, "oldestSeconds": 0.0}
