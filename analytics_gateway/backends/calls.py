@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from analytics_gateway.backends.breaker import CircuitBreaker
 
 Backend = Literal["duckdb", "influxdb", "elasticsearch", "prometheus"]
 Operation = Literal[
@@ -69,6 +71,18 @@ class BackendCalls:
             ["backend", "operation"],
             registry=self.registry,
         )
+        self._breaker_open = Gauge(
+            "gateway_backend_breaker_open",
+            "1 while the store's circuit breaker is open (calls fail at once), else 0.",
+            ["backend"],
+            registry=self.registry,
+        )
+
+    def breaker(self, backend: Backend) -> CircuitBreaker:
+        """A circuit breaker for one store, its state exposed on the gauge."""
+        gauge = self._breaker_open.labels(backend=backend)
+        gauge.set(0)
+        return CircuitBreaker(backend, gauge=gauge)
 
     def of(self, backend: Backend) -> CallCounter:
         """The calls of one backend; each of its operations is exposed (at 0) from now on."""

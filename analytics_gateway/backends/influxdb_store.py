@@ -183,7 +183,9 @@ class InfluxDBStore:
             self._write_params["rp"] = target.retention_policy
         self._ready = False
         self._ready_lock = asyncio.Lock()
-        self._calls = (calls or BackendCalls()).of("influxdb")
+        calls = calls or BackendCalls()
+        self._calls = calls.of("influxdb")
+        self.breaker = calls.breaker("influxdb")
 
     @classmethod
     def from_url(
@@ -219,30 +221,31 @@ class InfluxDBStore:
         """POST within the timeout; no answer, or a 5xx, means the store is unavailable."""
         if self._session is None:
             self._session = self._target.session()
-        try:
-            async with (
-                asyncio.timeout(self._timeout),
-                self._session.post(
-                    self._target.base_url + path, params=params, data=data, headers=headers
-                ) as response,
-            ):
-                answer = _Answer(
-                    response.status,
-                    response.headers.get("Content-Type", ""),
-                    await response.read(),
+        async with self.breaker.call():
+            try:
+                async with (
+                    asyncio.timeout(self._timeout),
+                    self._session.post(
+                        self._target.base_url + path, params=params, data=data, headers=headers
+                    ) as response,
+                ):
+                    answer = _Answer(
+                        response.status,
+                        response.headers.get("Content-Type", ""),
+                        await response.read(),
+                    )
+            except TimeoutError as exc:
+                raise BackendTimeout("store (influxdb) timed out", backend="influxdb") from exc
+            except aiohttp.ClientError as exc:
+                raise BackendUnavailable(
+                    f"store (influxdb) unreachable: {exc}", backend="influxdb"
+                ) from exc
+            if answer.status >= 500:
+                raise BackendUnavailable(
+                    f"store (influxdb) failed: {answer.status} {_error_text(answer)}",
+                    backend="influxdb",
                 )
-        except TimeoutError as exc:
-            raise BackendTimeout("store (influxdb) timed out", backend="influxdb") from exc
-        except aiohttp.ClientError as exc:
-            raise BackendUnavailable(
-                f"store (influxdb) unreachable: {exc}", backend="influxdb"
-            ) from exc
-        if answer.status >= 500:
-            raise BackendUnavailable(
-                f"store (influxdb) failed: {answer.status} {_error_text(answer)}",
-                backend="influxdb",
-            )
-        return answer
+            return answer
 
     async def _ensure_database(self) -> None:
         """CREATE DATABASE once (idempotent in 1.x); a refusal (no rights, 2.x) is fine."""

@@ -49,7 +49,8 @@ def test_the_same_batch_is_written_the_same_each_time_and_every_point_kept() -> 
     lines = [line for chunk in first for line in chunk]
     stamps = [(line.split(" ")[0], int(line.rsplit(" ", 1)[1])) for line in lines]
     assert len(set(stamps)) == len(points)  # no two points of a series share a timestamp
-    assert all(stamp // 1_000_000 == p.timestamp_ms for (_, stamp), p in zip(stamps, points))
+    pairs = zip(stamps, points, strict=True)
+    assert all(stamp // 1_000_000 == p.timestamp_ms for (_, stamp), p in pairs)
     # a point's tie-break depends on the point, not on what else the batch holds
     alone = lines_of(LineEncoder(compress_level=0), PointBatch.of("acme", points[1:2]))
     assert alone == [[lines[1]]]
