@@ -82,6 +82,28 @@ T = TypeVar("T")
 
 BULK_BYTES = 8 * 1024 * 1024
 _SORT = [{"ts": "desc"}, {"id": "desc"}]
+RECHECK_SECONDS = 30.0
+# a spare index takes whatever a broken one holds: the fields as they are mapped
+# there, so the copy out cannot fail on them
+_LENIENT: dict[str, Any] = {
+    "dynamic": True,
+    "properties": {"metadata": MAPPINGS["properties"]["metadata"]},
+}
+
+
+def _opened_an_index(response: Any) -> bool:
+    """Whether a bulk write put the first document into an index (sequence number 0)."""
+    return any(result.get("_seq_no") == 0 for item in response["items"] for result in item.values())
+
+
+def _mis_mapped(body: Any) -> bool:
+    """Whether an index's mapping differs from `MAPPINGS` on a field it declares."""
+    properties = (body.get("mappings") or {}).get("properties") or {}
+    for field, wanted in MAPPINGS["properties"].items():
+        have = properties.get(field)
+        if have is not None and have.get("type", "object") != wanted["type"]:
+            return True
+    return False
 
 
 def _now_ms() -> int:
@@ -130,6 +152,7 @@ class ElasticsearchEventStore:
         self._janitor_interval = janitor_interval_seconds
         self._janitor: asyncio.Task[None] | None = None
         self._ready = False
+        self._checked_at = 0.0
         self._ready_lock = asyncio.Lock()
         self._calls = (calls or BackendCalls()).of("elasticsearch")
 
@@ -158,35 +181,85 @@ class ElasticsearchEventStore:
             async with asyncio.timeout(self._timeout):
                 return await request
         except TimeoutError as exc:
+            self._checked_at = 0.0  # it may come back rebuilt: check before the next call
             raise BackendTimeout(
                 "events (elasticsearch) timed out", backend="elasticsearch"
             ) from exc
         except ApiError as exc:
             raise _failure(exc.meta.status, exc.body) from exc
         except TransportError as exc:
+            self._checked_at = 0.0
             raise BackendUnavailable(
                 f"events (elasticsearch) unreachable: {exc.message}", backend="elasticsearch"
             ) from exc
 
     async def ensure_ready(self) -> None:
-        """Put the index template (idempotent) and start the retention janitor, once."""
-        if self._ready:
+        """The index template in place and every events index mapped as it says.
+
+        Checked once, then again every `RECHECK_SECONDS`: a cluster rebuilt empty
+        (or a template deleted by hand) loses the template, and the next write then
+        creates its month's index with dynamic mappings, text where keywords
+        belong, so events would be stored but never found. Each check puts the
+        template back if it is gone and rebuilds any index mapped otherwise.
+        """
+        if self._ready and time.monotonic() - self._checked_at < RECHECK_SECONDS:
             return
         async with self._ready_lock:
-            if self._ready:
+            if self._ready and time.monotonic() - self._checked_at < RECHECK_SECONDS:
                 return
-            await self._call(
-                "setup",
-                self._client.indices.put_index_template(
-                    name=f"{self._prefix}-events",
-                    index_patterns=[self._pattern],
-                    priority=200,
-                    template={"mappings": MAPPINGS},
-                ),
+            name = f"{self._prefix}-events"
+            exists = await self._call(
+                "setup", self._client.indices.exists_index_template(name=name)
             )
+            if not exists:
+                if self._ready:
+                    log.warning("events: index template %s vanished; putting it back", name)
+                await self._call(
+                    "setup",
+                    self._client.indices.put_index_template(
+                        name=name,
+                        index_patterns=[self._pattern],
+                        priority=200,
+                        template={"mappings": MAPPINGS},
+                    ),
+                )
+            await self._repair_mappings()
             self._ready = True
+            self._checked_at = time.monotonic()
             if self._retention_ms and self._janitor is None:
                 self._janitor = asyncio.create_task(self._janitor_loop(), name="events-retention")
+
+    async def _repair_mappings(self) -> list[str]:
+        """Rebuild each events index whose fields are not mapped as `MAPPINGS` says."""
+        found = await self._call(
+            "setup",
+            self._client.indices.get_mapping(
+                index=self._pattern, allow_no_indices=True, ignore_unavailable=True
+            ),
+        )
+        broken = [index for index, body in dict(found).items() if _mis_mapped(body)]
+        for index in broken:
+            log.warning("events: index %s has dynamic mappings; rebuilding it", index)
+            await self._rebuild(index)
+        return broken
+
+    async def _rebuild(self, index: str) -> None:
+        """Copy out, recreate with the right mapping, copy back (ids kept: no duplicates)."""
+        spare = f"{self._prefix}-repair-{index.rsplit('-', 1)[-1]}"
+        indices = self._client.indices
+        if await self._call("setup", indices.exists(index=spare)):  # a repair cut short
+            await self._call("setup", indices.delete(index=spare))
+        await self._call("setup", indices.create(index=spare, mappings=_LENIENT))
+        await self._call("setup", self._reindex(index, spare))
+        await self._call("setup", indices.delete(index=index))
+        await self._call("setup", indices.create(index=index, mappings=MAPPINGS))
+        await self._call("setup", self._reindex(spare, index))
+        await self._call("setup", indices.delete(index=spare))
+
+    def _reindex(self, source: str, dest: str) -> Awaitable[Any]:
+        return self._client.reindex(
+            source={"index": source}, dest={"index": dest}, refresh=True, wait_for_completion=True
+        )
 
     def _cutoff(self) -> int | None:
         return self._clock() - self._retention_ms if self._retention_ms else None
@@ -253,6 +326,11 @@ class ElasticsearchEventStore:
                     f"{_reason(first.get('error'))}",
                     backend="elasticsearch",
                 )
+            if _opened_an_index(response):
+                # the first document of an index: if no template was there to map it
+                # (a cluster rebuilt empty), it is mapped by chance; check now
+                self._checked_at = 0.0
+                await self.ensure_ready()
 
     # -- reads -----------------------------------------------------------
 
