@@ -396,7 +396,10 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
     add_line, add_series = out.lines.append, out.series.append
     add_name, add_value, add_ts = out.names.append, out.values.append, out.timestamps.append
     ms_precision = ns_per_unit == 1_000_000
-    for index, line in enumerate(body.splitlines()):
+    # lines end at "\n" (and "\r\n") only, as InfluxDB reads them: `str.splitlines`
+    # would also cut at U+2028, U+0085 and others, shifting every later line's index
+    for index, raw_line in enumerate(body.split("\n")):
+        line = raw_line[:-1] if raw_line.endswith("\r") else raw_line
         if not line or line[-1] in " \t" or line[0] in " \t#":
             line = line.strip()
             if not line or line[0] == "#":

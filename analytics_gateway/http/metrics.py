@@ -80,7 +80,7 @@ def _raw_points(items: list[Any]) -> list[RawPoint]:
 def _parse_points_body(body: bytes, content_type: str) -> list[Any]:
     try:
         if "ndjson" in content_type or "jsonlines" in content_type:
-            return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+            return [orjson.loads(line) for line in body.split(b"\n") if line.strip()]
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise BadUserInput(f"body is not valid JSON: {exc}") from None
