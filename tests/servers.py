@@ -60,15 +60,18 @@ class ServerProcess:
 
 
 class RedisServer(ServerProcess):
-    """A real `redis-server` that a test can stop and start again on the same port."""
+    """A real `redis-server` that a test can stop and start again on the same port;
+    `persistent` keeps its data across that (an append-only file, fsynced on every
+    write), as production Redis does."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, persistent: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; run the README's test command")
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
+        self.persistent = persistent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,7 +92,9 @@ class RedisServer(ServerProcess):
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.persistent else "no",
+                "--appendfsync",
+                "always",
                 "--protected-mode",
                 "no",
             ],
@@ -153,8 +158,8 @@ class GatewayProcess:
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[RedisServer]:
-    server = RedisServer(workdir)
+def redis_server(workdir: Path, *, persistent: bool = False) -> Iterator[RedisServer]:
+    server = RedisServer(workdir, persistent=persistent)
     server.start()
     try:
         yield server
