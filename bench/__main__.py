@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import (
     alerts,
+    cardinality,
     dashboard,
     fanout,
     influx,
@@ -38,6 +39,7 @@ BENCHMARKS = (
     "alerts",
     "live-ingest",
     "isolation",
+    "cardinality",
 )
 
 
@@ -95,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--isolation-seconds", type=float, help="seconds of each isolation phase (8)"
+    )
+    group.add_argument(
+        "--cardinality-series", type=int, help="series of the cardinality benchmark (100,000)"
     )
     group.add_argument(
         "--fanout-deflate",
@@ -208,6 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "isolation" in only:
             seconds = args.isolation_seconds or (4.0 if q else 8.0)
             rows += isolation.run(isolation.IsolationOptions(seconds=seconds), workdir)
+        if "cardinality" in only:
+            rows += cardinality.run(
+                cardinality.CardinalityOptions(
+                    series=_pick(args.cardinality_series, 100_000, 20_000, q),
+                    requests=3 if q else 5,
+                ),
+                workdir,
+            )
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)

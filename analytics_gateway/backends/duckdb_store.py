@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.domain import (
     Aggregation,
@@ -117,7 +118,7 @@ class DuckDBStore:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            return await asyncio.wait_for(future, read_budget.timeout(self._timeout))
         except TimeoutError as exc:
             raise BackendTimeout("store (duckdb) timed out", backend="duckdb") from exc
         except duckdb.Error as exc:

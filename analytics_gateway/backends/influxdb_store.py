@@ -50,7 +50,7 @@ import aiohttp
 import msgpack  # type: ignore[import-untyped]
 import orjson
 
-from analytics_gateway.backends import influxql
+from analytics_gateway.backends import influxql, read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
 from analytics_gateway.domain import LabelValuesQuery, MetricQuery, PointBatch, Series
@@ -224,7 +224,7 @@ class InfluxDBStore:
         async with self.breaker.call():
             try:
                 async with (
-                    asyncio.timeout(self._timeout),
+                    asyncio.timeout(read_budget.timeout(self._timeout)),
                     self._session.post(
                         self._target.base_url + path, params=params, data=data, headers=headers
                     ) as response,

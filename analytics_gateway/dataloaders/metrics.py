@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.base import MetricStore, PromQLSource
 from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.domain import MetricQuery, MetricSource, Series
@@ -57,11 +58,14 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
 
     async def _query_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         try:
+            matched = 0
             if self._cost is not None:
                 await self._cost.has_budget()
                 series = await self._store.series_count_many(queries)
                 await self._cost.charge(estimate(queries, series))
-            return list(await self._store.query_many(queries))
+                matched = sum(series)
+            with read_budget.granted(matched):
+                return list(await self._store.query_many(queries))
         except Exception as exc:
             return [exc] * len(queries)
 
