@@ -12,8 +12,10 @@ another one (`XAUTOCLAIM`) after `claim_idle_seconds`.
 Healthy writes go straight to the store, so a client that writes and then
 reads sees its data; while a backlog drains, newer items may be stored before
 older ones (time series stores order by timestamp, so queries are unaffected).
-A retried write whose first attempt did reach the store stores the points
-again: InfluxDB overwrites such duplicates, the embedded store keeps both.
+A retried write whose first attempt did reach the store stores nothing twice:
+InfluxDB overwrites the same points (their tie-breaks are functions of the
+points), the embedded store recognises the batch by its fingerprint, and
+Elasticsearch overwrites events by their ids.
 """
 
 from __future__ import annotations

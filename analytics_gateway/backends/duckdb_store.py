@@ -14,9 +14,11 @@ statement is one call in `gateway_backend_calls_total` (`backends.calls`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,10 +52,18 @@ CREATE TABLE IF NOT EXISTS series (
     labels VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS points (
     series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL);
+CREATE TABLE IF NOT EXISTS written_batches (
+    fingerprint BLOB PRIMARY KEY, written_ms BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL,
     user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL);
 """
+
+# A batch is stored once: its fingerprint is kept for a day, so a retry of it
+# (a client's after a timeout, a write that timed out here and was applied
+# anyway) is recognised and skipped; older fingerprints are pruned now and then.
+REMEMBER_BATCHES_MS = 86_400_000
+PRUNE_EVERY = 1000
 
 _AGG_SQL = {
     Aggregation.AVG: "avg(value)",
@@ -103,6 +113,7 @@ class DuckDBStore:
         self._series_labels: dict[int, str] = {r[0]: r[3] for r in rows}
         self._next_series_id = max((r[0] for r in rows), default=0) + 1
         self._uncommitted: set[int] = set()  # ids handed out whose row may not be stored yet
+        self._writes = 0
         self._calls = (calls or BackendCalls()).of("duckdb")
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -147,10 +158,26 @@ class DuckDBStore:
             }
         )
 
+        fingerprint = batch_fingerprint(batch.tenant, columns)
+        now = int(time.time() * 1000)
+
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
                 cur.execute("BEGIN TRANSACTION")
                 try:
+                    first = cur.execute(
+                        "INSERT OR IGNORE INTO written_batches VALUES (?, ?) RETURNING 1",
+                        [fingerprint, now],
+                    ).fetchall()
+                    if not first:  # this very batch is stored already: a retry
+                        cur.execute("ROLLBACK")
+                        return
+                    self._writes += 1
+                    if self._writes % PRUNE_EVERY == 0:
+                        cur.execute(
+                            "DELETE FROM written_batches WHERE written_ms < ?",
+                            [now - REMEMBER_BATCHES_MS],
+                        )
                     if pending:
                         cur.register("incoming_series", new_series)
                         cur.execute("INSERT OR IGNORE INTO series SELECT * FROM incoming_series")
@@ -392,6 +419,30 @@ class DuckDBStore:
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
         self._conn.close()
+
+
+def _series_hash(name: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{name}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest)
+
+
+def batch_fingerprint(tenant: str, columns: BatchColumns) -> bytes:
+    """What identifies a batch's content, point by point in order: its tenant, and
+    each point's series, time and value. A retried batch has the same one."""
+    series = np.array(
+        [
+            int.from_bytes(
+                hashlib.blake2b(f"{ref.name}\0{ref.key}".encode(), digest_size=8).digest()
+            )
+            for ref in columns.series
+        ],
+        dtype=np.uint64,
+    )
+    digest = hashlib.blake2b(tenant.encode(), digest_size=16)
+    digest.update(series[np.asarray(columns.codes)].tobytes())
+    digest.update(np.ascontiguousarray(columns.timestamps, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(columns.values, dtype=np.float64).tobytes())
+    return digest.digest()
 
 
 def _split_series(

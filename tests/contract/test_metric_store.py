@@ -18,11 +18,12 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 
+import orjson
 import pytest
 
 from analytics_gateway.backends.base import MetricStore
 from analytics_gateway.backends.calls import BackendCalls
-from analytics_gateway.backends.duckdb_store import DuckDBStore
+from analytics_gateway.backends.duckdb_store import DuckDBStore, batch_fingerprint
 from analytics_gateway.backends.influxdb_store import InfluxDBStore
 from analytics_gateway.domain import (
     Aggregation,
@@ -34,6 +35,7 @@ from analytics_gateway.domain import (
     canonical_labels,
 )
 from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
+from analytics_gateway.ingest_buffer import encode_points
 from tests.conftest import backend_calls
 from tests.fixtures.influxdb import InfluxServer, influx_server
 
@@ -232,25 +234,21 @@ async def test_points_with_the_same_timestamp_are_all_kept(store: MetricStore) -
     assert counted.values == [3.0]
 
 
-async def test_influxdb_keeps_a_batch_written_again_once(influxdb_url: str) -> None:
+async def test_a_batch_written_again_is_kept_once(store: MetricStore) -> None:
     """A redrive from the buffer, a timed-out write applied later or a client's retry
     overwrites the first write; distinct points in one millisecond all stay."""
-    store = open_store("influxdb", influxdb_url)
-    try:
-        batch = [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/"}, T0, 2.0)]
-        batch += [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/x"}, T0 + 5, 3.0)]
-        for _ in range(3):
-            await write(store, batch)
-        await write(store, [("hits", {"page": "/"}, T0, 4.0)])
-        counted = await one(store, q("hits", aggregation=Aggregation.COUNT))
-        assert [(s.labels, s.values) for s in counted] == [
-            ({"page": "/"}, [4.0]),
-            ({"page": "/x"}, [1.0]),
-        ]
-        [summed] = await one(store, q("hits", labels={"page": "/"}, aggregation=Aggregation.SUM))
-        assert summed.values == [8.0]
-    finally:
-        await store.close()
+    batch = [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/"}, T0, 2.0)]
+    batch += [("hits", {"page": "/"}, T0, 1.0), ("hits", {"page": "/x"}, T0 + 5, 3.0)]
+    for _ in range(3):
+        await write(store, batch)
+    await write(store, [("hits", {"page": "/"}, T0, 4.0)])
+    counted = await one(store, q("hits", aggregation=Aggregation.COUNT))
+    assert [(s.labels, s.values) for s in counted] == [
+        ({"page": "/"}, [4.0]),
+        ({"page": "/x"}, [1.0]),
+    ]
+    [summed] = await one(store, q("hits", labels={"page": "/"}, aggregation=Aggregation.SUM))
+    assert summed.values == [8.0]
 
 
 async def test_values_round_trip_exactly(store: MetricStore) -> None:
@@ -609,3 +607,23 @@ async def test_influxdb_retention_policy_from_the_url(
 
     assert count("short") == [1]
     assert count("autogen") == []
+
+
+def test_a_batch_has_the_same_fingerprint_after_the_ingest_buffer() -> None:
+    """The buffer stores a batch as lists and rebuilds it: still the same batch."""
+    points = [MetricPoint(TENANT, "m", {"h": f"h{i % 3}"}, T0 + i, i / 3) for i in range(50)]
+    batch = PointBatch.of(TENANT, points)
+    item = orjson.loads(encode_points(batch))
+    rebuilt = PointBatch(
+        item["tenant"],
+        names=item["names"],
+        labels=item["labels"],
+        label_keys=item["label_keys"],
+        timestamps=item["timestamps"],
+        values=item["values"],
+    )
+    same = batch_fingerprint(TENANT, rebuilt.columns())
+    assert batch_fingerprint(TENANT, batch.columns()) == same
+    moved = PointBatch.of(TENANT, [*points[1:], points[0]])
+    assert batch_fingerprint(TENANT, moved.columns()) != same
+    assert batch_fingerprint("other", batch.columns()) != same
