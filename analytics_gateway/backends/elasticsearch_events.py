@@ -117,6 +117,14 @@ def _reason(error: Any) -> str:
     return str(error)
 
 
+class _Refused(Exception):
+    """A 4xx answer, carried past the circuit breaker: the store is up."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 def _failure(status: Any, error: Any) -> GatewayError:
     if "too_many_buckets" in str(error):
         return QueryTooComplex(
@@ -154,7 +162,9 @@ class ElasticsearchEventStore:
         self._ready = False
         self._checked_at = 0.0
         self._ready_lock = asyncio.Lock()
-        self._calls = (calls or BackendCalls()).of("elasticsearch")
+        calls = calls or BackendCalls()
+        self._calls = calls.of("elasticsearch")
+        self.breaker = calls.breaker("elasticsearch")
 
     @classmethod
     def from_url(
@@ -177,6 +187,22 @@ class ElasticsearchEventStore:
 
     async def _call(self, operation: Operation, request: Awaitable[T]) -> T:
         self._calls.count(operation)
+        refused: GatewayError | None = None
+        try:
+            async with self.breaker.call():  # only failures of the store itself count
+                try:
+                    return await self._answer(request)
+                except _Refused as exc:  # a 4xx: the store answered, and said no
+                    refused = exc.error
+        except BackendUnavailable:
+            close = getattr(request, "close", None)
+            if close is not None:
+                close()  # a request the breaker refused is never sent, nor awaited
+            raise
+        assert refused is not None
+        raise refused
+
+    async def _answer(self, request: Awaitable[T]) -> T:
         try:
             async with asyncio.timeout(self._timeout):
                 return await request
@@ -186,7 +212,11 @@ class ElasticsearchEventStore:
                 "events (elasticsearch) timed out", backend="elasticsearch"
             ) from exc
         except ApiError as exc:
-            raise _failure(exc.meta.status, exc.body) from exc
+            error = _failure(exc.meta.status, exc.body)
+            error.__cause__ = exc
+            if isinstance(exc.meta.status, int) and exc.meta.status < 500:
+                raise _Refused(error) from exc
+            raise error from exc
         except TransportError as exc:
             self._checked_at = 0.0
             raise BackendUnavailable(

@@ -17,6 +17,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from analytics_gateway.backends.breaker import CircuitBreaker
 from analytics_gateway.domain import EventQuery
 from analytics_gateway.errors import BackendUnavailable
 from analytics_gateway.http.handlers import services_of
@@ -75,6 +76,13 @@ async def readyz(request: Request) -> Response:
                 "entries": backlog.entries,
                 "oldestSeconds": round(backlog.oldest_seconds, 3),
             }
+    breakers = {
+        name: "open" if breaker.is_open else "closed"
+        for name, store in (("metrics", backends.metrics), ("events", backends.events))
+        if isinstance(breaker := getattr(store, "breaker", None), CircuitBreaker)
+    }
+    if breakers:
+        details["breakers"] = breakers
     ready = all(checks.values())
     body: dict[str, object] = {"status": "ready" if ready else "degraded"}
     if from_operator(request):

@@ -386,3 +386,38 @@ async def test_retention_hides_expired_events_and_drops_expired_months(
     finally:
         await keep_all.close()
         await thirty_days.close()
+
+
+async def test_a_frozen_server_opens_the_breaker_and_a_thawed_one_closes_it(
+    tmp_path: Path,
+) -> None:
+    with search_server(tmp_path / "osmem") as server:
+        store = ElasticsearchEventStore.from_url(
+            server.events_url(unique_prefix()), timeout_seconds=0.3
+        )
+        try:
+            await store.write_events([ev("1", BASE)])
+            server.pause()
+            try:
+                for _ in range(3):
+                    with pytest.raises(BackendUnavailable):
+                        await all_events(store)
+                assert store.breaker.is_open
+                started = time.monotonic()
+                with pytest.raises(BackendUnavailable, match="not asked again"):
+                    await all_events(store)
+                assert time.monotonic() - started < 0.2
+            finally:
+                server.resume()
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    found = await all_events(store)
+                    break
+                except BackendUnavailable:
+                    assert time.monotonic() < deadline, "the breaker never closed"
+                    await asyncio.sleep(0.2)
+            assert [e.event_id for e in found] == ["1"]
+            assert not store.breaker.is_open
+        finally:
+            await store.close()

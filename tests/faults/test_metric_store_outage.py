@@ -198,6 +198,8 @@ async def test_a_frozen_store_is_not_waited_on_request_after_request(tmp_path: P
                 assert body["errors"][0]["extensions"]["code"] == "BACKEND_UNAVAILABLE"
                 metrics = (await gql.http.get("/metrics")).text
                 assert 'gateway_backend_breaker_open{backend="influxdb"} 1.0' in metrics
+                ready = (await gql.http.get("/readyz")).json()
+                assert ready["breakers"] == {"metrics": "open"}
             finally:
                 influx.resume()
             deadline = time.monotonic() + 30
