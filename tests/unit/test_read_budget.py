@@ -8,6 +8,7 @@ import pytest
 
 from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.duckdb_store import DuckDBStore
+from analytics_gateway.backends.influxdb_store import InfluxDBStore
 from analytics_gateway.domain import Aggregation, MetricPoint, MetricQuery, PointBatch
 from analytics_gateway.errors import BackendTimeout
 
@@ -41,5 +42,29 @@ async def test_a_read_over_many_series_outlasts_a_short_backend_timeout(tmp_path
         with read_budget.granted(SERIES):
             [answer] = await reader.query_many([query])
         assert len(answer) == SERIES
+    finally:
+        await reader.close()
+
+
+async def test_influxdb_grants_a_wide_read_its_time_too(influxdb_url: str) -> None:
+    writer = InfluxDBStore.from_url(influxdb_url, timeout_seconds=30.0)
+    query = MetricQuery("acme", "wide", (), T0, T0 + 1000, aggregation=Aggregation.AVG)
+    try:
+        points = [
+            MetricPoint("acme", "wide", {"host": f"h{i}"}, T0 + i % 1000, 1.0)
+            for i in range(SERIES // 4)
+        ]
+        await writer.write_batch(PointBatch.of("acme", points))
+    finally:
+        await writer.close()
+    reader = InfluxDBStore.from_url(influxdb_url, timeout_seconds=0.001)
+    try:
+        with read_budget.granted(SERIES):  # its first call sets the database up
+            assert await reader.metric_names("acme", None) == ["wide"]
+        with pytest.raises(BackendTimeout):
+            await reader.query_many([query])
+        with read_budget.granted(SERIES // 4):
+            [answer] = await reader.query_many([query])
+        assert len(answer) == SERIES // 4
     finally:
         await reader.close()
