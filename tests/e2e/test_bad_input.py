@@ -850,6 +850,25 @@ async def test_odd_matchers_in_conditions_are_answered_not_crashed(
     assert response.status_code in (201, 400), response.text
 
 
+@pytest.mark.parametrize("pattern", ["a{4294967296}", "(a+)+", "a{1001}", "(?<=a)b", "\\"])
+async def test_odd_regexes_in_silence_matchers_are_answered_not_crashed(
+    gql: GraphQLClient, pattern: str
+) -> None:
+    body = await post_gql(
+        gql,
+        "mutation($s: SilenceInput!) { createSilence(input: $s) { id } }",
+        {
+            "s": {
+                "matchers": [{"label": "host", "value": pattern, "operator": "REGEX"}],
+                "duration": "1h",
+                "comment": "odd",
+            }
+        },
+    )
+    for error in body.get("errors", []):
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+
+
 async def test_an_unexpected_error_is_a_coded_500_with_the_correlation_id(
     gql: GraphQLClient, app: Starlette, caplog: pytest.LogCaptureFixture
 ) -> None:
