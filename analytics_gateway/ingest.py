@@ -10,12 +10,13 @@ a batch the store refuses goes to the buffer and is acknowledged from there.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -78,6 +79,31 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def event_id(
+    tenant: str, type_: str, user_id: str | None, timestamp_ms: int, metadata: bytes
+) -> str:
+    """The id of an event whose client gave its time: a hash of what it is, so the
+    same body sent again (a retry after a timeout) names the same events, and the
+    stores keep each once (Elasticsearch by id, the embedded store by batch)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (tenant, type_, user_id or "\0", str(timestamp_ms)):
+        digest.update(part.encode() + b"\x1f")
+    digest.update(metadata)
+    return digest.hexdigest()
+
+
+def apart(events: list[Event]) -> list[Event]:
+    """Events the same in everything within one batch are all kept: the second and
+    later get their position among their twins added to the id."""
+    seen: dict[str, int] = {}
+    out: list[Event] = []
+    for event in events:
+        count = seen.get(event.event_id, 0)
+        seen[event.event_id] = count + 1
+        out.append(event if count == 0 else replace(event, event_id=f"{event.event_id}-{count}"))
+    return out
+
+
 class IngestService:
     def __init__(
         self,
@@ -132,12 +158,17 @@ class IngestService:
             raise ValueError(f"metadata is not JSON: {exc}") from None
         if len(encoded) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
+        timestamp = check.timestamp(raw.timestamp_ms)
         return Event(
             tenant=tenant,
-            event_id=uuid.uuid4().hex,
+            event_id=(
+                uuid.uuid4().hex
+                if raw.timestamp_ms is None
+                else event_id(tenant, raw.type, raw.user_id, timestamp, encoded)
+            ),
             type=raw.type,
             user_id=raw.user_id,
-            timestamp_ms=check.timestamp(raw.timestamp_ms),
+            timestamp_ms=timestamp,
             metadata=dict(metadata),
         )
 
@@ -301,6 +332,7 @@ class IngestService:
                 events.append(self.validate_event(tenant, raw, check))
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
+        events = apart(events)
         if events:
             try:
                 await self._event_store.write_events(events)

@@ -352,11 +352,26 @@ class DuckDBStore:
             }
         )
 
+        digest = hashlib.blake2b(b"events\x1f", digest_size=16)
+        for event in events:  # ids are the events' identity (hashes of them, when timed)
+            digest.update(f"{event.tenant}\x1f{event.event_id}\x1e".encode())
+        fingerprint, now = digest.digest(), int(time.time() * 1000)
+
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
+                cur.execute("BEGIN TRANSACTION")
                 cur.register("incoming_events", table)
                 try:
-                    cur.execute("INSERT INTO events SELECT * FROM incoming_events")
+                    first = cur.execute(
+                        "INSERT OR IGNORE INTO written_batches VALUES (?, ?) RETURNING 1",
+                        [fingerprint, now],
+                    ).fetchall()
+                    if first:  # else this very batch is stored already: a retry
+                        cur.execute("INSERT INTO events SELECT * FROM incoming_events")
+                    cur.execute("COMMIT")
+                except Exception:
+                    cur.execute("ROLLBACK")
+                    raise
                 finally:
                     cur.unregister("incoming_events")
 

@@ -95,3 +95,26 @@ async def test_bad_cursor_and_page_size_are_user_errors(gql: GraphQLClient) -> N
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     body = await gql.execute("{ events(filter: {}, first: 5000) { nodes { id } } }")
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_the_same_body_sent_again_is_stored_once(gql: GraphQLClient) -> None:
+    """A client retrying after a timeout: events with their own time are the same
+    events; twins within one body are all kept; events without a time are new."""
+    base = int(time.time() * 1000) - 60_000
+    timed = [
+        {"type": "retry", "userId": "u1", "timestamp": iso(base), "metadata": {"n": 1}},
+        {"type": "retry", "userId": "u1", "timestamp": iso(base), "metadata": {"n": 1}},
+        {"type": "retry", "userId": "u2", "timestamp": iso(base + 1)},
+    ]
+    for _ in range(3):
+        result = await gql.execute(RECORD, {"events": timed})
+        assert result["data"]["recordEvents"]["accepted"] == 3, result
+    untimed = [{"type": "retry", "userId": "u3"}]
+    for _ in range(2):
+        await gql.execute(RECORD, {"events": untimed})
+    body = await gql.execute(
+        '{ events(filter: {type: "retry", last: "1d"}, first: 50) { nodes { id userId } } }'
+    )
+    nodes = body["data"]["events"]["nodes"]
+    assert sorted(n["userId"] for n in nodes) == ["u1", "u1", "u2", "u3", "u3"]
+    assert len({n["id"] for n in nodes}) == 5
