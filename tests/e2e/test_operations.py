@@ -15,10 +15,17 @@ async def test_health_and_readiness(
     ready = await until_ready(client)
     assert ready.status_code == 200
     checked = ["broker", "metrics", "events", "config", "cache"]
-    if production_backends(request):
+    production = production_backends(request)
+    if production:
         checked.append("buffer")  # the ingest buffer is configured only there
     checked.append("ml")  # the ML stack has paid its cold start
-    assert ready.json() == {"status": "ready", "checks": dict.fromkeys(checked, True)}
+    if production:
+        checked.append("buffer_drainer")
+    expected: dict[str, object] = {"status": "ready", "checks": dict.fromkeys(checked, True)}
+    if production:
+        expected["buffer_backlog"] = {"entries": 0, "oldestSeconds": 0.0}
+        expected["breakers"] = {"metrics": "closed", "events": "closed"}
+    assert ready.json() == expected
 
 
 async def test_prometheus_metrics_count_operations_points_and_errors(
