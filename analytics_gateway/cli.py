@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import fcntl
 import gc
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.base import ConfigStore
@@ -136,7 +139,11 @@ def _serve(settings: Settings) -> int:
     from analytics_gateway.http import pages as web_pages
     from analytics_gateway.observability import configure_logging
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # everything that can stop a start is checked before anything says "started"
+    data_lock = _hold_data_dir(settings.data_dir)
+    sockets = [_listening(settings.host, settings.port, "ANALYTICS_PORT")]
+    if settings.admin_port:
+        sockets.append(_listening(settings.admin_host, settings.admin_port, "ANALYTICS_ADMIN_PORT"))
     configure_logging(settings.log_level, settings.json_logs)
     base = f"http://{settings.host}:{settings.port}"
     print(f"analytics-gateway: data in {Path(settings.data_dir).resolve()}", flush=True)
@@ -167,25 +174,56 @@ def _serve(settings: Settings) -> int:
         access_log=False,
         ws="websockets-sansio",
     )
-    if not settings.admin_port:
-        uvicorn.Server(config).run()
-        return 0
-    # one app, one lifespan, two listeners: requests on the second are the operators'
-    print(f"Operator endpoints: http://{settings.admin_host}:{settings.admin_port}/metrics",
-          flush=True)  # fmt: skip
-    sockets = [
-        _listening(settings.host, settings.port),
-        _listening(settings.admin_host, settings.admin_port),
-    ]
-    uvicorn.Server(config).run(sockets=sockets)
+    if settings.admin_port:
+        # one app, one lifespan, two listeners: requests on the second are the operators'
+        print(f"Operator endpoints: http://{settings.admin_host}:{settings.admin_port}/metrics",
+              flush=True)  # fmt: skip
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        data_lock.close()
     return 0
 
 
-def _listening(host: str, port: int) -> socket.socket:
+class CannotStart(Exception):
+    """Something that keeps `serve` from starting, said plainly (no traceback)."""
+
+
+def _hold_data_dir(data_dir: Path) -> IO[str]:
+    """Create the data directory and lock it for this process: two gateways on one
+    directory would fight over its files (the embedded store refuses a second
+    writer with an obscure error, halfway through start-up)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = (data_dir / "gateway.lock").open("a+")
+    except OSError as exc:
+        raise CannotStart(
+            f"cannot use the data directory {data_dir}: {exc.strerror or exc}"
+        ) from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise CannotStart(
+            f"another gateway is serving the data directory {data_dir.resolve()}; stop it, "
+            "or give this one its own --data-dir"
+        ) from None
+    return handle
+
+
+def _listening(host: str, port: int, setting: str) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        taken = exc.errno == errno.EADDRINUSE
+        reason = "is in use (another gateway?)" if taken else f"cannot be used: {exc.strerror}"
+        raise CannotStart(
+            f"{host}:{port} {reason}; choose another with --port or {setting}"
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -268,6 +306,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(run(args.csv, args.horizon, args.model, args.confidence))
             return 0
         return _serve(settings)
-    except (GatewayError, ValueError) as exc:
+    except (GatewayError, ValueError, CannotStart) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -94,6 +94,12 @@ class Settings:
                 "ANALYTICS_ENV=production needs ANALYTICS_ADMIN_PORT: /metrics and the "
                 "detailed /readyz are then served only there, never to the public"
             )
+        if not 0 < self.port < 65536:
+            raise ValueError(f"ANALYTICS_PORT: {self.port} is not a port (1-65535)")
+        if not 0 <= self.admin_port < 65536:
+            raise ValueError(
+                f"ANALYTICS_ADMIN_PORT: {self.admin_port} is not a port (1-65535, or 0: none)"
+            )
         if self.admin_port and self.admin_port == self.port:
             raise ValueError("ANALYTICS_ADMIN_PORT must differ from ANALYTICS_PORT")
         if not 0 < self.backend_timeout_seconds < self.request_timeout_seconds:

@@ -123,3 +123,46 @@ def test_serve_with_an_operator_listener_keeps_metrics_off_the_public_port(
         assert f"Operator endpoints: http://127.0.0.1:{admin}/metrics" in server.log.read_text()
     finally:
         server.stop()
+
+
+def refused_start(result: subprocess.CompletedProcess[str], says: str) -> None:
+    """`serve` stopped before saying it started, with one plain line of why."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert says in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "GraphiQL" not in result.stdout
+
+
+def test_serve_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
+    refused_start(
+        cli("serve", "--port", "99999", "--data-dir", str(tmp_path)), "99999 is not a port"
+    )
+
+
+def test_serve_refuses_a_data_directory_it_cannot_use(tmp_path: Path) -> None:
+    a_file = tmp_path / "somefile"
+    a_file.write_text("x")
+    port = str(free_port())
+    refused_start(
+        cli("serve", "--port", port, "--data-dir", str(a_file)), "cannot use the data directory"
+    )
+    refused_start(
+        cli("serve", "--port", port, "--data-dir", "/proc/nope"), "cannot use the data directory"
+    )
+
+
+def test_a_second_serve_on_one_directory_or_one_port_says_why(tmp_path: Path) -> None:
+    server = GatewayProcess(tmp_path / "first", {"ANALYTICS_JSON_LOGS": "false"})
+    server.start()
+    try:
+        refused_start(
+            cli("serve", "--port", str(free_port()), "--data-dir", str(server.data_dir)),
+            "another gateway is serving the data directory",
+        )
+        refused_start(
+            cli("serve", "--port", str(server.port), "--data-dir", str(tmp_path / "second")),
+            f"127.0.0.1:{server.port} is in use",
+        )
+        assert httpx.get(server.url + "/healthz").status_code == 200  # the first one unharmed
+    finally:
+        server.stop()
