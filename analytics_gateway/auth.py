@@ -74,6 +74,9 @@ def credential_from(headers: Mapping[str, str]) -> str | None:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
+        raise Unauthenticated(
+            "the Authorization header must read 'Bearer <key>' (or send 'X-API-Key: <key>')"
+        )
     for name in ("x-api-key", "apikey", "api_key"):
         if lowered.get(name):
             return lowered[name].strip()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from analytics_gateway import __version__
 from analytics_gateway.auth import create_key, parse_scopes
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.backends.factory import build_config_store
@@ -21,6 +22,11 @@ from analytics_gateway.domain import Scope
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.quotas import Quotas, TenantQuotas, parse_assignments
 
+DATA_DIR_HELP = (
+    "the gateway's data directory, whose config store holds the keys "
+    "(ANALYTICS_DATA_DIR, default ./data; ANALYTICS_CONFIG_URL if the keys are in Redis)"
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -28,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Multi-tenant GraphQL analytics gateway. Every option also reads "
         "an ANALYTICS_<OPTION> environment variable (e.g. ANALYTICS_PORT).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the gateway (uvicorn)")
@@ -44,21 +51,23 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key; prints it on the last line")
-    create.add_argument("--tenant", required=True)
+    create.add_argument(
+        "--tenant", required=True, help="the tenant the key reads and writes (its only one)"
+    )
     create.add_argument(
         "--scopes",
         default="read",
         help="comma-separated: ingest (write points and events), read, write (alerts, "
         "dashboards, models, silences), admin (everything, channels and keys included)",
     )
-    create.add_argument("--description", default="")
-    create.add_argument("--data-dir")
+    create.add_argument("--description", default="", help="a note shown by `keys list`")
+    create.add_argument("--data-dir", help=DATA_DIR_HELP)
     listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
-    listing.add_argument("--tenant")
-    listing.add_argument("--data-dir")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    listing.add_argument("--data-dir", help=DATA_DIR_HELP)
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id; effective at once")
-    revoke.add_argument("key_id")
-    revoke.add_argument("--data-dir")
+    revoke.add_argument("key_id", help="the id `keys list` shows (not the secret)")
+    revoke.add_argument("--data-dir", help=DATA_DIR_HELP)
 
     quotas = sub.add_parser(
         "quotas", help="per-tenant rate limits and quotas (replicas see changes within 30 s)"

@@ -6,6 +6,8 @@ Every error body, REST or GraphQL, has one shape:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
@@ -17,7 +19,7 @@ from starlette.responses import Response
 from analytics_gateway.auth import authenticate, credential_from, require
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal, Scope
-from analytics_gateway.errors import BadUserInput, GatewayError
+from analytics_gateway.errors import BadUserInput, GatewayError, Unauthenticated
 from analytics_gateway.observability import client_error
 from analytics_gateway.services import Services
 
@@ -84,12 +86,23 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def _basic_password(encoded: str) -> str:
+    try:
+        _, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("the Basic credentials are not valid base64 'user:key'") from None
+    return password
+
+
 async def principal_of(request: Request, scope: Scope) -> Principal:
-    """The caller, if its key holds `scope` (InfluxDB clients' `Token` and `?p=` too)."""
+    """The caller, if its key holds `scope` (InfluxDB clients' `Token`, Basic with the
+    key as password, and `?p=` too)."""
     headers = dict(request.headers)
     auth = headers.get("authorization", "")
     if auth.lower().startswith("token "):  # InfluxDB v2 clients
         headers["authorization"] = "Bearer " + auth[6:]
+    elif auth.lower().startswith("basic "):  # v1 clients (Telegraf): user, and the key
+        headers["authorization"] = "Bearer " + _basic_password(auth[6:])
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
     services = services_of(request)
     principal = require(await authenticate(services.backends.config, key, services.keys), scope)

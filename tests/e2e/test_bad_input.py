@@ -6,6 +6,7 @@ and then reads back what the store holds for the tenant.
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -900,3 +901,41 @@ async def test_an_unexpected_error_is_a_coded_500_with_the_correlation_id(
     assert "boom in /srv/secret/module.py" in caplog.text  # for the operator, in the log
     # the gateway goes on answering
     assert (await gql.http.get("/healthz")).status_code == 200
+
+
+async def test_an_authorization_header_without_its_scheme_says_so(gql: GraphQLClient) -> None:
+    assert gql.key is not None
+    response = clean(
+        await gql.http.post(
+            "/graphql", json={"query": "{ viewer }"}, headers={"Authorization": gql.key}
+        )
+    )
+    assert response.status_code == 401
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "must read 'Bearer <key>'" in error["message"]
+
+
+async def test_influxdb_v1_clients_may_send_the_key_as_a_basic_password(
+    gql: GraphQLClient,
+) -> None:
+    assert gql.key is not None
+    line = f"basic_auth value=1 {now_ms() - 1000}"
+    for credentials in (f"telegraf:{gql.key}", f":{gql.key}"):
+        encoded = base64.b64encode(credentials.encode()).decode()
+        response = clean(
+            await gql.http.post(
+                "/write?precision=ms", content=line, headers={"Authorization": f"Basic {encoded}"}
+            )
+        )
+        assert response.status_code == 204, response.text
+    wrong = base64.b64encode(b"telegraf:agk_nope_nope").decode()
+    response = await gql.http.post(
+        "/write?precision=ms", content=line, headers={"Authorization": f"Basic {wrong}"}
+    )
+    assert response.status_code == 401
+    response = await gql.http.post(
+        "/write?precision=ms", content=line, headers={"Authorization": "Basic !!!"}
+    )
+    assert response.status_code == 401
+    assert "not valid base64" in response.text

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+import analytics_gateway
 from tests.servers import GatewayProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -166,3 +167,12 @@ def test_a_second_serve_on_one_directory_or_one_port_says_why(tmp_path: Path) ->
         assert httpx.get(server.url + "/healthz").status_code == 200  # the first one unharmed
     finally:
         server.stop()
+
+
+def test_version_and_help_say_what_they_should() -> None:
+    version = cli("--version")
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.strip() == f"analytics-gateway {analytics_gateway.__version__}"
+    listing = " ".join(cli("keys", "list", "--help").stdout.split())  # unwrapped
+    assert "only this tenant's keys" in listing
+    assert "config store holds the keys" in listing

@@ -222,7 +222,7 @@ async def test_field_error_with_graphql_response_json_is_a_200_partial_response(
         ({}, "missing credentials: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"),
         (
             {"Authorization": "Basic dXNlcjpwYXNz"},
-            "missing credentials: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            "the Authorization header must read 'Bearer <key>' (or send 'X-API-Key: <key>')",
         ),
         ({"Authorization": "Bearer not-a-key"}, "invalid API key"),
         ({"X-API-Key": "agk_0000_forged"}, "invalid or revoked API key"),
