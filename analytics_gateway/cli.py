@@ -97,7 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     fc = eval_sub.add_parser(
         "forecast", help="hold out a series' end: MASE and interval coverage vs seasonal naive"
     )
-    fc.add_argument("--csv", required=True, type=Path, help="time,value CSV (header optional)")
+    fc.add_argument(
+        "--csv",
+        required=True,
+        type=Path,
+        help="time,value CSV (header optional); times in ISO 8601 (UTC when no offset) "
+        "or epoch seconds or milliseconds (told apart by size)",
+    )
     fc.add_argument("--horizon", required=True, help="points to hold out, or a share: 10%%, 0.1")
     fc.add_argument("--model", default="auto", help="auto, ets, theta, ces, arima, seasonal_naive")
     fc.add_argument("--confidence", type=float, default=0.95, help="interval level (0.95)")

@@ -122,7 +122,8 @@ def run(path: Path, holdout: str, model: str = "auto", confidence: float = 0.95)
 
 
 def read_csv(path: Path) -> tuple[list[int], list[float]]:
-    """A ``time,value`` CSV (header optional); times are ISO 8601 (UTC) or epoch ms."""
+    """A ``time,value`` CSV (header optional); times are ISO 8601 (UTC when no offset)
+    or epoch numbers: seconds below 10^11 (before year 5138), milliseconds above."""
     timestamps: list[int] = []
     values: list[float] = []
     with path.open(newline="") as handle:
@@ -186,11 +187,18 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.3f}"
 
 
+EPOCH_SECONDS_BELOW = 1e11  # as seconds: year 5138; as milliseconds: 1973
+
+
 def _timestamp_ms(text: str, path: Path) -> int:
     try:
-        return int(float(text))
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise BadUserInput(f"{path}: bad timestamp {text!r}", parameter="csv")
+        return int(number * 1000) if abs(number) < EPOCH_SECONDS_BELOW else int(number)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

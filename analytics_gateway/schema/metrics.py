@@ -55,7 +55,10 @@ class Point:
 
 @strawberry.type(description="Statistics over the points of a series in the queried range.")
 class SeriesSummary:
-    count: int = strawberry.field(description="Number of points.")
+    count: int = strawberry.field(
+        description="Number of values in the series: its points, or its buckets when the "
+        "query has a step or an aggregation."
+    )
     min: float | None = strawberry.field(description="Smallest value; null when empty.")
     max: float | None = strawberry.field(description="Largest value; null when empty.")
     avg: float | None = strawberry.field(description="Mean value; null when empty.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,23 @@ def test_bad_holdout_names_the_horizon(text: str) -> None:
     with pytest.raises(BadUserInput) as caught:
         holdout_points(text, 293)
     assert caught.value.extensions["parameter"] == "horizon"
+
+
+def test_csv_times_in_seconds_milliseconds_or_iso_read_the_same(tmp_path: Path) -> None:
+    hours = range(5)
+    forms = {
+        "seconds": [str(1_700_000_000 + h * 3600) for h in hours],
+        "milliseconds": [str((1_700_000_000 + h * 3600) * 1000) for h in hours],
+        "iso": [
+            datetime.fromtimestamp(1_700_000_000 + h * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for h in hours
+        ],
+    }
+    read = {}
+    for name, times in forms.items():
+        path = tmp_path / f"{name}.csv"
+        path.write_text("time,value\n" + "".join(f"{t},{i}\n" for i, t in enumerate(times)))
+        read[name] = read_csv(path)
+    assert read["seconds"] == read["milliseconds"]
+    assert read["seconds"][0][1] - read["seconds"][0][0] == 3_600_000
+    assert read["iso"] == read["seconds"]
