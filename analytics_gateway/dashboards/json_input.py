@@ -7,7 +7,9 @@
      "variables": [{"name": "country", "optionsMetric": "song_plays",
                     "optionsLabel": "country"}]}
 
-or, for a dashboard of presets, {"widgets": ["system_health", "revenue"]}.
+or, for a dashboard of presets, {"widgets": ["system_health", "revenue"]}, or a
+dashboard as `GET /analytics/dashboards/{id}` returns it ("widgets" a list of
+objects), so one can be copied by posting what was read.
 """
 
 from __future__ import annotations
@@ -146,9 +148,25 @@ def _variable(value: Any) -> Variable:
     )
 
 
+def _document(doc: Mapping[str, Any]) -> DashboardSpec:
+    """A dashboard as `GET /analytics/dashboards/{id}` returns it (and GraphQL's
+    `definition`): full widgets with ids and positions, so what REST gives can be
+    posted back as it is (its `id`, `version`, `updatedAt` and widget data ignored)."""
+    try:
+        return DashboardSpec.from_document({**doc, "name": _text(doc, "name") or ""})
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise BadUserInput(
+            f"widgets: not a dashboard as GET /analytics/dashboards/{{id}} returns it ({detail})",
+            field="widgets",
+        ) from None
+
+
 def spec(body: Any) -> DashboardSpec:
     doc = _object(body, "body")
     presets = doc.get("widgets")
+    if isinstance(presets, list) and presets and all(isinstance(w, Mapping) for w in presets):
+        return _document(doc)
     if presets is not None and "components" not in doc:
         names = _strings(presets, "widgets")
         return catalogue.realtime_spec(list(names or ()), _text(doc, "name"))

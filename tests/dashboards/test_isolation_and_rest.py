@@ -93,6 +93,17 @@ async def test_rest_routes_create_list_and_read_with_data(
     bare = await client.get(f"/analytics/dashboards/{board['id']}?data=false", headers=headers)
     assert "data" not in bare.json()["widgets"][0]
 
+    # what GET returns, posted back as it is, is a copy
+    copied = await client.post("/analytics/dashboards", json=one.json(), headers=headers)
+    assert copied.status_code == 201, copied.text
+    copy = copied.json()
+    assert copy["id"] != board["id"]
+    assert copy["widgets"] == board["widgets"]
+    broken = {**bare.json(), "widgets": [{"type": "chart"}]}
+    refused = await client.post("/analytics/dashboards", json=broken, headers=headers)
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["field"] == "widgets"
+
     bad = await client.post(
         "/analytics/dashboards",
         json={"name": "x", "components": [{"type": "pie"}]},
