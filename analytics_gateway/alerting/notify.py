@@ -9,6 +9,7 @@ keeps one.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,11 +72,14 @@ def build(
 ) -> list[dict[str, Any]]:
     """One notification document per target of the rule."""
     alerts = [alert_item(rule, instances[k], True) for k in flush.firing if k in instances]
-    alerts += [
-        alert_item(rule, instances[k], False)
-        for k in flush.resolved
-        if k in instances and instances[k].state is not AlertState.FIRING
-    ]
+    for key in flush.resolved:
+        instance = instances.get(key)
+        if instance is None:
+            # its series went away and the rule forgot it; the key is its labels, and
+            # a resolve must still say what resolved
+            instance = Instance(key, json.loads(key), AlertState.NODATA, since_ms=now_ms)
+        if instance.state is not AlertState.FIRING:
+            alerts.append(alert_item(rule, instance, False))
     status = "firing" if flush.firing else "resolved"
     out = []
     for target in targets(rule, flush, newly_firing):

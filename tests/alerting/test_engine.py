@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, cast
 
 from analytics_gateway.alerting.engine import Advance, RuleState, advance
 from analytics_gateway.alerting.model import AlertRule, LabelMatcher, MatchOp, Silence
@@ -111,6 +112,18 @@ def test_series_that_disappear_go_nodata_then_are_forgotten() -> None:
     assert moved == [("FIRING", "NODATA", "QUEUED")]
     run.at(20, only_a)
     assert [i.labels["host"] for i in run.state.instances.values()] == ["a"]
+
+
+def test_a_resolve_says_what_resolved_even_once_its_series_is_forgotten() -> None:
+    run = Run(replace(RULE, for_ms=0, channels=("hook",), actions=()))
+    both = {canonical_labels({"host": h}): ({"host": h}, Outcome(Result.HOLDS, 1.0)) for h in "ab"}
+    run.at(0, both)
+    only_a = {k: v for k, v in both.items() if v[0]["host"] == "a"}
+    run.at(10, only_a)  # b: FIRING -> NODATA, queued behind the group interval
+    run.at(20, only_a)  # b forgotten
+    run.at(70, only_a)  # the group's next flush
+    alerts = cast(list[dict[str, Any]], run.sent[-1]["alerts"])
+    assert {a["labels"]["host"]: a["status"] for a in alerts} == {"a": "firing", "b": "resolved"}
 
 
 def test_repeat_and_silences() -> None:
