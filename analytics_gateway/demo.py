@@ -1,4 +1,6 @@
-"""Demo data: a week of realistic history for tenant `demo`, then live points every second.
+"""Demo data: a week of realistic history for tenant `demo`, then live points every second
+at the history's rates: gauges each second, per-minute counts once a minute, and as
+many plays an hour.
 
 Daily and weekly rhythms with noise: song plays per country, active users,
 revenue, conversion rate, request latency, error rate, CPU per host.
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 TENANT = "demo"
 STEP_MS = 60_000
+PLAYS_PER_HOUR = 200  # song_play events, in history and live alike
 HISTORY_MS = 7 * 86_400_000
 COUNTRIES = {"US": 1.0, "DE": 0.45, "GB": 0.4, "BR": 0.55, "JP": 0.35, "FR": 0.3}
 HOSTS = ("web-1", "web-2", "db-1")
@@ -44,7 +47,7 @@ def _weekly(ts_ms: int) -> float:
 
 
 def sample(ts_ms: int, rng: random.Random) -> Iterator[tuple[str, dict[str, str], float]]:
-    """All demo metrics at one instant."""
+    """All demo metrics at one instant; counts (plays, revenue) are per `STEP_MS`."""
     load = _daily(ts_ms) * _weekly(ts_ms)
     for country, weight in COUNTRIES.items():
         plays = max(0.0, weight * (400 + 900 * load) * rng.gauss(1, 0.06))
@@ -69,6 +72,26 @@ def history_points(end_ms: int, rng: random.Random) -> Iterator[MetricPoint]:
     for ts in range(start, end_ms, STEP_MS):
         for name, labels, value in sample(ts, rng):
             yield MetricPoint(TENANT, name, labels, ts, float(value))
+
+
+COUNTS = frozenset({"song_plays", "revenue"})  # per STEP_MS: summed, not averaged
+
+
+def live_sample(
+    ts_ms: int, previous_ms: int | None, rng: random.Random
+) -> list[tuple[str, dict[str, str], float]]:
+    """One live instant: the gauges every time, the per-minute counts only at the
+    first instant of each minute, so that live data has the history's density for
+    counts (a sum over a range stays a sum of minutes) and is live for the rest."""
+    new_minute = previous_ms is None or ts_ms // STEP_MS != previous_ms // STEP_MS
+    return [(n, labels, v) for n, labels, v in sample(ts_ms, rng) if new_minute or n not in COUNTS]
+
+
+def live_plays(interval_seconds: float, rng: random.Random) -> int:
+    """Plays in one live interval: `PLAYS_PER_HOUR` an hour on average."""
+    expected = PLAYS_PER_HOUR * interval_seconds / 3600
+    whole = int(expected)
+    return whole + (1 if rng.random() < expected - whole else 0)
 
 
 def play_events(ts_ms: int, count: int, rng: random.Random) -> list[RawEvent]:
@@ -144,7 +167,7 @@ class Demo:
         await self._store.write_batch(PointBatch.of(TENANT, batch))
         for hour in range(24, 0, -1):
             ts = end - hour * 3_600_000
-            await self._ingest.ingest_events(TENANT, play_events(ts, 200, self._rng))
+            await self._ingest.ingest_events(TENANT, play_events(ts, PLAYS_PER_HOUR, self._rng))
         log.info("demo tenant seeded with a week of history")
 
     async def _seed_alerts(self) -> None:
@@ -157,14 +180,20 @@ class Demo:
     async def publish_live(self, interval_seconds: float = 1.0) -> None:
         """Fresh points for every demo series (and a few plays) each interval."""
         rng = self._rng
+        previous: int | None = None
         while True:
             ts = self._clock()
             points = [
-                MetricPoint(TENANT, n, labels, ts, float(v)) for n, labels, v in sample(ts, rng)
+                MetricPoint(TENANT, n, labels, ts, float(v))
+                for n, labels, v in live_sample(ts, previous, rng)
             ]
+            previous = ts
+            # as many plays an hour as the history has
+            plays = live_plays(interval_seconds, rng)
             try:
                 await self._ingest.store_batch(PointBatch.of(TENANT, points))
-                await self._ingest.ingest_events(TENANT, play_events(ts, rng.randint(1, 5), rng))
+                if plays:
+                    await self._ingest.ingest_events(TENANT, play_events(ts, plays, rng))
             except Exception:
                 log.exception("demo publisher failed; retrying")
             await asyncio.sleep(interval_seconds)
