@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 
-from analytics_gateway.errors import BadUserInput
+from analytics_gateway.errors import BadUserInput, quote_input
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 _PATTERN = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -29,10 +29,7 @@ def parse_duration_ms(text: str, *, field: str = "duration") -> int:
         raise BadUserInput(f"{field}: {text!r} is shorter than 1ms, the finest step", field=field)
     if not math.isfinite(value) or value > MAX_DURATION_MS:
         raise BadUserInput(
-            f"{field}: {_short(text)} is longer than the 36500d (100 years) allowed", field=field
+            f"{field}: {quote_input(text)} is longer than the 36500d (100 years) allowed",
+            field=field,
         )
     return int(value)
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")

@@ -25,6 +25,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 
+def quote_input(text: str, limit: int = 40) -> str:
+    """A client's text as an error message quotes it: `repr`, cut to `limit` characters
+    (a 400-digit number need not come back whole)."""
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3] + "...")
+
+
 class GatewayError(Exception):
     code: ClassVar[str] = "INTERNAL_SERVER_ERROR"
     http_status: ClassVar[int] = 500

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics_gateway.domain import Rejection
-from analytics_gateway.errors import BadUserInput
+from analytics_gateway.errors import BadUserInput, quote_input
 
 # nanoseconds per unit, for the precisions both v1 and v2 write APIs accept
 _PRECISION_NS = {
@@ -205,20 +205,16 @@ def _field_value(raw: str) -> float:
         low, high = _INT64 if raw[-1] == "i" else _UINT64
         if not low <= int(raw[:-1]) <= high:
             kind = "a 64-bit integer" if raw[-1] == "i" else "a 64-bit unsigned integer"
-            raise ValueError(f"field value {_short(raw)} is out of range for {kind}")
+            raise ValueError(f"field value {quote_input(raw)} is out of range for {kind}")
         return float(int(raw[:-1]))
     if _is_float(raw):
         return float(raw)  # finite or not: ingest refuses what is not finite
-    raise ValueError(f"invalid field value {_short(raw)}")
+    raise ValueError(f"invalid field value {quote_input(raw)}")
 
 
 def _number(raw: str) -> float:
     """The value of a field: floats as they come, anything else by `_field_value`."""
     return float(raw) if _is_float(raw) else _field_value(raw)
-
-
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def _series(key: str) -> tuple[str, dict[str, str]]:
@@ -254,10 +250,10 @@ def _series(key: str) -> tuple[str, dict[str, str]]:
 
 def _timestamp_ms(text: str, ns_per_unit: int) -> int:
     if not _is_integer(text):
-        raise ValueError(f"invalid timestamp {_short(text)}")
+        raise ValueError(f"invalid timestamp {quote_input(text)}")
     stamp_ns = int(text) * ns_per_unit
     if not _NANOS[0] <= stamp_ns <= _NANOS[1]:
-        raise ValueError(f"timestamp {_short(text)} is out of range (years 1677 to 2262)")
+        raise ValueError(f"timestamp {quote_input(text)} is out of range (years 1677 to 2262)")
     return stamp_ns // 1_000_000
 
 
@@ -416,7 +412,7 @@ def parse_body(body: str, precision: str | None) -> tuple[ParsedBody, list[Rejec
                     else _timestamp_ms(stamp, ns_per_unit)
                 )
                 if timestamp_ms is not None and timestamp_ms > _MAX_MS:
-                    raise ValueError(f"timestamp {_short(stamp)} is out of range")
+                    raise ValueError(f"timestamp {quote_input(stamp)} is out of range")
                 if "," not in field_text and key in measurements:
                     # the commonest line of all: a known series with one field
                     name, sep, raw = field_text.partition("=")
