@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +20,19 @@ class _TooLarge(Exception):
 
 
 log = logging.getLogger(__name__)
+
+
+async def _send_error(send: Send, status: int, message: str, extensions: dict[str, Any]) -> None:
+    """A whole JSON error response, from middleware (below any route's own answers)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    body = orjson.dumps(error_body(message, extensions))
+    await send({"type": "http.response.body", "body": body})
 
 
 class UnexpectedErrors:
@@ -51,18 +65,12 @@ class UnexpectedErrors:
             log.exception("unexpected error answering %s %s", scope.get("method"), scope["path"])
             if started:
                 raise  # half an answer sent: only closing the connection can say so
-            body = error_body(
+            await _send_error(
+                send,
+                500,
                 f"Internal server error (correlation id {rid})",
                 {"code": "INTERNAL_SERVER_ERROR", "correlationId": rid},
             )
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json")],
-                }
-            )
-            await send({"type": "http.response.body", "body": orjson.dumps(body)})
 
 
 class BodySizeLimit:
@@ -73,20 +81,12 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def _reject(self, send: Send) -> None:
-        body = orjson.dumps(
-            error_body(
-                f"request body exceeds {self.max_bytes} bytes",
-                {"code": "BAD_USER_INPUT", "limit": self.max_bytes},
-            )
+        await _send_error(
+            send,
+            413,
+            f"request body exceeds {self.max_bytes} bytes",
+            {"code": "BAD_USER_INPUT", "limit": self.max_bytes},
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
