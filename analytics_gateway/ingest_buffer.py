@@ -69,6 +69,18 @@ def encode_points(batch: PointBatch) -> bytes:
     )
 
 
+def points_of(item: dict[str, Any]) -> PointBatch:
+    """The batch `encode_points` wrote (its payload, parsed)."""
+    return PointBatch(
+        item["tenant"],
+        names=item["names"],
+        labels=item["labels"],
+        label_keys=item["label_keys"],
+        timestamps=item["timestamps"],
+        values=item["values"],
+    )
+
+
 def encode_events(events: Sequence[Event]) -> bytes:
     return orjson.dumps(
         {
@@ -219,14 +231,7 @@ class IngestBuffer:
         """Write one entry to its store; the batch when it held points."""
         item = orjson.loads(payload)
         if item["kind"] == "points":
-            batch = PointBatch(
-                item["tenant"],
-                names=item["names"],
-                labels=item["labels"],
-                label_keys=item["label_keys"],
-                timestamps=item["timestamps"],
-                values=item["values"],
-            )
+            batch = points_of(item)
             await self._metrics.write_batch(batch)
             return batch
         await self._events.write_events(

@@ -35,7 +35,7 @@ from analytics_gateway.domain import (
     canonical_labels,
 )
 from analytics_gateway.errors import BackendUnavailable, QueryTooComplex
-from analytics_gateway.ingest_buffer import encode_points
+from analytics_gateway.ingest_buffer import encode_points, points_of
 from tests.conftest import backend_calls
 from tests.fixtures.influxdb import InfluxServer, influx_server
 
@@ -613,15 +613,7 @@ def test_a_batch_has_the_same_fingerprint_after_the_ingest_buffer() -> None:
     """The buffer stores a batch as lists and rebuilds it: still the same batch."""
     points = [MetricPoint(TENANT, "m", {"h": f"h{i % 3}"}, T0 + i, i / 3) for i in range(50)]
     batch = PointBatch.of(TENANT, points)
-    item = orjson.loads(encode_points(batch))
-    rebuilt = PointBatch(
-        item["tenant"],
-        names=item["names"],
-        labels=item["labels"],
-        label_keys=item["label_keys"],
-        timestamps=item["timestamps"],
-        values=item["values"],
-    )
+    rebuilt = points_of(orjson.loads(encode_points(batch)))
     same = batch_fingerprint(TENANT, rebuilt.columns())
     assert batch_fingerprint(TENANT, batch.columns()) == same
     moved = PointBatch.of(TENANT, [*points[1:], points[0]])
