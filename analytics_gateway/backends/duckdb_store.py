@@ -159,25 +159,14 @@ class DuckDBStore:
         )
 
         fingerprint = batch_fingerprint(batch.tenant, columns)
-        now = int(time.time() * 1000)
 
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
                 cur.execute("BEGIN TRANSACTION")
                 try:
-                    first = cur.execute(
-                        "INSERT OR IGNORE INTO written_batches VALUES (?, ?) RETURNING 1",
-                        [fingerprint, now],
-                    ).fetchall()
-                    if not first:  # this very batch is stored already: a retry
+                    if not self._first_write(cur, fingerprint):
                         cur.execute("ROLLBACK")
                         return
-                    self._writes += 1
-                    if self._writes % PRUNE_EVERY == 0:
-                        cur.execute(
-                            "DELETE FROM written_batches WHERE written_ms < ?",
-                            [now - REMEMBER_BATCHES_MS],
-                        )
                     if pending:
                         cur.register("incoming_series", new_series)
                         cur.execute("INSERT OR IGNORE INTO series SELECT * FROM incoming_series")
@@ -192,6 +181,22 @@ class DuckDBStore:
 
         await self._run("write_points", write)
         self._uncommitted.difference_update(p[0] for p in pending)
+
+    def _first_write(self, cur: duckdb.DuckDBPyConnection, fingerprint: bytes) -> bool:
+        """Inside a write's transaction (and the write lock): note the batch, and say
+        whether it is new; False means it is stored already and this is a retry.
+        Every `PRUNE_EVERY` writes, fingerprints older than a day are dropped."""
+        now = int(time.time() * 1000)
+        first = cur.execute(
+            "INSERT OR IGNORE INTO written_batches VALUES (?, ?) RETURNING 1", [fingerprint, now]
+        ).fetchall()
+        if first:
+            self._writes += 1
+            if self._writes % PRUNE_EVERY == 0:
+                cur.execute(
+                    "DELETE FROM written_batches WHERE written_ms < ?", [now - REMEMBER_BATCHES_MS]
+                )
+        return bool(first)
 
     def _assign_series(
         self, columns: BatchColumns, tenant: str
@@ -355,18 +360,14 @@ class DuckDBStore:
         digest = hashlib.blake2b(b"events\x1f", digest_size=16)
         for event in events:  # ids are the events' identity (hashes of them, when timed)
             digest.update(f"{event.tenant}\x1f{event.event_id}\x1e".encode())
-        fingerprint, now = digest.digest(), int(time.time() * 1000)
+        fingerprint = digest.digest()
 
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
                 cur.execute("BEGIN TRANSACTION")
                 cur.register("incoming_events", table)
                 try:
-                    first = cur.execute(
-                        "INSERT OR IGNORE INTO written_batches VALUES (?, ?) RETURNING 1",
-                        [fingerprint, now],
-                    ).fetchall()
-                    if first:  # else this very batch is stored already: a retry
+                    if self._first_write(cur, fingerprint):
                         cur.execute("INSERT INTO events SELECT * FROM incoming_events")
                     cur.execute("COMMIT")
                 except Exception:
