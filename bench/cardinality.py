@@ -16,7 +16,6 @@ takes rather than where the default (5 s) would cut it off.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from bench.common import (
     say,
     section,
 )
-from bench.ingest import influx_config
+from bench.ingest import influxd_server
 
 ERROR_MARKER = b'"errors"'
 QUERIES = {
@@ -96,17 +95,10 @@ def run(options: CardinalityOptions, workdir: Path) -> list[Comparison]:
         f"10. cardinality: {options.series:,} series x {options.points} points, InfluxDB "
         f"against the embedded store, {options.requests} requests each"
     )
-    influxd = shutil.which("influxd")
-    if influxd is None:
-        raise RuntimeError("influxd is not installed (Debian package `influxdb`)")
     logs = workdir / "logs"
-    http_port, rpc_port = free_port(), free_port()
-    conf = influx_config(workdir / "cardinality_influx", http_port, rpc_port)
-    influx_base = f"http://127.0.0.1:{http_port}"
-    influx = ServerProcess(
-        "influxd", [influxd, "-config", str(conf)], log=logs / "influxd_cardinality.log",
-        ready_urls=[f"{influx_base}/ping"],
-    )  # fmt: skip
+    influx, http_port = influxd_server(
+        workdir / "cardinality_influx", logs / "influxd_cardinality.log"
+    )
     slow = {"ANALYTICS_BACKEND_TIMEOUT_SECONDS": "60", "ANALYTICS_REQUEST_TIMEOUT_SECONDS": "120"}
     gateways: dict[str, tuple[ServerProcess, str, str]] = {}
     for name, extra in (

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +44,15 @@ from bench.common import (
     section,
     timed,
 )
-from bench.ingest import DATABASE, MEASUREMENTS, Target, gateway_count, make_batches, send_all
-from bench.ingest import influx_config as _influx_config
+from bench.ingest import (
+    DATABASE,
+    MEASUREMENTS,
+    Target,
+    gateway_count,
+    influxd_server,
+    make_batches,
+    send_all,
+)
 
 GATEWAY_DATABASE = "gateway"
 QUERY_METRIC = "bench_cpu"
@@ -220,17 +226,9 @@ def run(options: InfluxOptions, workdir: Path, profile_dir: Path | None) -> list
         f" (c={options.concurrency}); query {options.series} x {options.series_points} points,"
         f" {options.requests} requests each"
     )
-    influxd = shutil.which("influxd")
-    if influxd is None:
-        raise RuntimeError("influxd is not installed (Debian package `influxdb`)")
     logs = workdir / "logs"
-    http_port, rpc_port = free_port(), free_port()
-    conf = _influx_config(workdir / "influx_backend", http_port, rpc_port)
+    influx, http_port = influxd_server(workdir / "influx_backend", logs / "influxd_backend.log")
     influx_base = f"http://127.0.0.1:{http_port}"
-    influx = ServerProcess(
-        "influxd", [influxd, "-config", str(conf)], log=logs / "influxd_backend.log",
-        ready_urls=[f"{influx_base}/ping"],
-    )  # fmt: skip
     data_dir = workdir / "influx_gateway"
     key = run_async(make_key(data_dir, "ingest,read,write"))
     port = free_port()

@@ -128,6 +128,23 @@ bind-address = "127.0.0.1:{rpc_port}"
     return path
 
 
+def influxd_server(root: Path, log: Path) -> tuple[ServerProcess, int]:
+    """Debian's influxd on its own dirs under `root` and free loopback ports (not yet
+    started): the process, and its HTTP port."""
+    influxd = shutil.which("influxd")
+    if influxd is None:
+        raise RuntimeError("influxd is not installed (Debian package `influxdb`)")
+    http_port, rpc_port = free_port(), free_port()
+    conf = influx_config(root, http_port, rpc_port)
+    server = ServerProcess(
+        "influxd",
+        [influxd, "-config", str(conf)],
+        log=log,
+        ready_urls=[f"http://127.0.0.1:{http_port}/ping"],
+    )
+    return server, http_port
+
+
 def influx_count(base: str) -> int:
     q = f"SELECT count(value) FROM {','.join(MEASUREMENTS)}"
     response = httpx.get(f"{base}/query", params={"db": DATABASE, "q": q}, trust_env=False)
@@ -173,25 +190,15 @@ def run(options: IngestOptions, workdir: Path, profile_dir: Path | None) -> list
         f"2. line protocol ingest: {options.points:,} points in batches of {options.batch:,}, "
         f"concurrency {options.concurrency}"
     )
-    influxd = shutil.which("influxd")
-    if influxd is None:
-        raise RuntimeError("influxd is not installed (Debian package `influxdb`)")
+    logs = workdir / "logs"
+    influx, influx_port = influxd_server(workdir / "influxdb", logs / "influxd.log")
+    influx_base = f"http://127.0.0.1:{influx_port}"
     base_ms = int(time.time() * 1000) - options.points - 60_000
     bodies = make_batches(options.points, options.batch, base_ms, MEASUREMENTS)
     [warmup] = make_batches(options.batch, options.batch, base_ms, ["warmup"])[:1]
     say(f"{len(bodies)} bodies, {sum(map(len, bodies)) / 1e6:.1f} MB, e.g. {bodies[0][:60]!r}")
-    logs = workdir / "logs"
 
     # influxd
-    http_port, rpc_port = free_port(), free_port()
-    conf = influx_config(workdir / "influxdb", http_port, rpc_port)
-    influx_base = f"http://127.0.0.1:{http_port}"
-    influx = ServerProcess(
-        "influxd",
-        [influxd, "-config", str(conf)],
-        log=logs / "influxd.log",
-        ready_urls=[f"{influx_base}/ping"],
-    )
     with influx:
         httpx.post(
             f"{influx_base}/query", params={"q": f"CREATE DATABASE {DATABASE}"}, trust_env=False
