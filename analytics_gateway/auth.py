@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.domain import ApiKeyRecord, Principal, Scope
 from analytics_gateway.errors import BadUserInput, Forbidden, Unauthenticated
-from analytics_gateway.key_memory import KeyMemory
+from analytics_gateway.key_memory import KeyLookup
 
 KEY_PREFIX = "agk_"
 _TENANT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -83,21 +83,16 @@ def credential_from(headers: Mapping[str, str]) -> str | None:
     return None
 
 
-async def authenticate(
-    store: ConfigStore, key: str | None, memory: KeyMemory | None = None
-) -> Principal:
-    """The key's principal; with `memory`, through a config-store outage too."""
+async def authenticate(keys: KeyLookup, key: str | None) -> Principal:
+    """The key's principal, looked up in `keys`: the config store, or the app's
+    `KeyMemory` over it (which also answers through a config-store outage)."""
     if not key:
         raise Unauthenticated(
             "missing credentials: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
         )
     if not key.startswith(KEY_PREFIX):
         raise Unauthenticated("invalid API key")
-    secret_hash = hash_key(key)
-    if memory is not None:
-        record = await memory.lookup(store, secret_hash)
-    else:
-        record = await store.key_by_hash(secret_hash)
+    record = await keys.key_by_hash(hash_key(key))
     if record is None or record.revoked:
         raise Unauthenticated("invalid or revoked API key")
     return Principal(tenant=record.tenant, key_id=record.key_id, scopes=record.scopes)

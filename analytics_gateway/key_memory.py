@@ -20,8 +20,8 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
-from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.domain import ApiKeyRecord
 from analytics_gateway.errors import BackendUnavailable
 
@@ -30,14 +30,24 @@ log = logging.getLogger(__name__)
 MAX_REMEMBERED = 100_000
 
 
+class KeyLookup(Protocol):
+    """What authentication reads keys from: the config store, or `KeyMemory` over it."""
+
+    async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
+
+
 class KeyMemory:
+    """The config store's key lookup, remembering what it verified (see above)."""
+
     def __init__(
         self,
+        store: KeyLookup,
         remember_seconds: float = 60.0,
         probe_seconds: float = 0.5,
         ask_seconds: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._store = store
         self._remember = remember_seconds
         self._probe_every = probe_seconds
         self._ask = ask_seconds
@@ -50,16 +60,16 @@ class KeyMemory:
         """Whether the store failed lately and has not answered since."""
         return self._probe is not None
 
-    async def lookup(self, store: ConfigStore, secret_hash: str) -> ApiKeyRecord | None:
+    async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
         """The store's record for the key, or a recent one if the store cannot say."""
         if self._probe is not None:
             return self._recent(secret_hash, None)
         try:
-            record = await self._ask_store(store, secret_hash)
+            record = await self._ask_store(secret_hash)
         except (BackendUnavailable, TimeoutError) as exc:
             log.warning("config store unreachable; keys verified lately still pass: %s", exc)
             if self._probe is None:
-                self._probe = asyncio.create_task(self._until_back(store, secret_hash))
+                self._probe = asyncio.create_task(self._until_back(secret_hash))
             return self._recent(secret_hash, exc)
         self._keep(secret_hash, record)
         return record
@@ -75,16 +85,16 @@ class KeyMemory:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe
 
-    async def _ask_store(self, store: ConfigStore, secret_hash: str) -> ApiKeyRecord | None:
+    async def _ask_store(self, secret_hash: str) -> ApiKeyRecord | None:
         async with asyncio.timeout(self._ask):
-            return await store.key_by_hash(secret_hash)
+            return await self._store.key_by_hash(secret_hash)
 
-    async def _until_back(self, store: ConfigStore, secret_hash: str) -> None:
+    async def _until_back(self, secret_hash: str) -> None:
         try:
             while True:
                 await asyncio.sleep(self._probe_every)
                 try:
-                    await self._ask_store(store, secret_hash)
+                    await self._ask_store(secret_hash)
                 except (BackendUnavailable, TimeoutError):
                     continue
                 log.info("config store answers again; keys are checked with it again")

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from analytics_gateway.alerting.metrics import AlertMetrics
@@ -55,8 +55,8 @@ class Services:
     quotas: Quotas
     clock: Callable[[], int]
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
-    keys: KeyMemory = field(default_factory=KeyMemory)
-    """Keys verified lately: authentication through a config-store blip."""
+    keys: KeyMemory
+    """The config store's keys, remembered: authentication through a store blip."""
 
 
 async def start_services(
@@ -120,7 +120,7 @@ async def start_services(
         reads=Reads(backends.metrics, backends.events, backends.prometheus),
         quotas=quotas,
         clock=clock,
-        keys=KeyMemory(ask_seconds=min(2.0, settings.backend_timeout_seconds)),
+        keys=KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds)),
     )
     stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:

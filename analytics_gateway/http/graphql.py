@@ -108,7 +108,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     try:
                         key = credential_from(request.headers)
                         services = services_of(request)
-                        principal = await authenticate(services.backends.config, key, services.keys)
+                        principal = await authenticate(services.keys, key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
                     except GatewayError as exc:
@@ -143,9 +143,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         params = {str(k): v for k, v in (context.connection_params or {}).items()}
         headers = {k: v for k, v in params.items() if isinstance(v, str)}
         try:
-            principal = await authenticate(
-                context.services.backends.config, credential_from(headers), context.services.keys
-            )
+            principal = await authenticate(context.services.keys, credential_from(headers))
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
             message, _ = client_error(exc)

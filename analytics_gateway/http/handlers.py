@@ -105,7 +105,7 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
         headers["authorization"] = "Bearer " + _basic_password(auth[6:])
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
     services = services_of(request)
-    principal = require(await authenticate(services.backends.config, key, services.keys), scope)
+    principal = require(await authenticate(services.keys, key), scope)
     await services.quotas.admit_request(principal.tenant)
     held: contextlib.AsyncExitStack | None = getattr(request.state, "held", None)
     if held is not None:  # a route behind `guarded`: one of the tenant's request slots

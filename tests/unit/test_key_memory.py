@@ -8,11 +8,9 @@ moves time by hand.
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 import pytest
 
-from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.domain import ApiKeyRecord, Scope
 from analytics_gateway.errors import BackendUnavailable
 from analytics_gateway.key_memory import KeyMemory
@@ -38,33 +36,31 @@ class Store:
 async def test_a_verified_key_passes_for_a_while_then_not() -> None:
     now = [0.0]
     store = Store()
-    memory = KeyMemory(remember_seconds=60, probe_seconds=3600, clock=lambda: now[0])
-    config = cast(ConfigStore, store)
+    memory = KeyMemory(store, remember_seconds=60, probe_seconds=3600, clock=lambda: now[0])
     try:
-        assert await memory.lookup(config, "h1") == RECORD
+        assert await memory.key_by_hash("h1") == RECORD
         store.down = True
         now[0] = 59.0
-        assert await memory.lookup(config, "h1") == RECORD
+        assert await memory.key_by_hash("h1") == RECORD
         asked = store.asked
-        assert await memory.lookup(config, "h1") == RECORD
+        assert await memory.key_by_hash("h1") == RECORD
         assert store.asked == asked  # failing: requests do not wait on the store
         with pytest.raises(BackendUnavailable, match="not verified lately"):
-            await memory.lookup(config, "h2")
+            await memory.key_by_hash("h2")
         now[0] = 61.0
         with pytest.raises(BackendUnavailable, match="not verified lately"):
-            await memory.lookup(config, "h1")
+            await memory.key_by_hash("h1")
     finally:
         await memory.close()
 
 
 async def test_once_the_store_answers_its_word_counts_again() -> None:
     store = Store()
-    memory = KeyMemory(probe_seconds=0.01)
-    config = cast(ConfigStore, store)
+    memory = KeyMemory(store, probe_seconds=0.01)
     try:
-        assert await memory.lookup(config, "h1") == RECORD
+        assert await memory.key_by_hash("h1") == RECORD
         store.down = True
-        assert await memory.lookup(config, "h1") == RECORD
+        assert await memory.key_by_hash("h1") == RECORD
         assert memory.store_failing
         store.records = {}  # revoked meanwhile (another replica, or a restore)
         store.answered.clear()
@@ -72,9 +68,9 @@ async def test_once_the_store_answers_its_word_counts_again() -> None:
         await asyncio.wait_for(memory.until_store_answers(), 30)
         assert store.answered.is_set()
         assert not memory.store_failing
-        assert await memory.lookup(config, "h1") is None
+        assert await memory.key_by_hash("h1") is None
         store.down = True
         with pytest.raises(BackendUnavailable):  # and it is forgotten
-            await memory.lookup(config, "h1")
+            await memory.key_by_hash("h1")
     finally:
         await memory.close()
