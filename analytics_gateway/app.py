@@ -16,11 +16,11 @@ from typing import TypedDict
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
 
 from analytics_gateway.config import Settings
 from analytics_gateway.heap import freeze_startup_heap
 from analytics_gateway.http import alerts, dashboards, graphql, metrics, ml, operations, pages
+from analytics_gateway.http.compression import Compression
 from analytics_gateway.http.middleware import (
     BodySizeLimit,
     CorrelationIdMiddleware,
@@ -118,7 +118,7 @@ def create_app(
             Middleware(UnexpectedErrors),
             Middleware(BodySizeLimit, max_bytes=limits.max_body_bytes),
             # level 5: within 3% of level 9's size on series JSON, at half the CPU
-            Middleware(GZipMiddleware, minimum_size=1024, compresslevel=5),
+            Middleware(Compression, minimum_size=1024, compresslevel=5),
         ],
     )
     app.state.gateway = gateway
