@@ -13,7 +13,12 @@ import { gatewayConfig, graphqlUrls } from "./config.js";
 
 const config = gatewayConfig();
 const urls = graphqlUrls(config);
-const http = createGraphiQLFetcher({ url: urls.http });
+// demo mode only: the demo tenant's key, so queries work at once. It is also the
+// fetcher's default, under whatever the Headers editor holds: GraphiQL fetches the
+// schema on load without the editor's headers, and the gateway answers
+// introspection only to a key.
+const demoHeaders = config.demoKey ? { Authorization: `Bearer ${config.demoKey}` } : {};
+const http = createGraphiQLFetcher({ url: urls.http, headers: demoHeaders });
 
 const EXAMPLE = `# Dashboards of your tenant, with every widget's data in one request
 {
@@ -56,14 +61,13 @@ function subscribe(params, headers) {
 }
 
 function fetcher(params, options) {
-  if (isSubscription(params)) return subscribe(params, options?.headers ?? {});
+  if (isSubscription(params)) return subscribe(params, { ...demoHeaders, ...options?.headers });
   return http(params, options);
 }
 
 const props = { fetcher, defaultQuery: EXAMPLE, isHeadersEditorEnabled: true };
 if (config.demoKey) {
-  // demo mode only: the demo tenant's key, so queries work at once
-  props.headers = JSON.stringify({ Authorization: `Bearer ${config.demoKey}` }, null, 2);
+  props.headers = JSON.stringify(demoHeaders, null, 2);
   props.shouldPersistHeaders = false;
   props.defaultEditorToolsVisibility = "headers";
 }

@@ -149,11 +149,29 @@ async def test_graphiql_works_offline_with_the_demo_key(
     page.on("requestfailed", lambda request: failed.append(request.url))
     refused = csp_violations(page)
 
+    introspections: list[str | None] = []
+    page.on(
+        "request",
+        lambda request: (
+            introspections.append(request.headers.get("authorization"))
+            if "__schema" in (request.post_data or "")
+            else None
+        ),
+    )
+
     await page.goto(demo_gateway.url + "/graphql")
     editor = page.locator(".graphiql-query-editor .CodeMirror")
     await expect(editor).to_be_visible()
     headers = page.locator(".graphiql-editor-tool .CodeMirror").last
     await expect(headers).to_contain_text(f"Bearer {demo_gateway.key}")
+    # the schema is there on first load, without a re-fetch: the docs list its root types
+    await page.get_by_role("button", name="Show Documentation Explorer").click()
+    docs = page.locator(".graphiql-doc-explorer")
+    await expect(docs).to_contain_text("Query")
+    await expect(docs).to_contain_text("Subscription")
+    await expect(page.locator(".graphiql-doc-explorer")).not_to_contain_text("Error fetching")
+    assert introspections, "GraphiQL fetched no schema"
+    assert all(value == f"Bearer {demo_gateway.key}" for value in introspections), introspections
 
     await editor.evaluate(
         """(node) => node.CodeMirror.setValue(
