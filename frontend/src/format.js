@@ -35,6 +35,20 @@ export const PALETTE = [
   "#42c6c6", "#e0c04a", "#d783c0", "#8fa3b8", "#7fcf4e",
 ];
 
+// `$name` or `${name}`, as in widget queries (analytics_gateway/dashboards/variables.py)
+const VARIABLE_REF = /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+// A title with the dashboard's variables put in: an empty value (every value) reads
+// "All"; a name that is no variable of the dashboard stays as written.
+export function interpolate(text, variables) {
+  const values = new Map(variables.map((v) => [v.name, v.value]));
+  return text.replace(VARIABLE_REF, (ref, braced, bare) => {
+    const name = braced ?? bare;
+    if (!values.has(name)) return ref;
+    return values.get(name) || "All";
+  });
+}
+
 export function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;

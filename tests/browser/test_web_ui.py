@@ -117,11 +117,14 @@ async def test_demo_dashboard_renders_and_updates_live(
     await page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 20_000
 
-    # a variable narrows every widget that refers to it
+    # a variable narrows every widget that refers to it, and titles name its value
+    plays = page.locator(".widget-title", has_text="Song plays per minute (")
+    await expect(plays).to_have_text("Song plays per minute (All)")
     await page.select_option('select[data-variable="country"]', "DE")
     table = page.locator('[data-widget-type="TABLE"] tbody tr')
     await expect(table).to_have_count(1)
     await expect(table.locator("td").first).to_have_text("DE")
+    await expect(plays).to_have_text("Song plays per minute (DE)")
     assert "var.country=DE" in page.url
     # and the time range picker re-reads the dashboard for the new range
     await page.select_option("#time-range", "6h")

@@ -1,5 +1,5 @@
 // One dashboard: the grid of widgets, the time range and variable pickers, live updates.
-import { element } from "../format.js";
+import { element, interpolate } from "../format.js";
 import { DASHBOARD, UPDATES } from "../queries.js";
 import { rendererFor } from "../widgets/index.js";
 
@@ -37,7 +37,7 @@ function widgetErrors(errors) {
 }
 
 class WidgetView {
-  constructor(widget) {
+  constructor(widget, variables) {
     this.widget = widget;
     this.renderer = null;
     this.typename = null;
@@ -47,7 +47,7 @@ class WidgetView {
     this.root.dataset.widgetType = widget.type;
     this.root.style.gridColumn = `${p.x + 1} / span ${p.w}`;
     this.root.style.gridRow = `${p.y + 1} / span ${p.h}`;
-    this.title = element("h2", "widget-title", widget.title);
+    this.title = element("h2", "widget-title", interpolate(widget.title, variables));
     this.body = element("div", "widget-body");
     this.error = element("p", "error widget-error");
     this.error.hidden = true;
@@ -121,7 +121,7 @@ export class DashboardView {
     const grid = element("div", "grid");
     grid.style.gridAutoRows = `${ROW_HEIGHT}px`;
     dashboard.widgets.forEach((widget, index) => {
-      const view = new WidgetView(widget);
+      const view = new WidgetView(widget, dashboard.variables);
       this.widgets.set(widget.id, view);
       grid.append(view.root);
       // rendered once in the document, so charts know their size
