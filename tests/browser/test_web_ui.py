@@ -200,3 +200,49 @@ async def test_graphiql_works_offline_with_the_demo_key(
     assert any("cdn.example.invalid" in message for message in refused), refused
     assert offline.blocked == []
     await context.close()
+
+
+CHART_HEIGHTS = """() => [...document.querySelectorAll('.widget .chart canvas')]
+  .map((canvas) => Math.round(canvas.getBoundingClientRect().height))"""
+
+
+async def _settled_heights(page: Page) -> list[int]:
+    """Chart heights once two looks 300 ms apart agree (resizes run after layout)."""
+    previous: list[int] = []
+    for _ in range(100):
+        heights: list[int] = await page.evaluate(CHART_HEIGHTS)
+        if heights and heights == previous:
+            return heights
+        previous = heights
+        await page.wait_for_timeout(300)
+    raise AssertionError(f"chart heights never settled: {previous}")
+
+
+async def test_charts_fill_their_panels_again_after_navigating_and_resizing(
+    browser: Browser, demo_gateway: DemoGateway
+) -> None:
+    context = await browser.new_context(viewport={"width": 1400, "height": 1400})
+    await cut_off_from_the_internet(context)
+    page = await context.new_page()
+    await page.goto(demo_gateway.url + "/")
+    await page.click("#login button[type=submit]")
+    await page.get_by_role("link", name=DEMO_NAME).click()
+    await expect(page.locator(DATA_WIDGETS).first).to_have_attribute("data-state", "ready")
+    first = await _settled_heights(page)
+    assert len(first) >= 3, first
+    assert min(first) > 150, first
+
+    for _ in range(2):  # to the list and back
+        await page.go_back()
+        await expect(page.get_by_role("link", name=DEMO_NAME)).to_be_visible()
+        await page.go_forward()
+        await expect(page.locator(DATA_WIDGETS).first).to_have_attribute("data-state", "ready")
+        assert await _settled_heights(page) == first
+
+    # narrower: legends wrap and take more of each panel; wide again: as before
+    await page.set_viewport_size({"width": 700, "height": 1400})
+    narrow = await _settled_heights(page)
+    assert narrow != first
+    await page.set_viewport_size({"width": 1400, "height": 1400})
+    assert await _settled_heights(page) == first
+    await context.close()

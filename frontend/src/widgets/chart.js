@@ -13,6 +13,9 @@ export function aligned(series) {
 }
 
 // The plot fills the widget; the legend (a table under the plot) takes its share.
+// The legend's height follows the plot's width (its entries wrap), so both the
+// widget's box and the legend are watched: a size worked out from a legend laid
+// out for the old width is put right once the legend reflows.
 function size(root) {
   const legend = root.querySelector(".u-legend");
   return {
@@ -28,10 +31,16 @@ export function createChart(body, widget) {
   let plot = null;
   let shape = "";
 
-  const observer = new ResizeObserver(() => plot?.setSize(size(root)));
+  const observer = new ResizeObserver(() => {
+    if (!plot) return;
+    const next = size(root);
+    if (next.width !== plot.width || next.height !== plot.height) plot.setSize(next);
+  });
   observer.observe(root);
 
   function build(series, data) {
+    const legend = root.querySelector(".u-legend");
+    if (legend) observer.unobserve(legend);
     plot?.destroy();
     const area = widget.style === "AREA";
     plot = new uPlot(
@@ -72,6 +81,8 @@ export function createChart(body, widget) {
       root,
     );
     plot.setSize(size(root));
+    const created = root.querySelector(".u-legend");
+    if (created) observer.observe(created);
   }
 
   return {
