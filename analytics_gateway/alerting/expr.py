@@ -7,7 +7,9 @@
     http-errors - retries > 5
     cpu_usage outside band(7d, sensitivity=high)
 
-A bare metric reads its latest value within the last 5 minutes; `fn(metric[w])`
+A bare metric reads its latest value within the last 5 minutes (left of
+`outside`, its average over the band's resolution, e.g. 5 minutes for 7d, the
+granularity the band is learned at); `fn(metric[w])`
 aggregates the window `w` (avg sum min max count last p50 p95 p99 rate). Label
 matchers are `=`, `!=`, `=~` and `!~` (regular expressions match whole values).
 Metric names follow `analytics_gateway.names` and may contain `-`, so `a-b` is
@@ -26,6 +28,7 @@ from lark import Token, Transformer_NonRecursive, Tree, v_args
 from lark.exceptions import VisitError
 
 from analytics_gateway import grammar
+from analytics_gateway.alerting.band import resolution_ms
 from analytics_gateway.alerting.model import LabelMatcher as Matcher
 from analytics_gateway.alerting.model import MatchOp
 from analytics_gateway.domain import Aggregation
@@ -133,6 +136,7 @@ class _Build(Transformer_NonRecursive[Token, Positioned]):
         super().__init__()
         self._source = source
         self._nodes = 0
+        self._bare: set[int] = set()  # ids of the bare selectors' nodes (no function)
 
     def _at(self, node: Node, column: int) -> Positioned:
         self._nodes += 1
@@ -189,9 +193,11 @@ class _Build(Transformer_NonRecursive[Token, Positioned]):
                 f"one of {', '.join(FUNCTIONS)}",
                 meta.column,
             )
-        return self._at(
+        bare = self._at(
             Selector(metric, matchers, Aggregation.LAST, DEFAULT_LOOKBACK_MS), meta.column
         )
+        self._bare.add(id(bare))
+        return bare
 
     def _parts(self, children: list[Any]) -> tuple[str, tuple[Matcher, ...], int | None]:
         matchers: tuple[Matcher, ...] = ()
@@ -278,7 +284,15 @@ class _Build(Transformer_NonRecursive[Token, Positioned]):
                 "the left side of 'outside' must be one metric (its history makes the band)",
                 subject.column,
             )
-        return self._at(Outside(subject.node, window, sensitivity), meta.column)
+        selector = subject.node
+        if id(subject) in self._bare:
+            # like with like: the band is learned from averages per resolution bucket,
+            # so a bare metric is that average now, not its last raw point (whose
+            # noise the band never saw: on a noisy series it fired many times a day)
+            selector = Selector(
+                selector.metric, selector.matchers, Aggregation.AVG, resolution_ms(window)
+            )
+        return self._at(Outside(selector, window, sensitivity), meta.column)
 
 
 @dataclass(frozen=True)
