@@ -25,6 +25,7 @@ from analytics_gateway.http.middleware import (
     BodySizeLimit,
     CorrelationIdMiddleware,
     SecurityHeaders,
+    ServerSpans,
     UnexpectedErrors,
 )
 from analytics_gateway.ingest import now_ms
@@ -113,6 +114,7 @@ def create_app(
         ],
         lifespan=gateway.lifespan,
         middleware=[
+            Middleware(ServerSpans),
             Middleware(CorrelationIdMiddleware, metrics=gateway.metrics),
             Middleware(SecurityHeaders),
             Middleware(UnexpectedErrors),

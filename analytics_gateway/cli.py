@@ -150,6 +150,7 @@ async def _reuse_or_create_demo_key(settings: Settings, store: ConfigStore) -> s
 def _serve(settings: Settings) -> int:
     import uvicorn
 
+    from analytics_gateway import tracing
     from analytics_gateway.app import create_app
     from analytics_gateway.http import pages as web_pages
     from analytics_gateway.observability import configure_logging
@@ -160,6 +161,10 @@ def _serve(settings: Settings) -> int:
     if settings.admin_port:
         sockets.append(_listening(settings.admin_host, settings.admin_port, "ANALYTICS_ADMIN_PORT"))
     configure_logging(settings.log_level, settings.json_logs)
+    try:
+        traced = tracing.configure_from_environment()
+    except tracing.TracingConfigError as exc:
+        raise CannotStart(str(exc)) from None
     base = f"http://{settings.host}:{settings.port}"
     print(f"analytics-gateway: data in {Path(settings.data_dir).resolve()}", flush=True)
     if settings.demo:
@@ -169,6 +174,8 @@ def _serve(settings: Settings) -> int:
     if settings.graphiql:
         print(f"GraphiQL: {base}/graphql", flush=True)
     print(f"Dashboards: {base}/", flush=True)
+    if traced:
+        print("Traces: exported over OTLP/HTTP as the OTEL_* settings say", flush=True)
     if not web_pages.is_built():
         print(
             f"  The web UI is not built: run `{web_pages.BUILD_COMMAND}` for the dashboards "

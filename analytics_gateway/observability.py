@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from analytics_gateway import tracing
 from analytics_gateway.errors import BackendUnavailable, GatewayError
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="-")
@@ -134,6 +135,9 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "correlation_id": correlation_id.get(),
         }
+        trace_id = tracing.trace_id()
+        if trace_id is not None:
+            entry["trace_id"] = trace_id
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)

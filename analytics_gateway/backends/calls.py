@@ -4,6 +4,10 @@ One call is one DuckDB statement, or one HTTP request to InfluxDB,
 Elasticsearch or Prometheus. The dataloaders promise one call per batch; this
 counter shows it at `/metrics`, and the tests count calls on it.
 
+Each call is also a CLIENT span when tracing is on (`call`), named for the
+store and the operation, with `db.system` set; never with the statement, which
+would quote what tenants sent.
+
 Both labels take their values from the fixed sets below, never from a request,
 so the number of series stays small whatever tenants send. Each store counts
 on the `BackendCalls` it is given (the app's registry, through
@@ -12,11 +16,14 @@ on the `BackendCalls` it is given (the app's registry, through
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Literal
 
+from opentelemetry.trace import Span
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.breaker import CircuitBreaker
 
 Backend = Literal["duckdb", "influxdb", "elasticsearch", "prometheus"]
@@ -93,10 +100,17 @@ class CallCounter:
     """Counts one backend's calls by operation."""
 
     def __init__(self, total: Counter, backend: Backend) -> None:
+        self._backend = backend
         self._children = {
             operation: total.labels(backend=backend, operation=operation)
             for operation in OPERATIONS[backend]
         }
 
-    def count(self, operation: Operation) -> None:
+    def call(self, operation: Operation) -> contextlib.AbstractContextManager[Span | None]:
+        """Count one call, and trace it for the duration of a `with`."""
         self._children[operation].inc()
+        return tracing.span(
+            f"{self._backend} {operation}",
+            {"db.system": self._backend, "db.operation.name": operation},
+            kind=tracing.SpanKind.CLIENT,
+        )

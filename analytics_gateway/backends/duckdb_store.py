@@ -125,15 +125,15 @@ class DuckDBStore:
 
     async def _run(self, operation: Operation, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn` on a pool thread: one statement (or one transaction), counted as one call."""
-        self._calls.count(operation)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
-        try:
-            return await asyncio.wait_for(future, read_budget.timeout(self._timeout))
-        except TimeoutError as exc:
-            raise BackendTimeout("store (duckdb) timed out", backend="duckdb") from exc
-        except duckdb.Error as exc:
-            raise BackendUnavailable(f"store (duckdb) failed: {exc}", backend="duckdb") from exc
+        with self._calls.call(operation):
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
+            try:
+                return await asyncio.wait_for(future, read_budget.timeout(self._timeout))
+            except TimeoutError as exc:
+                raise BackendTimeout("store (duckdb) timed out", backend="duckdb") from exc
+            except duckdb.Error as exc:
+                raise BackendUnavailable(f"store (duckdb) failed: {exc}", backend="duckdb") from exc
 
     # -- metrics ---------------------------------------------------------
 

@@ -186,7 +186,10 @@ class ElasticsearchEventStore:
         )
 
     async def _call(self, operation: Operation, request: Awaitable[T]) -> T:
-        self._calls.count(operation)
+        with self._calls.call(operation):
+            return await self._call_once(request)
+
+    async def _call_once(self, request: Awaitable[T]) -> T:
         refused: GatewayError | None = None
         try:
             async with self.breaker.call():  # only failures of the store itself count

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +50,7 @@ import aiohttp
 import msgpack  # type: ignore[import-untyped]
 import orjson
 
+from analytics_gateway import tracing
 from analytics_gateway.backends import influxql, read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
@@ -212,13 +213,25 @@ class InfluxDBStore:
 
     async def _post(
         self,
+        operation: Operation,
         path: str,
         *,
         params: dict[str, str] | None = None,
         data: dict[str, str] | bytes,
         headers: dict[str, str] | None = None,
     ) -> _Answer:
-        """POST within the timeout; no answer, or a 5xx, means the store is unavailable."""
+        """POST within the timeout; no answer, or a 5xx, means the store is unavailable.
+        One call of `operation`, counted and traced."""
+        with self._calls.call(operation):
+            return await self._post_once(path, params, data, tracing.inject(dict(headers or {})))
+
+    async def _post_once(
+        self,
+        path: str,
+        params: dict[str, str] | None,
+        data: dict[str, str] | bytes,
+        headers: MutableMapping[str, str],
+    ) -> _Answer:
         if self._session is None:
             self._session = self._target.session()
         async with self.breaker.call():
@@ -253,9 +266,8 @@ class InfluxDBStore:
             return
         async with self._ready_lock:
             if not self._ready:
-                self._calls.count("setup")
                 statement = f"CREATE DATABASE {influxql.ident(self._database)}"
-                await self._post("/query", data={"q": statement})
+                await self._post("setup", "/query", data={"q": statement})
                 self._ready = True
 
     async def _query(
@@ -263,8 +275,8 @@ class InfluxDBStore:
     ) -> list[dict[str, Any]]:
         """Run `count` `;`-joined statements in one request; one result per statement."""
         await self._ensure_database()
-        self._calls.count(operation)
         response = await self._post(
+            operation,
             "/query",
             data={"q": statement, "db": self._database, "epoch": "ms"},
             headers=_QUERY_HEADERS,
@@ -306,8 +318,8 @@ class InfluxDBStore:
         await asyncio.gather(*(self._write(body) for body in bodies))
 
     async def _write(self, body: bytes, *, retry: bool = True) -> None:
-        self._calls.count("write_points")
         response = await self._post(
+            "write_points",
             "/write",
             params=self._write_params,
             data=body,

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.promql_print import quote
 from analytics_gateway.backends.promql_queries import PromRequest, to_request
@@ -151,14 +152,15 @@ class PrometheusSource:
         self, operation: Operation, method: str, path: str, params: Mapping[str, str] | None
     ) -> httpx.Response:
         async with self._slots:
-            self._calls.count(operation)
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             try:
-                async with asyncio.timeout(self._timeout):
-                    if method == "GET":
-                        return await self._client.get(path, params=params)
-                    return await self._client.post(path, data=params)
+                with self._calls.call(operation):
+                    headers = tracing.inject({})
+                    async with asyncio.timeout(self._timeout):
+                        if method == "GET":
+                            return await self._client.get(path, params=params, headers=headers)
+                        return await self._client.post(path, data=params, headers=headers)
             except (TimeoutError, httpx.TimeoutException) as exc:
                 raise BackendTimeout(
                     f"prometheus timed out after {self._timeout:g}s", backend="prometheus"

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.base import EventStore
 from analytics_gateway.domain import EventCountQuery, Series
 
@@ -16,4 +17,8 @@ class EventCountLoader(DataLoader[EventCountQuery, list[Series]]):
         self._store = store
 
     async def _load(self, keys: Sequence[EventCountQuery]) -> list[list[Series]]:
+        with tracing.span("dataloader event_counts", {"dataloader.keys": len(keys)}):
+            return await self._load_batch(keys)
+
+    async def _load_batch(self, keys: Sequence[EventCountQuery]) -> list[list[Series]]:
         return await self._store.count_events_many(list(keys))

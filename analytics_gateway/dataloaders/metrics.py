@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from strawberry.dataloader import DataLoader
 
+from analytics_gateway import tracing
 from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.base import MetricStore, PromQLSource
 from analytics_gateway.dataloaders.query_cache import QueryCache
@@ -39,6 +40,10 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
         self._cost = cost
 
     async def _load(self, keys: Sequence[MetricQuery]) -> list[list[Series] | BaseException]:
+        with tracing.span("dataloader metrics", {"dataloader.keys": len(keys)}):
+            return await self._load_batch(keys)
+
+    async def _load_batch(self, keys: Sequence[MetricQuery]) -> list[list[Series] | BaseException]:
         stored = [q for q in keys if q.source is MetricSource.STORE]
         remote = [q for q in keys if q.source is MetricSource.PROMETHEUS]
         if not remote and self._cache is None and self._cost is None:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from analytics_gateway import tracing
 from analytics_gateway.http.handlers import error_body
 from analytics_gateway.observability import GatewayMetrics, correlation_id
 
@@ -119,6 +120,63 @@ class BodySizeLimit:
         except _TooLarge:
             if not started:
                 await self._reject(send)
+
+
+class ServerSpans:
+    """One SERVER span per HTTP request (OpenTelemetry's HTTP server conventions), child
+    of the caller's `traceparent` when it sent one. Nothing at all when tracing is off.
+
+    Outermost, so the access log line and every span of the request fall inside it.
+    WebSocket connections are left alone: a span that lasts as long as a
+    subscription says nothing; their deliveries are traced one by one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not tracing.enabled():
+            await self.app(scope, receive, send)
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope.get("headers") or []
+            if name.lower() in _PROPAGATED
+        }
+        method = scope.get("method", "GET")
+        status = 0
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        attributes = {
+            "http.request.method": method,
+            "url.path": scope.get("path", ""),
+            "url.scheme": scope.get("scheme", "http"),
+            "network.protocol.version": scope.get("http_version", "1.1"),
+        }
+        with (
+            tracing.continued(headers),
+            tracing.span(method, attributes, kind=tracing.SpanKind.SERVER) as span,
+        ):
+            try:
+                await self.app(scope, receive, send_with_status)
+            finally:
+                if span is not None and span.is_recording():
+                    matched = scope.get("route")
+                    route = getattr(matched, "path", None)
+                    if route:
+                        span.set_attribute("http.route", route)
+                        span.update_name(f"{method} {route}")
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(tracing.Status(tracing.StatusCode.ERROR))
+                        span.set_attribute("error.type", str(status))
+
+
+_PROPAGATED = {b"traceparent", b"tracestate"}
 
 
 class CorrelationIdMiddleware:

@@ -19,6 +19,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from analytics_gateway import tracing
 from analytics_gateway.config import Settings
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.schema.extensions import (
@@ -31,6 +32,7 @@ from analytics_gateway.schema.extensions import (
 )
 from analytics_gateway.schema.guards import introspection_depth_limit, too_complex
 from analytics_gateway.schema.mutation import Mutation
+from analytics_gateway.schema.operation_spans import OperationSpans
 from analytics_gateway.schema.query import Query
 from analytics_gateway.schema.scalars import SCALAR_MAP
 from analytics_gateway.schema.subscription import Subscription
@@ -70,6 +72,8 @@ def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Sche
         partial(CodedParserCache, max_tokens=limits.max_tokens, maxsize=256),
         partial(CodedValidationCache, maxsize=256),
     ]
+    if tracing.enabled():  # its resolver hook costs every field something: only when on
+        extensions.append(OperationSpans)
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
