@@ -51,8 +51,16 @@ class ServerProcess:
         self.process = None
 
     def pause(self) -> None:
+        """Stop the process, and return once the kernel says it is stopped: a signal
+        is delivered when the target is next scheduled, which on a busy machine is
+        late enough for a request sent right after to be answered."""
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGSTOP)
+        stat = Path(f"/proc/{self.process.pid}/stat")
+        deadline = time.monotonic() + 30
+        while stat.read_text().rpartition(")")[2].split()[0] not in {"T", "t"}:
+            assert time.monotonic() < deadline, "the server did not stop"
+            time.sleep(0.005)
 
     def resume(self) -> None:
         assert self.process is not None
