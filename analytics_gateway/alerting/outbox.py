@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from analytics_gateway import tracing
 from analytics_gateway.alerting.channels.base import DeliveryError, Outcome
 from analytics_gateway.alerting.channels.registry import Senders
 from analytics_gateway.alerting.metrics import AlertMetrics
@@ -75,8 +76,9 @@ class Outbox:
         """Queue each once; return how many were new."""
         now = self._clock()
         created = 0
+        trace = tracing.inject({})  # the alert round's: each delivery is a span of it
         for notification in notifications:
-            if await self._docs.enqueue(notification, now):
+            if await self._docs.enqueue(notification, now, trace):
                 created += 1
         if created:
             self._metrics.notifications_queued.inc(created)
@@ -134,6 +136,15 @@ class Outbox:
                 await worker
 
     async def _deliver(self, tenant: str, doc_id: str, version: int, entry: dict[str, Any]) -> bool:
+        with (
+            tracing.continued(entry.get("trace") or {}),
+            tracing.span("notify", {"analytics.tenant": tenant}, kind=tracing.SpanKind.PRODUCER),
+        ):
+            return await self._deliver_traced(tenant, doc_id, version, entry)
+
+    async def _deliver_traced(
+        self, tenant: str, doc_id: str, version: int, entry: dict[str, Any]
+    ) -> bool:
         now = self._clock()
         claimed = {**entry, "claimed_by": self._replica, "claim_until_ms": now + CLAIM_MS}
         try:
@@ -150,8 +161,10 @@ class Outbox:
                     permanent=True,
                     outcome=Outcome.INVALID,
                 )
+            tracing.set_attribute("alert.channel.kind", channel.kind.value)
             await self._senders.send(channel, notification)
         except DeliveryError as exc:
+            tracing.set_attribute("alert.delivery.outcome", exc.outcome.value)
             self._metrics.delivery_failures.inc()
             log.warning("notification %s to %s failed: %s", doc_id, notification["target"],
                         exc.message)  # fmt: skip
@@ -172,6 +185,7 @@ class Outbox:
             with contextlib.suppress(Conflict):
                 await self._docs.update_entry(tenant, doc_id, retry, version)
             return False
+        tracing.set_attribute("alert.delivery.outcome", Outcome.DELIVERED.value)
         await self._docs.finish(
             tenant, doc_id, _record(notification, attempts, None, self._clock())
         )

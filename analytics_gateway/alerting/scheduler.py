@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics_gateway import tracing
 from analytics_gateway.alerting.engine import Advance, RuleState, advance
 from analytics_gateway.alerting.evaluate import EvaluationError, Read, evaluate, plan_reads
 from analytics_gateway.alerting.expr import Condition, parse_condition
@@ -225,45 +226,50 @@ class Scheduler:
             due = [r for r in self._owned() if r.rule.enabled and r.next_due_ms <= now]
             if not due:
                 return 0
-            started = time.perf_counter()
-            await self._load_states(due)
-            due = [r for r in due if r.state is not None]
-            results, failure, stats = await self._read(due, now)
-            advances: list[tuple[Runtime, Advance]] = []
-            inputs: dict[str, RoundInputs] = {}
-            for runtime in due:
-                tenant = runtime.rule.tenant
-                if tenant not in inputs:
-                    inputs[tenant] = RoundInputs(tenant, now, results, self._bands)
-                evaluation: Any = failure
-                if failure is None:
-                    try:
-                        evaluation = evaluate(runtime.condition, inputs[tenant])
-                    except (EvaluationError, ValueError) as exc:
-                        evaluation = str(exc)
-                assert runtime.state is not None
-                adv = advance(
-                    runtime.rule, runtime.state, evaluation, now, self._silences.get(tenant, [])
-                )
-                advances.append((runtime, adv))
-            await self._commit(advances, now)
-            done = self._clock()
-            stats.rules = len(due)
-            stats.total_ms = (time.perf_counter() - started) * 1000
-            stats.lags_ms = [done - r.next_due_ms for r, _ in advances]
-            for runtime, adv in advances:
-                runtime.last_eval_ms = now
-                runtime.next_due_ms = now + runtime.rule.interval_ms
-                if adv.next_flush_ms is not None:
-                    runtime.next_due_ms = min(runtime.next_due_ms, adv.next_flush_ms)
-            self._metrics.evaluations.inc(len(advances))
-            self._metrics.rounds.observe(stats.total_ms / 1000)
-            for lag in stats.lags_ms:
-                self._metrics.lag.observe(max(lag, 0) / 1000)
-            self.last_round = stats
-            if self.on_round is not None:
-                self.on_round(stats)
-            return len(advances)
+            with tracing.span("alert round", {"alert.rules_due": len(due)}):
+                return await self._round(due, now)
+
+    async def _round(self, due: list[Runtime], now: int) -> int:
+        """One round over the rules due at `now` (inside its span)."""
+        started = time.perf_counter()
+        await self._load_states(due)
+        due = [r for r in due if r.state is not None]
+        results, failure, stats = await self._read(due, now)
+        advances: list[tuple[Runtime, Advance]] = []
+        inputs: dict[str, RoundInputs] = {}
+        for runtime in due:
+            tenant = runtime.rule.tenant
+            if tenant not in inputs:
+                inputs[tenant] = RoundInputs(tenant, now, results, self._bands)
+            evaluation: Any = failure
+            if failure is None:
+                try:
+                    evaluation = evaluate(runtime.condition, inputs[tenant])
+                except (EvaluationError, ValueError) as exc:
+                    evaluation = str(exc)
+            assert runtime.state is not None
+            adv = advance(
+                runtime.rule, runtime.state, evaluation, now, self._silences.get(tenant, [])
+            )
+            advances.append((runtime, adv))
+        await self._commit(advances, now)
+        done = self._clock()
+        stats.rules = len(due)
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        stats.lags_ms = [done - r.next_due_ms for r, _ in advances]
+        for runtime, adv in advances:
+            runtime.last_eval_ms = now
+            runtime.next_due_ms = now + runtime.rule.interval_ms
+            if adv.next_flush_ms is not None:
+                runtime.next_due_ms = min(runtime.next_due_ms, adv.next_flush_ms)
+        self._metrics.evaluations.inc(len(advances))
+        self._metrics.rounds.observe(stats.total_ms / 1000)
+        for lag in stats.lags_ms:
+            self._metrics.lag.observe(max(lag, 0) / 1000)
+        self.last_round = stats
+        if self.on_round is not None:
+            self.on_round(stats)
+        return len(advances)
 
     async def _load_states(self, due: list[Runtime]) -> None:
         missing = [r for r in due if r.state is None]

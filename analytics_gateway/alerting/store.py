@@ -12,7 +12,7 @@ alert_sent     delivered (or given up) notifications, kept a while so a replayed
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from analytics_gateway.alerting.engine import RuleState
@@ -116,13 +116,17 @@ class AlertDocuments:
 
     # -- outbox ------------------------------------------------------------
 
-    async def enqueue(self, notification: dict[str, Any], now_ms: int) -> bool:
-        """Queue a notification once: False if its id was queued or sent before."""
+    async def enqueue(
+        self, notification: dict[str, Any], now_ms: int, trace: Mapping[str, str] | None = None
+    ) -> bool:
+        """Queue a notification once: False if its id was queued or sent before.
+        `trace` is the trace context (`traceparent`) its delivery continues."""
         tenant, doc_id = notification["tenant"], notification["id"]
         if await self.config.get_document(SENT, tenant, doc_id) is not None:
             return False
         entry = {
             "notification": notification,
+            "trace": dict(trace or {}),
             "attempts": 0,
             "next_attempt_ms": now_ms,
             "claimed_by": None,

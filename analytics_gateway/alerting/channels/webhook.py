@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from analytics_gateway import tracing
 from analytics_gateway.alerting.channels.base import DeliveryError, Outcome
 from analytics_gateway.alerting.model import Channel
 from analytics_gateway.egress import EgressBlocked, EgressPolicy, EgressRefused
@@ -107,7 +108,7 @@ async def post_json(
     for attempt in range(channel.max_retries + 1):
         if attempt:
             await asyncio.sleep(BACKOFF_S * 2 ** (attempt - 1))
-        sent_headers = {"content-type": "application/json", **headers}
+        sent_headers = tracing.inject({"content-type": "application/json", **headers})
         if sign:
             timestamp = str(int(time.time() * 1000))
             sent_headers[TIMESTAMP_HEADER] = timestamp
