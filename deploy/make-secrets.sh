@@ -2,7 +2,8 @@
 # Create the Compose stack's secret files once, with random passwords:
 #   influxdb_admin_password, influxdb_gateway_password, analytics_metrics_url.
 # Existing files are kept, because InfluxDB reads its passwords only when it first
-# initialises its volume. Usage: deploy/make-secrets.sh [directory]
+# initialises its volume. On Kubernetes, analytics_metrics_url is the file to make the
+# Secret from (docs/deployment.md, "Kubernetes"). Usage: deploy/make-secrets.sh [directory]
 set -eu
 
 dir="${1:-$(dirname "$0")/secrets}"

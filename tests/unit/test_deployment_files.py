@@ -2,8 +2,9 @@
 
 No container engine or cluster runs here, so the files are checked against what
 they describe: every `ANALYTICS_*` name against the `Settings`/`Limits` fields,
-probes against the app's routes, the entrypoint against the CLI's parser, and
-the Compose file and Kubernetes manifests against their published schemas.
+probes against the app's routes, the entrypoint against the CLI's parser, the
+Compose file and Kubernetes manifests against their published schemas, and the
+documented steps (the Secret, the Ingress, the stores) against the manifests.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import dataclasses
 import json
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
 import typing
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
@@ -28,8 +30,10 @@ from prometheus_client import CollectorRegistry
 from starlette.routing import Route
 
 from analytics_gateway.app import create_app
+from analytics_gateway.backends.factory import build_backends
 from analytics_gateway.cli import _parser
 from analytics_gateway.config import ENV_PREFIX, Limits, Settings
+from analytics_gateway.ml.service import model_root
 from tests.conftest import asgi_transport, make_settings, started, until_ready
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +44,15 @@ DOCS = ROOT / "docs" / "deployment.md"
 PROMETHEUS = ROOT / "deploy" / "prometheus.yml"
 MAKE_SECRETS = ROOT / "deploy" / "make-secrets.sh"
 K8S = ROOT / "deploy" / "kubernetes"
+# Beside the manifests but not in the kustomization: an apply must not overwrite the
+# Secret the operator creates, and the Ingress is optional.
+SECRET_EXAMPLE = K8S / "secret.example.yaml"
+INGRESS = K8S / "ingress.yaml"
+OPTIONAL_MANIFESTS = (SECRET_EXAMPLE, INGRESS)
+# ingress-nginx: a subscription is one long, often quiet, WebSocket connection
+WEBSOCKET_TIMEOUTS = ("proxy-read-timeout", "proxy-send-timeout")
+MIN_WEBSOCKET_SECONDS = 3600
+NGINX = "nginx.ingress.kubernetes.io/"
 VARIABLE = re.compile(re.escape(ENV_PREFIX) + r"[A-Z0-9_]*[A-Z0-9]")
 FILE_SUFFIX = "_FILE"
 STORE_IMAGES = {
@@ -76,9 +89,17 @@ def stores(spec: dict[str, Any]) -> dict[str, list[str]]:
     return found
 
 
+def kustomization() -> dict[str, Any]:
+    data: dict[str, Any] = load_yaml(K8S / "kustomization.yaml")
+    return data
+
+
 def manifest_files() -> list[Path]:
-    kustomization = load_yaml(K8S / "kustomization.yaml")
-    return [K8S / name for name in kustomization["resources"]]
+    return [K8S / name for name in kustomization()["resources"]]
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
 
 
 def manifests() -> dict[str, dict[str, Any]]:
@@ -99,6 +120,29 @@ def pod_spec(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def container(objects: dict[str, dict[str, Any]]) -> dict[str, Any]:
     (only,) = pod_spec(objects)["containers"]
     return dict(only)
+
+
+def secret_volume(objects: dict[str, dict[str, Any]]) -> tuple[str, str]:
+    """The Secret the pod mounts, and where: (its name, the mount path)."""
+    volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
+    (name,) = [n for n, v in volumes.items() if "secret" in v]
+    (mount,) = [m["mountPath"] for m in container(objects)["volumeMounts"] if m["name"] == name]
+    return volumes[name]["secret"]["secretName"], mount
+
+
+def pod_env(objects: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The container's environment: the image's ENV, the ConfigMap, then its own `env`."""
+    env = dockerfile_env()
+    env.update(objects["ConfigMap"]["data"])
+    env.update({item["name"]: item["value"] for item in container(objects)["env"]})
+    return env
+
+
+def secret_keys_read(objects: dict[str, dict[str, Any]]) -> set[str]:
+    """The Secret's keys the gateway reads: files its `*_FILE` settings name in the mount."""
+    _, mount = secret_volume(objects)
+    paths = [PurePosixPath(v) for k, v in pod_env(objects).items() if k.endswith(FILE_SUFFIX)]
+    return {path.name for path in paths if path.parent == PurePosixPath(mount)}
 
 
 def dockerfile() -> list[tuple[str, str]]:
@@ -193,7 +237,8 @@ def test_every_yaml_file_parses() -> None:
 
 def test_every_settings_variable_named_is_a_real_field() -> None:
     known = known_variables()
-    for path in [COMPOSE, DOCKERFILE, DOCS, K8S / "configmap.yaml", K8S / "deployment.yaml"]:
+    k8s = [K8S / "configmap.yaml", K8S / "deployment.yaml", INGRESS]
+    for path in [COMPOSE, DOCKERFILE, DOCS, *k8s]:
         named = set(VARIABLE.findall(path.read_text(encoding="utf-8")))
         assert named, f"{path.name} names no settings at all"
         bare = {name.removesuffix(FILE_SUFFIX) for name in named}
@@ -412,14 +457,89 @@ def test_prometheus_scrapes_every_gateway() -> None:
 
 def test_kubernetes_manifests_follow_the_api_schemas() -> None:
     version = kubernetes_validate.latest_version()
-    for path in manifest_files():
-        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+    for path in [*manifest_files(), *OPTIONAL_MANIFESTS]:
+        for doc in documents(path):
             kubernetes_validate.validate(doc, version, strict=True)
 
 
-def test_kustomization_lists_every_manifest() -> None:
-    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+def test_kustomization_lists_every_manifest_but_the_optional_ones() -> None:
+    optional = {p.name for p in OPTIONAL_MANIFESTS}
+    present = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"} - optional
     assert {p.name for p in manifest_files()} == present
+    assert all(path.is_file() for path in OPTIONAL_MANIFESTS)
+
+
+def kustomized_secrets() -> set[str]:
+    """Names of the Secrets `kubectl apply -k` would create, or replace."""
+    names = {
+        doc["metadata"]["name"]
+        for path in manifest_files()
+        for doc in documents(path)
+        if doc["kind"] == "Secret"
+    }
+    return names | {g["name"] for g in kustomization().get("secretGenerator", [])}
+
+
+def created_secrets(commands: list[list[str]]) -> dict[str, dict[str, str]]:
+    """`kubectl create secret generic` in `commands`: name -> {key: file or literal}."""
+    found: dict[str, dict[str, str]] = {}
+    for words in commands:
+        if words[:4] == ["kubectl", "create", "secret", "generic"]:
+            sources = found.setdefault(words[4], {})
+            for word in words[5:]:
+                match = re.fullmatch(r"--from-(?:file|literal)=([^=]+)=(.*)", word)
+                if match:
+                    sources[match.group(1)] = match.group(2)
+    return found
+
+
+def test_applying_the_kustomization_keeps_the_secret_the_docs_create(
+    secrets_dir: Path, tmp_path: Path
+) -> None:
+    objects = manifests()
+    name, mount = secret_volume(objects)
+    # `kubectl apply -k` would overwrite a Secret of the same name it holds itself
+    assert name not in kustomized_secrets(), f"the kustomization replaces the Secret {name}"
+    commands = docs_commands(docs_section("Kubernetes"))
+    created = created_secrets(commands)
+    assert name in created, f"the docs never create the Secret {name} the pods mount"
+    keys = secret_keys_read(objects)
+    assert keys, "the pods read no setting from the Secret"
+    assert keys <= set(created[name]), f"the documented Secret lacks {keys - set(created[name])}"
+    steps = [words[:3] for words in commands]
+    create = ["kubectl", "create", "secret", "generic", name]
+    first_create = min(i for i, words in enumerate(commands) if words[:5] == create)
+    assert ["kubectl", "apply", "-k"] in steps
+    assert first_create < steps.index(["kubectl", "apply", "-k"]), "create it before the apply"
+    assert ["kustomize", "edit", "remove"] not in steps, "the documented steps need no edits"
+    # the documented file is one deploy/make-secrets.sh makes, and it sets the store URL
+    files = {}
+    for key in keys:
+        source = Path(created[name][key])
+        assert source.parent == Path("deploy/secrets"), source
+        files[f"{mount}/{key}"] = (secrets_dir / source.name).read_text(encoding="utf-8").strip()
+    settings = settings_from(pod_env(objects), files, tmp_path)
+    assert urlparse(settings.metrics_url).scheme == "influxdb"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl (its kustomize)")
+def test_kustomize_builds_without_a_secret_and_takes_the_ingress(tmp_path: Path) -> None:
+    def kinds(directory: Path) -> list[str]:
+        built = subprocess.run(
+            ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True
+        )
+        return [doc["kind"] for doc in yaml.safe_load_all(built.stdout) if doc]
+
+    base = kinds(K8S)
+    assert "Secret" not in base
+    assert {"Deployment", "PersistentVolumeClaim"} <= set(base)
+    # as documented: `kustomize edit add resource ingress.yaml`
+    copy = tmp_path / K8S.name
+    shutil.copytree(K8S, copy)
+    spec = kustomization()
+    spec["resources"].append(INGRESS.name)
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    assert sorted(kinds(copy)) == sorted([*base, "Ingress"])
 
 
 def test_deployment_runs_three_probed_non_root_replicas() -> None:
@@ -437,11 +557,11 @@ def test_deployment_runs_three_probed_non_root_replicas() -> None:
     assert c["securityContext"]["allowPrivilegeEscalation"] is False
 
 
-def test_deployment_reads_the_configmap_and_secret_it_ships_with(tmp_path: Path) -> None:
+def test_deployment_reads_the_configmap_and_the_example_secret(tmp_path: Path) -> None:
     objects = manifests()
     c = container(objects)
     config_name = objects["ConfigMap"]["metadata"]["name"]
-    secret = objects["Secret"]
+    (secret,) = documents(SECRET_EXAMPLE)
     assert [s["configMapRef"]["name"] for s in c["envFrom"]] == [config_name]
     volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
     secret_volumes = [n for n, v in volumes.items() if "secret" in v]
@@ -457,7 +577,7 @@ def test_deployment_reads_the_configmap_and_secret_it_ships_with(tmp_path: Path)
     assert any(k.endswith(FILE_SUFFIX) for k in env), "the secret is read through *_FILE"
     settings = settings_from(env, files, tmp_path)
     assert settings.metrics_url == secret["stringData"]["metrics-url"]
-    assert "PLACEHOLDER" in settings.metrics_url, "the shipped Secret must look like a placeholder"
+    assert "PLACEHOLDER" in settings.metrics_url, "the example Secret must look like a placeholder"
     # A store check may take the whole backend timeout before /readyz answers.
     assert c["readinessProbe"]["timeoutSeconds"] > settings.backend_timeout_seconds
 
@@ -486,7 +606,164 @@ def test_ports_and_selectors_agree() -> None:
     assert 0 < budget["minAvailable"] < objects["Deployment"]["spec"]["replicas"]
 
 
+def test_models_live_on_one_read_write_many_claim_every_replica_mounts() -> None:
+    objects = manifests()
+    env = {k: v for k, v in pod_env(objects).items() if not k.endswith(FILE_SUFFIX)}
+    settings = Settings.from_env(env)
+    c = container(objects)
+    volumes = {v["name"]: v for v in pod_spec(objects)["volumes"]}
+
+    def volume_at(path: PurePosixPath) -> dict[str, Any]:
+        """The volume `path` is on in the container: the deepest mount holding it."""
+        holding = [
+            m for m in c["volumeMounts"] if PurePosixPath(m["mountPath"]) in (path, *path.parents)
+        ]
+        assert holding, f"{path} is on the read-only root file system"
+        deepest = max(holding, key=lambda m: len(PurePosixPath(m["mountPath"]).parts))
+        assert not deepest.get("readOnly"), f"the gateway writes to {path}"
+        volume: dict[str, Any] = volumes[deepest["name"]]
+        return volume
+
+    models = volume_at(PurePosixPath(model_root(settings)))
+    # one claim in the pod template: every replica mounts the same volume
+    assert "persistentVolumeClaim" in models, "a model trained on one replica must load on all"
+    claim = objects["PersistentVolumeClaim"]
+    assert models["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"], "pods on several nodes share it"
+    assert objects["Deployment"]["spec"]["replicas"] > 1
+    # the data directory is locked by one process: one per pod, never the shared claim
+    assert "emptyDir" in volume_at(PurePosixPath(settings.data_dir))
+
+
+def ingress() -> dict[str, Any]:
+    (doc,) = documents(INGRESS)
+    assert doc["kind"] == "Ingress"
+    return doc
+
+
+def routes(path: str, path_type: str, request: str) -> bool:
+    """Whether an Ingress path of this type matches the request path."""
+    if path_type == "Exact":
+        return request == path
+    prefix = path.rstrip("/")  # Prefix matches by whole path elements
+    return request == prefix or request.startswith(prefix + "/")
+
+
+def nginx_size(size: str) -> float:
+    """An nginx size (`5m`, `512k`, `0` for no limit) in bytes."""
+    match = re.fullmatch(r"(\d+)([kKmMgG]?)", size)
+    assert match, f"not an nginx size: {size}"
+    number, unit = int(match.group(1)), match.group(2).lower()
+    return float("inf") if number == 0 else number * 1024 ** " kmg".index(unit or " ")
+
+
+def test_ingress_is_optional_and_routes_to_the_public_port_only() -> None:
+    assert INGRESS.name not in kustomization()["resources"], "the Ingress is an optional extra"
+    kubernetes_validate.validate(ingress(), kubernetes_validate.latest_version(), strict=True)
+    objects = manifests()
+    service = objects["Service"]
+    ports = {p["name"]: p["containerPort"] for p in container(objects)["ports"]}
+    admin = int(objects["ConfigMap"]["data"][ENV_PREFIX + "ADMIN_PORT"])
+    assert ports["admin"] == admin
+
+    def container_port_of(backend: dict[str, Any]) -> int:
+        target = backend["service"]
+        assert target["name"] == service["metadata"]["name"]
+        want = target["port"]
+        (port,) = [
+            p
+            for p in service["spec"]["ports"]
+            if p.get("name") == want.get("name") or p["port"] == want.get("number")
+        ]
+        number = port["targetPort"]
+        return ports[number] if isinstance(number, str) else int(number)
+
+    spec = ingress()["spec"]
+    paths = [p for rule in spec["rules"] for p in rule["http"]["paths"]]
+    backends = [p["backend"] for p in paths] + [spec[k] for k in ("defaultBackend",) if k in spec]
+    for backend in backends:
+        port = container_port_of(backend)
+        assert port != admin, "the operator listener (/metrics, detailed /readyz) is not public"
+        assert port == container_port()
+    for request in ("/", "/graphql", "/analytics/points"):
+        assert any(routes(p["path"], p["pathType"], request) for p in paths), request
+
+
+def test_ingress_keeps_subscriptions_open_and_serves_tls() -> None:
+    doc = ingress()
+    annotations = doc["metadata"]["annotations"]
+    for name in WEBSOCKET_TIMEOUTS:
+        assert int(annotations[NGINX + name]) >= MIN_WEBSOCKET_SECONDS, name
+    tls = doc["spec"]["tls"]
+    assert tls, "no tls section"
+    assert all(entry["secretName"] for entry in tls)
+    hosts = {rule["host"] for rule in doc["spec"]["rules"]}
+    assert hosts
+    assert hosts <= {h for entry in tls for h in entry["hosts"]}, "every host on TLS"
+    # bulk ingest bodies up to the gateway's own limit get through
+    env = {k: v for k, v in pod_env(manifests()).items() if not k.endswith(FILE_SUFFIX)}
+    limit = Settings.from_env(env).limits.max_body_bytes
+    assert nginx_size(annotations[NGINX + "proxy-body-size"]) >= limit
+
+
 # --- docs -------------------------------------------------------------------------------
+
+
+def docs_section(title: str) -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    heading = f"\n## {title}\n"
+    assert heading in text, f"docs/deployment.md has no section '## {title}'"
+    return text.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def docs_commands(text: str) -> list[list[str]]:
+    """The commands in the ```sh blocks of `text`, continuation lines joined, split."""
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in re.sub(r"\\\n", " ", block).splitlines():
+            words = shlex.split(line, comments=True)
+            if words:
+                commands.append(words)
+    return commands
+
+
+def url_settings() -> set[str]:
+    """The variable of every store URL in `Settings`."""
+    return {
+        ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings) if f.name.endswith("_url")
+    }
+
+
+def test_docs_explain_websockets_tls_and_the_private_operator_port() -> None:
+    section = docs_section("Ingress, TLS and WebSockets")
+    admin = ENV_PREFIX + "ADMIN_PORT"
+    assert admin in known_variables()
+    needles = ["graphql-transport-ws", "`/graphql`", "wss://", "TLS", "cert-manager", admin]
+    needles += ["`/metrics`", "`/readyz`", INGRESS.name, *WEBSOCKET_TIMEOUTS]
+    for needle in needles:
+        assert needle in section, needle
+
+
+async def test_docs_say_how_to_run_every_store_by_its_url_setting(tmp_path: Path) -> None:
+    section = docs_section("Running the stores")
+    wanted = url_settings()
+    assert len(wanted) >= 5
+    missing = sorted(name for name in wanted if f"`{name}`" not in section)
+    assert not missing, f"not named where the stores are explained: {missing}"
+    row = re.compile(r"^\| `(" + re.escape(ENV_PREFIX) + r"\w+)` \| `([^`]+)` \|", re.MULTILINE)
+    examples = dict(row.findall(section))
+    assert set(examples) == wanted, "one example URL per store setting"
+    # each example picks the production backend it describes
+    assert not {urlparse(url).scheme for url in examples.values()} & {"duckdb", "sqlite", "memory"}
+    settings = Settings.from_env(examples, data_dir=tmp_path)
+    backends = build_backends(settings, registry=CollectorRegistry())
+    try:
+        assert backends.buffer is not None
+        assert backends.prometheus is not None
+    finally:
+        await backends.close()
+    for needle in ("maxmemory", "noeviction", "allkeys-lru", "appendonly yes", "Helm"):
+        assert needle in section, needle
 
 
 def test_docs_commands_are_real_cli_commands() -> None:
@@ -502,5 +779,5 @@ def test_docs_name_every_service_and_manifest() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for name in compose()["services"]:
         assert f"`{name}`" in text, name
-    for path in [*manifest_files(), PROMETHEUS, MAKE_SECRETS]:
+    for path in [*manifest_files(), *OPTIONAL_MANIFESTS, PROMETHEUS, MAKE_SECRETS]:
         assert path.name in text, path.name
