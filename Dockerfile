@@ -20,8 +20,8 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 gateway \
     && useradd --system --uid 10001 --gid gateway --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin gateway \
-    && mkdir -p /var/lib/analytics-gateway \
-    && chown gateway:gateway /var/lib/analytics-gateway
+    && mkdir -p /var/lib/analytics-gateway/models \
+    && chown -R gateway:gateway /var/lib/analytics-gateway
 
 WORKDIR /src
 # The locked versions, hash-checked, in a layer of their own (rebuilt only when the lock changes).

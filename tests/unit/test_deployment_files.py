@@ -635,6 +635,26 @@ def test_models_live_on_one_read_write_many_claim_every_replica_mounts() -> None
     assert "emptyDir" in volume_at(PurePosixPath(settings.data_dir))
 
 
+def test_compose_gateways_share_one_models_volume() -> None:
+    services = gateways(compose())
+    assert len(services) > 1
+    volumes: set[str] = set()
+    for service in services.values():
+        env = {k: str(v) for k, v in service["environment"].items() if not k.endswith(FILE_SUFFIX)}
+        models = PurePosixPath(model_root(Settings.from_env(env)))
+        mounted = [
+            volume.split(":")[0]
+            for volume in service.get("volumes", [])
+            if PurePosixPath(volume.split(":")[1]) in (models, *models.parents)
+        ]
+        assert len(mounted) == 1, f"a model trained on one replica must load on all: {mounted}"
+        volumes.add(mounted[0])
+    assert len(volumes) == 1
+    assert volumes <= set(compose()["volumes"]), "a named volume, not a per-container path"
+    # a new named volume takes the image's ownership of the path: the gateway's user
+    assert "mkdir -p /var/lib/analytics-gateway/models" in (ROOT / "Dockerfile").read_text()
+
+
 def ingress() -> dict[str, Any]:
     (doc,) = documents(INGRESS)
     assert doc["kind"] == "Ingress"
