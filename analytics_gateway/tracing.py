@@ -104,6 +104,9 @@ def span(
     """
     if _tracer is None:
         return _off
+    parent = trace.get_current_span().get_span_context()
+    if parent.is_valid and not parent.trace_flags.sampled:
+        return _off  # a trace not sampled: its children would not be either
     return _recorded(_tracer, name, attributes, kind)
 
 

@@ -26,6 +26,7 @@ from bench import (
     live_ingest,
     ml,
     query_latency,
+    tracing_overhead,
 )
 from bench.common import Comparison, table
 
@@ -40,6 +41,7 @@ BENCHMARKS = (
     "live-ingest",
     "isolation",
     "cardinality",
+    "tracing",
 )
 
 
@@ -218,6 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cardinality.CardinalityOptions(
                     series=_pick(args.cardinality_series, 100_000, 20_000, q),
                     requests=3 if q else 5,
+                ),
+                workdir,
+            )
+        if "tracing" in only:
+            rows += tracing_overhead.run(
+                tracing_overhead.TracingOptions(
+                    requests=_pick(args.query_requests, 200, 50, q), warmup=10 if q else 20
                 ),
                 workdir,
             )
