@@ -35,9 +35,9 @@ fi
 npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 npm run build --prefix frontend --silent
 
-.venv/bin/ruff check analytics_gateway tests bench
-.venv/bin/ruff format --check analytics_gateway tests bench
-.venv/bin/mypy analytics_gateway tests bench
+.venv/bin/ruff check analytics_gateway tests bench client
+.venv/bin/ruff format --check analytics_gateway tests bench client
+.venv/bin/mypy analytics_gateway tests bench client/src
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/pytest "$@"
 fi
