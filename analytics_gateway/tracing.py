@@ -138,12 +138,15 @@ def set_attribute(key: str, value: Any) -> None:
             current.set_attribute(key, value)
 
 
-def trace_id() -> str | None:
-    """The current trace's id as 32 hex digits, or None (off, or no trace)."""
+def trace_id(*, sampled_only: bool = False) -> str | None:
+    """The current trace's id as 32 hex digits, or None (off, or no trace; or, with
+    `sampled_only`, a trace that is not recorded, which no exemplar should point to)."""
     if _tracer is None:
         return None
     context = trace.get_current_span().get_span_context()
-    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+    if not context.is_valid or (sampled_only and not context.trace_flags.sampled):
+        return None
+    return trace.format_trace_id(context.trace_id)
 
 
 def inject(headers: MutableMapping[str, str]) -> MutableMapping[str, str]:

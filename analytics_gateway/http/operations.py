@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -102,7 +102,10 @@ async def prometheus(request: Request) -> Response:
     if not from_operator(request):
         return Response("Not Found", status_code=404, media_type="text/plain")
     registry = services_of(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # OpenMetrics when the scraper asks for it (Prometheus does): the format that
+    # carries exemplars, the trace ids on latency buckets
+    encode, media_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(registry), media_type=media_type)
 
 
 async def _ok(awaitable: Awaitable[object]) -> bool:

@@ -25,6 +25,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types.execution import StreamExecutionResult
 from strawberry.types.graphql import OperationType
 
+from analytics_gateway import tracing
 from analytics_gateway.errors import BadUserInput, GatewayError, QueryTooComplex
 from analytics_gateway.observability import GatewayMetrics, client_error, correlation_id
 
@@ -292,8 +293,10 @@ class OperationMetrics(SchemaExtension):
         except (RuntimeError, AttributeError, KeyError):
             kind = "unknown"
         self._metrics.requests.labels(operation_type=kind).inc()
+        trace_id = tracing.trace_id(sampled_only=True)  # an exemplar: a slow bucket links to a trace
         self._metrics.request_latency.labels(operation_type=kind).observe(
-            time.perf_counter() - started
+            time.perf_counter() - started,
+            exemplar={"trace_id": trace_id} if trace_id is not None else None,
         )
 
 

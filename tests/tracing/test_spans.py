@@ -152,3 +152,21 @@ async def test_off_no_spans_no_trace_id(gql: GraphQLClient) -> None:
     assert not tracing.enabled()
     body = await gql.execute("{ viewer }")
     assert "traceId" not in body.get("extensions", {})
+
+
+async def test_latency_buckets_carry_the_trace_id_as_an_exemplar(traced: GraphQLClient) -> None:
+    body = await traced.execute("query Slow { viewer }")
+    trace_id = body["extensions"]["traceId"]
+    scrape = await traced.http.get(
+        "/metrics", headers={"accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert scrape.headers["content-type"].startswith("application/openmetrics-text")
+    buckets = [
+        line
+        for line in scrape.text.splitlines()
+        if line.startswith("gateway_graphql_request_seconds_bucket{")
+    ]
+    assert any(f'# {{trace_id="{trace_id}"}}' in line for line in buckets), buckets
+    plain = await traced.http.get("/metrics")  # the classic text format: no exemplars
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert "trace_id=" not in plain.text
