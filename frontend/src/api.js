@@ -9,6 +9,7 @@ export class Api {
     this.key = key;
     this.onStatus = onStatus;
     this.ws = null;
+    this.state = "connecting"; // of the live connection: connecting, live, offline
   }
 
   async query(query, variables = {}) {
@@ -29,6 +30,16 @@ export class Api {
     return body;
   }
 
+  // A JSON GET of the gateway's REST API (same key), e.g. "/analytics/dashboards/x".
+  async getJson(path) {
+    const response = await fetch(new URL(path, this.urls.http), {
+      headers: { accept: "application/json", authorization: `Bearer ${this.key}` },
+    });
+    if (response.status === 401) throw new Unauthorized("the API key was refused");
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+    return response.json();
+  }
+
   client() {
     if (this.ws === null) {
       this.ws = createClient({
@@ -38,13 +49,18 @@ export class Api {
         retryAttempts: Infinity,
         shouldRetry: () => true,
         on: {
-          connecting: () => this.onStatus("connecting"),
-          connected: () => this.onStatus("live"),
-          closed: () => this.onStatus("offline"),
+          connecting: () => this.changed("connecting"),
+          connected: () => this.changed("live"),
+          closed: () => this.changed("offline"),
         },
       });
     }
     return this.ws;
+  }
+
+  changed(state) {
+    this.state = state;
+    this.onStatus(state);
   }
 
   // Returns a function that ends the subscription.

@@ -1,10 +1,17 @@
-// The dashboard UI: sign in with an API key, list dashboards, show one with live updates.
+// The dashboard UI: sign in with an API key, list dashboards, show one with live updates,
+// edit dashboards.
 import { Api, Unauthorized } from "./api.js";
 import { gatewayConfig, graphqlUrls } from "./config.js";
 import { element } from "./format.js";
 import "./style.css";
+import "./styles/ui.css";
+import "./styles/editor.css";
+import "./styles/alerting.css";
 import { VIEWER } from "./queries.js";
+import { parseHash } from "./router.js";
+import { AlertsView } from "./views/alerts.js";
 import { DashboardView, parseRoute } from "./views/dashboard.js";
+import { EditorView } from "./views/editor.js";
 import { renderList } from "./views/list.js";
 import { renderLogin } from "./views/login.js";
 
@@ -56,12 +63,23 @@ async function route() {
   if (api === null) connect(key);
   signOut.hidden = false;
   const hash = window.location.hash || "#/";
+  const where = parseHash(hash);
+  // each route renders into its own element: a view still loading when the next
+  // route starts then fills an element no longer shown, not the page
+  const root = element("div", "view");
+  app.replaceChildren(root);
   try {
-    if (hash.startsWith("#/d/")) {
-      current = new DashboardView(app, api, parseRoute(hash));
+    if (where.view === "dashboard") {
+      current = new DashboardView(root, api, parseRoute(hash));
+      await current.load();
+    } else if (where.view === "editor") {
+      current = new EditorView(root, api, where);
+      await current.load();
+    } else if (where.view === "alerts") {
+      current = new AlertsView(root, api, where);
       await current.load();
     } else {
-      await renderList(app, api);
+      await renderList(root, api);
     }
   } catch (error) {
     if (error instanceof Unauthorized) {
@@ -69,7 +87,7 @@ async function route() {
       showLogin("The API key is no longer valid.");
       return;
     }
-    app.replaceChildren(element("p", "error", String(error)));
+    root.replaceChildren(element("p", "error", String(error)));
   }
 }
 
@@ -79,5 +97,12 @@ signOut.addEventListener("click", () => {
   api = null;
   route();
 });
-window.addEventListener("hashchange", route);
+// A view with unsaved work (the editor) may keep the user: the address goes back.
+window.addEventListener("hashchange", async (event) => {
+  if (current?.confirmLeave && !(await current.confirmLeave())) {
+    history.replaceState(null, "", event.oldURL);
+    return;
+  }
+  route();
+});
 route();

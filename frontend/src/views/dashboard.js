@@ -1,6 +1,7 @@
 // One dashboard: the grid of widgets, the time range and variable pickers, live updates.
 import { element, interpolate } from "../format.js";
 import { DASHBOARD, UPDATES } from "../queries.js";
+import { editorHash } from "../router.js";
 import { rendererFor } from "../widgets/index.js";
 
 const RANGES = ["15m", "1h", "6h", "24h", "7d"];
@@ -85,6 +86,7 @@ export class DashboardView {
     this.widgets = new Map();
     this.version = null;
     this.unsubscribe = null;
+    this.destroyed = false;
   }
 
   variables() {
@@ -94,6 +96,7 @@ export class DashboardView {
   async load() {
     const { id, range } = this.route;
     const body = await this.api.query(DASHBOARD, { id, range, vars: this.variables() });
+    if (this.destroyed) return; // left while it loaded
     const dashboard = body.data?.dashboard;
     if (!dashboard) {
       const message = body.errors?.[0]?.message ?? "no such dashboard";
@@ -116,6 +119,10 @@ export class DashboardView {
     this.status = element("span", "live-status", "connecting");
     this.status.id = "live-status";
     controls.append(this.status);
+    const edit = element("a", "button", "Edit");
+    edit.id = "edit-dashboard";
+    edit.href = editorHash(dashboard.id);
+    controls.append(edit);
     header.append(title, controls);
 
     const grid = element("div", "grid");
@@ -219,6 +226,7 @@ export class DashboardView {
   }
 
   destroy() {
+    this.destroyed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     this.destroyWidgets();

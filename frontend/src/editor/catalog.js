@@ -1,0 +1,43 @@
+// What the query builder offers: metric names, a metric's label names and a label's
+// values, each read once per editor and kept.
+import { run } from "../graphql.js";
+import { LABEL_VALUES, METRIC_NAMES, SERIES_LABELS } from "./queries.js";
+
+export class Catalog {
+  constructor(api) {
+    this.api = api;
+    this.cache = new Map();
+  }
+
+  once(key, read) {
+    if (!this.cache.has(key)) {
+      const promise = read().catch((error) => {
+        this.cache.delete(key); // a failed read is tried again next time
+        throw error;
+      });
+      this.cache.set(key, promise);
+    }
+    return this.cache.get(key);
+  }
+
+  metricNames() {
+    return this.once("names", async () => (await run(this.api, METRIC_NAMES)).metricNames ?? []);
+  }
+
+  // The schema has no field listing a metric's label names: they are read off its
+  // series of the last day.
+  labelNames(metric) {
+    if (!metric || metric.includes("$")) return Promise.resolve([]);
+    return this.once(`labels:${metric}`, async () => {
+      const series = (await run(this.api, SERIES_LABELS, { name: metric })).metrics ?? [];
+      return [...new Set(series.flatMap((s) => Object.keys(s.labels ?? {})))].sort();
+    });
+  }
+
+  labelValues(metric, label) {
+    if (!metric || !label || metric.includes("$")) return Promise.resolve([]);
+    return this.once(`values:${metric}:${label}`, async () => {
+      return (await run(this.api, LABEL_VALUES, { metric, label })).labelValues ?? [];
+    });
+  }
+}

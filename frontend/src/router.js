@@ -1,0 +1,22 @@
+// Which view a location hash names. Views: list, dashboard, editor, alerts.
+//   #/                         the dashboard list
+//   #/new                      a new, unsaved dashboard in the editor
+//   #/d/<id>?range=..&var.x=.. one dashboard
+//   #/d/<id>/edit              its editor
+//   #/alerts[/<page>[/<id>[/<action>]]]  alerting (rules, silences, contact points)
+export function parseHash(hash) {
+  const [path, search = ""] = (hash || "#/").replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  const params = new URLSearchParams(search);
+  if (parts[0] === "new") return { view: "editor", id: null, params };
+  if (parts[0] === "d" && parts[1]) {
+    return { view: parts[2] === "edit" ? "editor" : "dashboard", id: parts[1], params };
+  }
+  if (parts[0] === "alerts") {
+    return { view: "alerts", page: parts[1] ?? "rules", id: parts[2] ?? null, action: parts[3] ?? null, params };
+  }
+  return { view: "list", params };
+}
+
+export const dashboardHash = (id) => `#/d/${encodeURIComponent(id)}`;
+export const editorHash = (id) => `${dashboardHash(id)}/edit`;
