@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.base import Broker, EventStore, MetricStore
 from analytics_gateway.config import Limits
 from analytics_gateway.domain import (
@@ -291,6 +292,13 @@ class IngestService:
         return verdict
 
     async def store_batch(self, batch: PointBatch) -> None:
+        """Store validated points, then publish them, one message per metric channel
+        (in a span of its own, with the batch's size)."""
+        attributes = {"analytics.tenant": batch.tenant, "ingest.points": len(batch)}
+        with tracing.span("ingest points", attributes):
+            await self._store_batch(batch)
+
+    async def _store_batch(self, batch: PointBatch) -> None:
         """Store validated points, then publish them, one message per metric channel.
 
         The messages are built while the store writes (big batches in a thread,

@@ -54,6 +54,7 @@ from typing import Any, TypeVar, cast
 import orjson
 from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.elasticsearch_client import (
     DEFAULT_PREFIX,
@@ -185,6 +186,13 @@ class ElasticsearchEventStore:
             calls=calls,
         )
 
+    @property
+    def _es(self) -> AsyncElasticsearch:
+        """The client, sending `traceparent` for the current span when tracing is on."""
+        if not tracing.enabled():
+            return self._client
+        return self._client.options(headers=tracing.inject({}))
+
     async def _call(self, operation: Operation, request: Awaitable[T]) -> T:
         with self._calls.call(operation):
             return await self._call_once(request)
@@ -242,14 +250,14 @@ class ElasticsearchEventStore:
                 return
             name = f"{self._prefix}-events"
             exists = await self._call(
-                "setup", self._client.indices.exists_index_template(name=name)
+                "setup", self._es.indices.exists_index_template(name=name)
             )
             if not exists:
                 if self._ready:
                     log.warning("events: index template %s vanished; putting it back", name)
                 await self._call(
                     "setup",
-                    self._client.indices.put_index_template(
+                    self._es.indices.put_index_template(
                         name=name,
                         index_patterns=[self._pattern],
                         priority=200,
@@ -266,7 +274,7 @@ class ElasticsearchEventStore:
         """Rebuild each events index whose fields are not mapped as `MAPPINGS` says."""
         found = await self._call(
             "setup",
-            self._client.indices.get_mapping(
+            self._es.indices.get_mapping(
                 index=self._pattern, allow_no_indices=True, ignore_unavailable=True
             ),
         )
@@ -279,7 +287,7 @@ class ElasticsearchEventStore:
     async def _rebuild(self, index: str) -> None:
         """Copy out, recreate with the right mapping, copy back (ids kept: no duplicates)."""
         spare = f"{self._prefix}-repair-{index.rsplit('-', 1)[-1]}"
-        indices = self._client.indices
+        indices = self._es.indices
         if await self._call("setup", indices.exists(index=spare)):  # a repair cut short
             await self._call("setup", indices.delete(index=spare))
         await self._call("setup", indices.create(index=spare, mappings=_LENIENT))
@@ -290,7 +298,7 @@ class ElasticsearchEventStore:
         await self._call("setup", indices.delete(index=spare))
 
     def _reindex(self, source: str, dest: str) -> Awaitable[Any]:
-        return self._client.reindex(
+        return self._es.reindex(
             source={"index": source}, dest={"index": dest}, refresh=True, wait_for_completion=True
         )
 
@@ -343,7 +351,7 @@ class ElasticsearchEventStore:
             # the body is NDJSON bytes already; the client sends bytes as they are
             response = await self._call(
                 "write_events",
-                self._client.bulk(operations=cast(Any, body), refresh="wait_for"),
+                self._es.bulk(operations=cast(Any, body), refresh="wait_for"),
             )
             if response["errors"]:
                 failed = [
@@ -375,7 +383,7 @@ class ElasticsearchEventStore:
                 filters.append({"term": {field: value}})
         response = await self._call(
             "query_events",
-            self._client.search(
+            self._es.search(
                 index=self._pattern,
                 routing=query.tenant,
                 ignore_unavailable=True,
@@ -415,7 +423,7 @@ class ElasticsearchEventStore:
                 "aggs": count_aggregation(query),
             }
             searches += [header, body]
-        response = await self._call("count_events", self._client.msearch(searches=searches))
+        response = await self._call("count_events", self._es.msearch(searches=searches))
         out: list[list[Series]] = []
         for query, result in zip(queries, response["responses"], strict=True):
             if "error" in result:
@@ -432,7 +440,7 @@ class ElasticsearchEventStore:
         if cutoff is None:
             return []
         response = await self._call(
-            "retention", self._client.cat.indices(index=self._pattern, format="json", h="index")
+            "retention", self._es.cat.indices(index=self._pattern, format="json", h="index")
         )
         rows: Any = response.body
         expired: list[str] = []
@@ -443,7 +451,7 @@ class ElasticsearchEventStore:
         if expired:
             await self._call(
                 "retention",
-                self._client.indices.delete(
+                self._es.indices.delete(
                     index=",".join(sorted(expired)), ignore_unavailable=True
                 ),
             )

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Aggregation, MetricQuery, PointBatch, Series
@@ -257,6 +258,10 @@ class MlService:
     # -- training ------------------------------------------------------------------------
 
     async def train(self, tenant: str, spec: TrainSpec) -> ModelRecord:
+        with tracing.span("ml train", {"analytics.tenant": tenant}):
+            return await self._train_traced(tenant, spec)
+
+    async def _train_traced(self, tenant: str, spec: TrainSpec) -> ModelRecord:
         """Fit a model on one series and save it; retraining replaces it once saved."""
         if spec.kind == ANOMALY:
             build_detector(spec.method or DEFAULT_DETECTOR, **spec.parameters)
@@ -369,6 +374,17 @@ class MlService:
         parameters: dict[str, Any] | None = None,
         sensitivity: Sensitivity | None = None,
     ) -> list[AnomalyResult]:
+        with tracing.span("ml detect", {"analytics.tenant": tenant}):
+            return await self._detect_traced(tenant, series, detector, parameters, sensitivity)
+
+    async def _detect_traced(
+        self,
+        tenant: str,
+        series: Sequence[Series],
+        detector: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        sensitivity: Sensitivity | None = None,
+    ) -> list[AnomalyResult]:
         """One result per series, in order."""
         parameters = parameters or {}
         if detector is not None or parameters:
@@ -436,6 +452,17 @@ class MlService:
         )
 
     async def forecast(
+        self,
+        tenant: str,
+        series: Series,
+        horizon: str,
+        confidence_interval: float,
+        model: str | None,
+    ) -> ForecastResult:
+        with tracing.span("ml forecast", {"analytics.tenant": tenant}):
+            return await self._forecast_traced(tenant, series, horizon, confidence_interval, model)
+
+    async def _forecast_traced(
         self,
         tenant: str,
         series: Series,

@@ -170,3 +170,24 @@ async def test_latency_buckets_carry_the_trace_id_as_an_exemplar(traced: GraphQL
     plain = await traced.http.get("/metrics")  # the classic text format: no exemplars
     assert plain.headers["content-type"].startswith("text/plain")
     assert "trace_id=" not in plain.text
+
+
+async def test_an_ingest_batch_is_a_span_of_its_request(
+    traced: GraphQLClient, spans: InMemorySpanExporter
+) -> None:
+    response = await traced.http.post(
+        "/analytics/metrics",
+        json=[{"name": "cpu", "value": float(i), "labels": {"i": str(i)}} for i in range(3)],
+        headers={"Authorization": f"Bearer {traced.key}"},
+    )
+    assert response.status_code == 200, response.text
+    found = spans.get_finished_spans()
+    [server] = _by_name(found, "POST /analytics/metrics")
+    [batch] = _by_name(found, "ingest points")
+    assert batch.parent is not None
+    assert batch.parent.span_id == server.context.span_id
+    assert batch.attributes is not None
+    assert batch.attributes["ingest.points"] == 3
+    assert batch.attributes["analytics.tenant"] == "acme"
+    writes = _by_name(found, "duckdb write_points")
+    assert [w.parent.span_id for w in writes if w.parent] == [batch.context.span_id]
