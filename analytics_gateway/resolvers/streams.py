@@ -7,20 +7,27 @@ before it reads the history and skips live messages the replay already gave.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 from strawberry.scalars import JSON
 
+from analytics_gateway import tracing
 from analytics_gateway.backends.message_ids import parse_message_id
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Scope
 from analytics_gateway.inputs import label_filter, metric_name
 from analytics_gateway.schema.events import Event
 from analytics_gateway.schema.metrics import MetricPoint, to_datetime
-from analytics_gateway.subscriptions.channels import events_channel, metric_channel
+from analytics_gateway.subscriptions.channels import channel_kind, events_channel, metric_channel
 from analytics_gateway.subscriptions.cursors import cursor, parse_cursor
 from analytics_gateway.subscriptions.hub import Hub
+
+# one live message in this many is traced, from its turn in the queue until the
+# subscriber has sent it and asks for the next: deliveries are too many to trace all
+TRACE_EVERY = 100
+_delivered = itertools.count()
 
 
 async def messages(
@@ -32,6 +39,7 @@ async def messages(
     channel hands over only messages with a series carrying them.
     """
     after = parse_cursor(since) if since is not None else None
+    kind = channel_kind(channel)
     async with hub.listen(channel, labels=labels, paced=True) as queue:
         last = None
         if after is not None:
@@ -42,7 +50,15 @@ async def messages(
         async for message_id, message in queue:
             if last is not None and parse_message_id(message_id) <= last:
                 continue
-            yield message_id, message, 0
+            if not tracing.enabled() or next(_delivered) % TRACE_EVERY:
+                yield message_id, message, 0
+                continue
+            with tracing.span(
+                "subscription delivery",
+                {"messaging.destination.kind": kind},
+                kind=tracing.SpanKind.PRODUCER,
+            ):
+                yield message_id, message, 0
 
 
 async def subscribe_metric_points(

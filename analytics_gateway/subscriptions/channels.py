@@ -19,3 +19,10 @@ def alerts_channel(tenant: str) -> str:
 
 def anomalies_channel(tenant: str) -> str:
     return f"{PREFIX}:{tenant}:anomalies"
+
+
+def channel_kind(channel: str) -> str:
+    """`metric`, `events`, `alerts`...: what a channel carries, without whose it is
+    (tenant names hold no ':')."""
+    parts = channel.split(":", 3)
+    return parts[2] if len(parts) > 2 and parts[0] == PREFIX else "other"
