@@ -1,4 +1,4 @@
-"""The `analytics-gateway` command: serve, keys, quotas, schema, eval."""
+"""The `analytics-gateway` command: serve, keys, quotas, schema, agent, eval."""
 
 from __future__ import annotations
 
@@ -85,6 +85,23 @@ def _parser() -> argparse.ArgumentParser:
     reset.add_argument("--data-dir")
 
     sub.add_parser("schema", help="print the GraphQL SDL")
+
+    agent = sub.add_parser(
+        "agent",
+        help="push this host's CPU, memory, disk and network metrics to a gateway "
+        "(InfluxDB line protocol to /write, as Telegraf does) until SIGINT or SIGTERM",
+    )
+    agent.add_argument("--url", required=True, help="the gateway, e.g. http://gateway:8000")
+    agent.add_argument(
+        "--key", required=True, help="an API key with the ingest scope (of the operator tenant)"
+    )
+    agent.add_argument("--interval", default="10s", help="time between samples (10s)")
+    agent.add_argument("--once", action="store_true", help="send one sample, then exit")
+    agent.add_argument("--hostname", help="the host label (default: this host's name)")
+    agent.add_argument(
+        "--disk-path", default="/", help="report the filesystem holding this path (/)"
+    )
+    agent.add_argument("--per-cpu", action="store_true", help="also one series per CPU")
 
     evaluate = sub.add_parser("eval", help="measure the ML features on labelled data")
     eval_sub = evaluate.add_subparsers(dest="eval_command", required=True)
@@ -285,7 +302,7 @@ async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
 async def _quotas(args: argparse.Namespace, settings: Settings) -> int:
     store = build_config_store(settings)
     try:
-        return await _quotas_command(args, Quotas(TenantQuotas.parse(settings.quotas), store))
+        return await _quotas_command(args, Quotas.of_settings(settings, store))
     finally:
         await store.close()
 
@@ -317,6 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_keys(args, settings))
         if args.command == "quotas":
             return asyncio.run(_quotas(args, settings))
+        if args.command == "agent":
+            from analytics_gateway.self_monitoring import agent
+
+            return agent.run(args)
         if args.command == "eval" and args.eval_command == "anomalies":
             from analytics_gateway.ml.anomaly_eval import format_report, run_anomaly_eval
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "ANALYTICS_"
+# what `auth.validate_tenant` takes, checked here too so a bad setting stops the start
+_TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class Settings:
     introspection: bool = True
     log_level: str = "info"
     json_logs: bool = True
+    # the operator's tenant: an admin key of it acts on the whole process (log
+    # levels, profiles), which no other tenant's key may
+    self_tenant: str = "_system"
     subscriber_queue_size: int = 1000
     live_fanout_share: float = 0.3  # most of each second live subscriptions may take
     # live history for `since` replay: messages and bytes per channel, channels per tenant
@@ -84,6 +90,11 @@ class Settings:
     # destinations besides public addresses that webhooks, Slack and SMTP may reach:
     # comma-separated CIDRs and host names (see `egress`)
     egress_allow: str = ""
+    # self-monitoring: the gateway's host and its own figures, stored as ordinary
+    # metrics of `self_tenant` every `self_interval_seconds` (0: off), with per-CPU
+    # series too when `self_per_cpu` (see `self_monitoring`)
+    self_interval_seconds: float = 10.0
+    self_per_cpu: bool = False
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -108,6 +119,13 @@ class Settings:
                 "ANALYTICS_REQUEST_TIMEOUT_SECONDS, so a slow store fails its own fields "
                 "before the whole request times out"
             )
+        if not _TENANT.match(self.self_tenant):
+            raise ValueError(
+                f"ANALYTICS_SELF_TENANT: {self.self_tenant!r} is not a tenant name (1-64 "
+                "letters, digits, '_', '-' or '.')"
+            )
+        if self.self_interval_seconds < 0:
+            raise ValueError("ANALYTICS_SELF_INTERVAL_SECONDS must be 0 (off) or more")
 
     @property
     def resolved_metrics_url(self) -> str:

@@ -14,6 +14,11 @@ within `REFRESH_SECONDS`. Tenants cannot change their own.
 
 Refusals are `RATE_LIMITED` (with how long to wait: `Retry-After` over HTTP,
 `extensions.retryAfter` in GraphQL) and `QUOTA_EXCEEDED`.
+
+The operator tenant (`ANALYTICS_SELF_TENANT`) starts from more room
+(`operator_quotas`): every gateway stores its own figures there, and every
+host's agent pushes into it, so a fleet must not exhaust a quota sized for one
+application. Overrides set for it apply on top, as for any tenant.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from analytics_gateway.backends.base import Buckets, ConfigStore
 from analytics_gateway.backends.buckets import MemoryBuckets
+from analytics_gateway.config import Settings
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, QuotaExceeded, RateLimited
 from analytics_gateway.tenant_slots import TenantSlots
 
@@ -91,6 +97,26 @@ class TenantQuotas:
         return dataclasses.replace(self, **values)
 
 
+OPERATOR_ROOM = 10
+"""The operator tenant's request and point rates and active series, times the defaults."""
+
+
+def operator_quotas(defaults: TenantQuotas) -> TenantQuotas:
+    """What the operator tenant starts from: `OPERATOR_ROOM` times the defaults' request
+    and point rates, bursts and active series (a thousand hosts' agents every 10 s,
+    and every replica's own figures), and four times the concurrent requests."""
+    scaled = (
+        "requests_per_second",
+        "request_burst",
+        "points_per_second",
+        "point_burst",
+        "active_series",
+    )
+    changes: dict[str, float] = {name: getattr(defaults, name) * OPERATOR_ROOM for name in scaled}
+    changes["concurrent_requests"] = defaults.concurrent_requests * 4
+    return defaults.updated(changes)
+
+
 def parse_assignments(items: Iterable[str]) -> dict[str, float]:
     """`["name=number", ...]` as a mapping; blank items are skipped."""
     changes: dict[str, float] = {}
@@ -114,8 +140,12 @@ class Quotas:
         config: ConfigStore,
         buckets: Buckets | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        bases: Mapping[str, TenantQuotas] | None = None,
     ) -> None:
         self.defaults = defaults
+        # tenants that start from other quotas than the defaults (the operator's)
+        self._bases = dict(bases or {})
         self._config = config
         self._buckets: Buckets = buckets if buckets is not None else MemoryBuckets()
         self._clock = clock
@@ -124,6 +154,17 @@ class Quotas:
         self._subscriptions: dict[str, int] = {}
         self._series: dict[str, tuple[int, set[str]]] = {}  # tenant -> (hour, series keys)
         self._requests = TenantSlots(self._concurrent_requests, "requests", MAX_WAITING)
+
+    @classmethod
+    def of_settings(
+        cls, settings: Settings, config: ConfigStore, buckets: Buckets | None = None
+    ) -> Quotas:
+        """The gateway's quotas: `ANALYTICS_QUOTAS` over the built-in defaults, and the
+        operator tenant's room over those."""
+        defaults = TenantQuotas.parse(settings.quotas)
+        return cls(
+            defaults, config, buckets, bases={settings.self_tenant: operator_quotas(defaults)}
+        )
 
     # -- what applies to a tenant ---------------------------------------------------------
 
@@ -137,22 +178,27 @@ class Quotas:
         except BackendUnavailable as exc:
             # a config-store blip: what the tenant had (else the defaults), asked
             # again after the next refresh period rather than on every request
-            quotas = cached[1] if cached is not None else self.defaults
+            quotas = cached[1] if cached is not None else self.base(tenant)
             log.warning(
                 "quotas of %s: config store unavailable (%s); using the last known", tenant, exc
             )
             self._cached[tenant] = (now, quotas)
             return quotas
-        quotas = self.defaults.updated(found[1]) if found else self.defaults
+        base = self.base(tenant)
+        quotas = base.updated(found[1]) if found else base
         self._cached[tenant] = (now, quotas)
         return quotas
+
+    def base(self, tenant: str) -> TenantQuotas:
+        """What `tenant` has without overrides: the defaults, or more for the operator's."""
+        return self._bases.get(tenant, self.defaults)
 
     async def override(self, tenant: str, changes: Mapping[str, Any]) -> TenantQuotas:
         """Operators only (the CLI): the tenant's overrides, merged with what it had."""
         found = await self._config.get_document(KIND, tenant, DOC_ID)
         current = dict(found[1]) if found else {}
         merged = {**current, **changes}
-        quotas = self.defaults.updated(merged)  # checks every value
+        quotas = self.base(tenant).updated(merged)  # checks every value
         await self._config.put_document(
             KIND, tenant, DOC_ID, merged, expected_version=found[0] if found else 0
         )

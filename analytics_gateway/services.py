@@ -29,8 +29,11 @@ from analytics_gateway.ingest import IngestService
 from analytics_gateway.key_memory import KeyMemory
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
-from analytics_gateway.quotas import Quotas, TenantQuotas
+from analytics_gateway.operator.log_levels import LogLevels
+from analytics_gateway.operator.profiling import Profiles
+from analytics_gateway.quotas import Quotas
 from analytics_gateway.reads import Reads
+from analytics_gateway.self_monitoring.collector import SelfMonitor
 from analytics_gateway.subscriptions.budget import FanoutBudget
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
 from analytics_gateway.subscriptions.hub import Hub
@@ -57,6 +60,8 @@ class Services:
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
     keys: KeyMemory
     """The config store's keys, remembered: authentication through a store blip."""
+    log_levels: LogLevels
+    profiles: Profiles
 
 
 async def start_services(
@@ -80,7 +85,7 @@ async def start_services(
     sessions = SessionRegistry(backends.config)
     await _start(stack, sessions.start, sessions.stop)
     invalidate = invalidation(backends.cache)
-    quotas = Quotas(TenantQuotas.parse(settings.quotas), backends.config, backends.buckets)
+    quotas = Quotas.of_settings(settings, backends.config, backends.buckets)
     ingest = IngestService(
         backends.metrics,
         backends.events,
@@ -121,11 +126,19 @@ async def start_services(
         quotas=quotas,
         clock=clock,
         keys=KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds)),
+        log_levels=LogLevels(backends.broker, hub, clock),
+        profiles=Profiles(),
     )
+    await _start(stack, services.log_levels.start, services.log_levels.stop)
     stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:
         drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)
         background(stack, drainer, "ingest-buffer")
+    if settings.self_interval_seconds > 0:
+        monitor = SelfMonitor.for_gateway(
+            settings, metrics, alerts, backends.buffer, ingest, quotas, clock
+        )
+        background(stack, monitor.run(), "self-monitoring")
     if settings.demo:
         demo = Demo(ingest, alerts, services.dashboards, backends.metrics, clock, random.Random(7))
         await demo.seed()  # before serving: the first query sees data

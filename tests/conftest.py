@@ -46,7 +46,9 @@ _store_urls: dict[str, str] = {}
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    values = {**_store_urls, **overrides}
+    # self-monitoring off unless a test turns it on: its writes would add to the
+    # counts (points, store calls, spans) tests read
+    values = {"self_interval_seconds": 0.0, **_store_urls, **overrides}
     return Settings.from_env({}, data_dir=data_dir, json_logs=False, **values)
 
 

@@ -166,9 +166,12 @@ class AlertService:
                     field=field_name,
                 )
 
-    async def create_rule(self, tenant: str, spec: RuleSpec, created_by: str) -> AlertRule:
+    async def create_rule(
+        self, tenant: str, spec: RuleSpec, created_by: str, *, rule_id: str | None = None
+    ) -> AlertRule:
+        """A new rule; with `rule_id`, CONFLICT if the tenant has a rule of that id."""
         rule, condition = build_rule(
-            tenant, uuid.uuid4().hex, spec, now_ms=self.clock(), created_by=created_by
+            tenant, rule_id or uuid.uuid4().hex, spec, now_ms=self.clock(), created_by=created_by
         )
         await self._check_targets(rule)
         if self._quotas is not None:

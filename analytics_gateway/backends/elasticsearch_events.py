@@ -249,9 +249,7 @@ class ElasticsearchEventStore:
             if self._ready and time.monotonic() - self._checked_at < RECHECK_SECONDS:
                 return
             name = f"{self._prefix}-events"
-            exists = await self._call(
-                "setup", self._es.indices.exists_index_template(name=name)
-            )
+            exists = await self._call("setup", self._es.indices.exists_index_template(name=name))
             if not exists:
                 if self._ready:
                     log.warning("events: index template %s vanished; putting it back", name)
@@ -451,9 +449,7 @@ class ElasticsearchEventStore:
         if expired:
             await self._call(
                 "retention",
-                self._es.indices.delete(
-                    index=",".join(sorted(expired)), ignore_unavailable=True
-                ),
+                self._es.indices.delete(index=",".join(sorted(expired)), ignore_unavailable=True),
             )
         return sorted(expired)
 

@@ -21,6 +21,7 @@ from analytics_gateway.dashboards.model import (
 )
 from analytics_gateway.domain import Aggregation
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.self_monitoring import series as own
 
 
 def metric(
@@ -153,6 +154,82 @@ PRESETS: dict[str, list[PresetWidget]] = {
     "alerts": [(WidgetType.ALERTS, "Alerts", None, ChartStyle.LINE)],
     "anomalies": [(WidgetType.ANOMALIES, "Anomalies", None, ChartStyle.LINE)],
     "forecast": [(WidgetType.FORECAST, "Revenue forecast", metric("revenue"), ChartStyle.LINE)],
+    # the operator tenant's: what self-monitoring and `analytics-gateway agent` write
+    "gateway_health": [
+        (WidgetType.KPI, "Error ratio", metric(own.ERROR_RATIO, Aggregation.MAX), ChartStyle.LINE),
+        (
+            WidgetType.KPI,
+            "Latency p95 (ms)",
+            metric(own.LATENCY_P95, Aggregation.MAX),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.KPI,
+            "Ingest buffer backlog (batches)",
+            metric(own.BUFFER_ENTRIES, Aggregation.MAX),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Latency p50 (ms) by instance",
+            metric(own.LATENCY_P50, Aggregation.AVG, group_by=("instance",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Latency p95 (ms) by instance",
+            metric(own.LATENCY_P95, Aggregation.AVG, group_by=("instance",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Errors per second by code",
+            metric(own.ERRORS, Aggregation.AVG, group_by=("code",)),
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.CHART,
+            "Requests per second by instance",
+            metric(own.REQUESTS, Aggregation.AVG, group_by=("instance",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Ingested per second",
+            metric(own.INGESTED, Aggregation.AVG, group_by=("kind",)),
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.CHART,
+            "Ingest buffer backlog (batches)",
+            metric(own.BUFFER_ENTRIES, Aggregation.MAX, group_by=()),
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.CHART,
+            "Live subscriptions by instance",
+            metric(own.SUBSCRIPTIONS, Aggregation.AVG, group_by=("instance",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Alert evaluation lag (s) by instance",
+            metric(own.ALERT_LAG, Aggregation.MAX, group_by=("instance",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "CPU (%) by host",
+            metric(own.CPU_USAGE, Aggregation.AVG, group_by=("host",)),
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.CHART,
+            "Memory (%) by host",
+            metric(own.MEMORY_USAGE, Aggregation.AVG, group_by=("host",)),
+            ChartStyle.LINE,
+        ),
+    ],
 }
 
 

@@ -108,6 +108,20 @@ async def prometheus(request: Request) -> Response:
     return Response(encode(registry), media_type=media_type)
 
 
+async def profile_file(request: Request) -> Response:
+    """A profile `profile` recorded, as a speedscope file: for the operator only."""
+    if not from_operator(request):
+        return Response("Not Found", status_code=404, media_type="text/plain")
+    found = services_of(request).profiles.get(request.path_params["id"])
+    if found is None:
+        return Response("no such profile (the last 5 are kept)", 404, media_type="text/plain")
+    return Response(
+        found.speedscope,
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="profile-{found.id}.json"'},
+    )
+
+
 async def _ok(awaitable: Awaitable[object]) -> bool:
     await awaitable
     return True
@@ -125,4 +139,5 @@ def routes() -> list[BaseRoute]:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", prometheus),
+        Route("/debug/profiles/{id}", profile_file),
     ]

@@ -8,7 +8,7 @@ before it reads the history and skips live messages the replay already gave.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from strawberry.scalars import JSON
@@ -32,7 +32,7 @@ _delivered = itertools.count()
 
 async def messages(
     hub: Hub, channel: str, since: str | None, labels: Mapping[str, str] | None = None
-) -> AsyncIterator[tuple[str, Any, int]]:
+) -> AsyncGenerator[tuple[str, Any, int], None]:
     """`(message_id, message, first item index to deliver)`, replay first when asked.
 
     Live messages are paced by the hub's fan-out budget; with `labels`, a metric

@@ -293,7 +293,9 @@ class OperationMetrics(SchemaExtension):
         except (RuntimeError, AttributeError, KeyError):
             kind = "unknown"
         self._metrics.requests.labels(operation_type=kind).inc()
-        trace_id = tracing.trace_id(sampled_only=True)  # an exemplar: a slow bucket links to a trace
+        trace_id = tracing.trace_id(
+            sampled_only=True
+        )  # an exemplar: a slow bucket links to a trace
         self._metrics.request_latency.labels(operation_type=kind).observe(
             time.perf_counter() - started,
             exemplar={"trace_id": trace_id} if trace_id is not None else None,

@@ -10,6 +10,7 @@ from analytics_gateway.context import Info
 from analytics_gateway.resolvers import ingest as ingest_resolvers
 from analytics_gateway.schema.alert_roots import AlertMutation
 from analytics_gateway.schema.dashboard_roots import DashboardMutation
+from analytics_gateway.schema.health_roots import HealthMutation
 from analytics_gateway.schema.ingest import (
     BusinessMetricsInput,
     EventInput,
@@ -17,13 +18,14 @@ from analytics_gateway.schema.ingest import (
     MetricPointInput,
 )
 from analytics_gateway.schema.ml_roots import MlMutation
+from analytics_gateway.schema.operator_roots import OperatorMutation
 
 
 @strawberry.type(
     description="Write metrics and events for the caller's tenant (the ingest scope), and "
     "change alerts, dashboards and models (write) and channels (admin)."
 )
-class Mutation(DashboardMutation, AlertMutation, MlMutation):
+class Mutation(DashboardMutation, AlertMutation, MlMutation, OperatorMutation, HealthMutation):
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."
     )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from strawberry.types.base import StrawberryObjectDefinition
 
+from analytics_gateway.config import Settings
 from analytics_gateway.schema.mutation import Mutation
 from tests.conftest import GraphQLClient, MakeKey
 
@@ -57,6 +58,14 @@ MUTATIONS: dict[str, tuple[str, str]] = {
     "recordEvents": ("ingest", 'recordEvents(events: [{type: "play"}]) { accepted }'),
     "recordBusinessMetrics": ("ingest", "recordBusinessMetrics(input: {revenue: 1}) { accepted }"),
 }
+# mutations of the gateway itself: only an admin key of the operator's tenant
+# (ANALYTICS_SELF_TENANT), no other tenant's, whatever its scopes
+OPERATOR_MUTATIONS: dict[str, str] = {
+    "enableHealthAlerts": "enableHealthAlerts { id }",
+    "setLogLevel": 'setLogLevel(logger: "analytics_gateway.scope_probe", level: "INFO", '
+    'ttl: "1s") { level }',
+    "profile": "profile(seconds: 0.05) { samples }",
+}
 SCOPES = ("ingest", "read", "write", "admin")
 
 
@@ -64,7 +73,7 @@ def test_every_mutation_of_the_schema_has_its_scope_here() -> None:
     definition = Mutation.__strawberry_definition__  # type: ignore[attr-defined]
     assert isinstance(definition, StrawberryObjectDefinition)
     names = {field.graphql_name or _camel(field.python_name) for field in definition.fields}
-    assert names == set(MUTATIONS)
+    assert names == set(MUTATIONS) | set(OPERATOR_MUTATIONS)
 
 
 def _camel(name: str) -> str:
@@ -88,6 +97,19 @@ async def test_each_mutation_needs_its_scope(
         code = await _error_code(client, call)
         allowed = scope in (needed, "admin")
         assert (code != "FORBIDDEN") == allowed, (mutation, scope, code)
+
+
+@pytest.mark.parametrize("mutation", sorted(OPERATOR_MUTATIONS))
+async def test_each_operator_mutation_needs_an_admin_key_of_the_operators_tenant(
+    mutation: str, gql: GraphQLClient, make_key: MakeKey, settings: Settings
+) -> None:
+    call = OPERATOR_MUTATIONS[mutation]
+    for tenant in ("acme", settings.self_tenant):
+        for scope in SCOPES:
+            client = GraphQLClient(gql.http, await make_key(tenant, scope))
+            code = await _error_code(client, call)
+            allowed = tenant == settings.self_tenant and scope == "admin"
+            assert (code != "FORBIDDEN") == allowed, (mutation, tenant, scope, code)
 
 
 async def test_an_ingest_key_writes_points_and_events_and_nothing_else(

@@ -20,7 +20,9 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 GRAPHQL_AND_HTTP = ("http", "schema", "resolvers", "context")
 WIRING = ("app", "cli", "services")
 # feature packages and services: pure cores in thin shells, below the request layers
-BELOW_REQUESTS = ("alerting", "dashboards", "ml", "backends", "subscriptions", "ingest")
+BELOW_REQUESTS = (
+    "alerting", "dashboards", "ml", "backends", "subscriptions", "ingest", "self_monitoring",
+)  # fmt: skip
 DRIVERS = ("redis", "duckdb", "elasticsearch", "influxdb_client", "aiohttp", "sqlite3")
 
 Graph = dict[str, set[str]]

@@ -1,0 +1,123 @@
+"""Log levels changed at run time on every replica, and put back after a while.
+
+A change goes out on the broker (`CHANNEL`), so every replica applies it, this
+one included; each reverts at the same instant (`until_ms`), to the level the
+logger had before the first change. A later change of the same logger replaces
+the earlier one and its deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from analytics_gateway.backends.base import Broker
+from analytics_gateway.errors import BadUserInput
+from analytics_gateway.subscriptions.hub import Hub
+
+# '!' is in no tenant's name, so no tenant's channel is this one
+CHANNEL = "!operator:log-levels"
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOGGER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
+MAX_TTL_MS = 24 * 3_600_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    logger: str
+    level: str
+    until_ms: int
+
+
+def checked(logger: str, level: str, ttl_ms: int, now_ms: int) -> LevelChange:
+    if logger != "root" and not LOGGER_RE.match(logger):
+        raise BadUserInput(
+            f"logger {logger!r}: a dotted logger name (e.g. analytics_gateway.access) or root",
+            field="logger",
+        )
+    name = level.upper()
+    if name not in LEVELS:
+        raise BadUserInput(f"level {level!r}: one of {', '.join(LEVELS)}", field="level")
+    if not 1000 <= ttl_ms <= MAX_TTL_MS:
+        raise BadUserInput("ttl: from 1s to 24h", field="ttl")
+    return LevelChange(logger, name, now_ms + ttl_ms)
+
+
+class LogLevels:
+    def __init__(self, broker: Broker, hub: Hub, clock: Callable[[], int]) -> None:
+        self._broker = broker
+        self._hub = hub
+        self._clock = clock
+        self._before: dict[str, int] = {}  # logger -> its level before the first change
+        self._reverts: dict[str, asyncio.TimerHandle] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = asyncio.Event()
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="log-levels")
+        await self._listening.wait()
+
+    async def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+        for name in list(self._reverts):
+            self._revert(name)
+
+    async def change(self, change: LevelChange) -> None:
+        """Apply here at once, and on every replica through the broker."""
+        self.apply(change)
+        payload = {"logger": change.logger, "level": change.level, "until_ms": change.until_ms}
+        await self._broker.publish_many([(CHANNEL, orjson.dumps(payload))])
+
+    def apply(self, change: LevelChange) -> None:
+        logger = _logger(change.logger)
+        if change.logger not in self._before:
+            self._before[change.logger] = logger.level
+        logger.setLevel(change.level)
+        pending = self._reverts.pop(change.logger, None)
+        if pending is not None:
+            pending.cancel()
+        delay = max(0.0, (change.until_ms - self._clock()) / 1000)
+        loop = asyncio.get_running_loop()
+        self._reverts[change.logger] = loop.call_later(delay, self._revert, change.logger)
+        log.warning(
+            "log level of %s set to %s until %d", change.logger, change.level, change.until_ms
+        )
+
+    def _revert(self, name: str) -> None:
+        handle = self._reverts.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+        before = self._before.pop(name, None)
+        if before is not None:
+            _logger(name).setLevel(before)
+            log.warning("log level of %s put back", name)
+
+    async def _listen(self) -> None:
+        async with self._hub.listen(CHANNEL, counted=False) as queue:
+            self._listening.set()
+            async for _, message in queue:  # (message id, decoded JSON)
+                try:
+                    self.apply(_from_message(message))
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("ignored a log level message: %s", exc)
+
+
+def _from_message(body: Any) -> LevelChange:
+    level = str(body["level"])
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}")
+    return LevelChange(str(body["logger"]), level, int(body["until_ms"]))
+
+
+def _logger(name: str) -> logging.Logger:
+    return logging.getLogger() if name == "root" else logging.getLogger(name)

@@ -1,0 +1,149 @@
+"""The operator's tools on a running gateway: log levels for a while, on every
+replica, and profiles of the process. Only an admin key of the operator's tenant
+(`ANALYTICS_SELF_TENANT`, `_system` by default) may use them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from tests.conftest import GraphQLClient, MakeKey, _store_urls, make_settings, new_key
+from tests.servers import GatewayProcess, RedisServer
+
+SET_LEVEL = """mutation($logger: String!, $level: String!, $ttl: String!) {
+  setLogLevel(logger: $logger, level: $level, ttl: $ttl) { logger level until }
+}"""
+PROFILE = "mutation($s: Float!) { profile(seconds: $s) { id seconds samples path } }"
+
+
+def _code(body: dict[str, Any]) -> str:
+    assert body.get("errors"), body
+    code: str = body["errors"][0]["extensions"]["code"]
+    return code
+
+
+async def test_only_the_operators_admin_key_may(gql: GraphQLClient, make_key: MakeKey) -> None:
+    tenant_admin = GraphQLClient(gql.http, await make_key("acme", "read,write,admin"))
+    operator_reader = GraphQLClient(gql.http, await make_key("_system", "read,write"))
+    variables = {"logger": "analytics_gateway.access", "level": "DEBUG", "ttl": "1m"}
+    for caller in (tenant_admin, operator_reader):
+        assert _code(await caller.execute(SET_LEVEL, variables)) == "FORBIDDEN"
+        assert _code(await caller.execute(PROFILE, {"s": 0.1})) == "FORBIDDEN"
+    assert logging.getLogger("analytics_gateway.access").level != logging.DEBUG
+
+
+async def test_a_level_holds_for_its_ttl_then_goes_back(
+    gql: GraphQLClient, make_key: MakeKey
+) -> None:
+    operator = GraphQLClient(gql.http, await make_key("_system", "admin"))
+    target = logging.getLogger("analytics_gateway.demo_probe")
+    target.setLevel(logging.ERROR)
+    body = await operator.execute(SET_LEVEL, {"logger": target.name, "level": "debug", "ttl": "1s"})
+    assert body["data"]["setLogLevel"]["level"] == "DEBUG", body
+    assert target.level == logging.DEBUG
+    give_up = time.monotonic() + 30
+    while target.level != logging.ERROR:
+        assert time.monotonic() < give_up, "the level was never put back"
+        await asyncio.sleep(0.05)
+
+    for bad, field in (
+        ({"level": "LOUD"}, "level"),
+        ({"ttl": "0s"}, "ttl"),
+        ({"ttl": "2d"}, "ttl"),
+        ({"logger": "../etc"}, "logger"),
+    ):
+        variables = {"logger": target.name, "level": "INFO", "ttl": "1m", **bad}
+        refused = await operator.execute(SET_LEVEL, variables)
+        assert _code(refused) == "BAD_USER_INPUT", (bad, refused)
+        assert refused["errors"][0]["extensions"]["field"] == field
+
+
+async def test_a_profile_is_a_speedscope_file_one_at_a_time(
+    app: Starlette, gql: GraphQLClient, make_key: MakeKey
+) -> None:
+    operator = GraphQLClient(gql.http, await make_key("_system", "admin"))
+    profiles = app.state.gateway.services.profiles
+    first = asyncio.create_task(operator.execute(PROFILE, {"s": 1.0}))
+    give_up = time.monotonic() + 30
+    while not profiles.recording:
+        assert not first.done(), await first
+        assert time.monotonic() < give_up, "the first profile never started"
+        await asyncio.sleep(0.01)
+    # a second one while the first records is refused
+    assert _code(await operator.execute(PROFILE, {"s": 0.1})) == "RATE_LIMITED"
+    recorded = (await first)["data"]["profile"]
+    assert recorded["samples"] > 0
+    served = await gql.http.get(recorded["path"])  # the in-process client is loopback
+    assert served.status_code == 200
+    speedscope = json.loads(served.content)
+    assert speedscope["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+    assert speedscope["shared"]["frames"]
+    assert (await gql.http.get("/debug/profiles/nope")).status_code == 404
+    assert _code(await operator.execute(PROFILE, {"s": 61})) == "BAD_USER_INPUT"
+
+
+def _logged(process: GatewayProcess, rid: str) -> bool:
+    return rid in process.log.read_text()
+
+
+async def test_a_level_set_on_one_replica_holds_on_the_other(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    shared_config = tmp_path / "config.sqlite3"
+    config_url = _store_urls.get("config_url") or f"sqlite:///{shared_config}"
+    env = {
+        **{f"ANALYTICS_{k.upper()}": v for k, v in _store_urls.items()},
+        "ANALYTICS_BROKER_URL": redis.url,
+        "ANALYTICS_CONFIG_URL": config_url,
+        "ANALYTICS_JSON_LOGS": "true",
+    }
+    key = await new_key(
+        make_settings(tmp_path / "a", config_url=config_url), tenant="_system", scopes="admin"
+    )
+    a, b = GatewayProcess(tmp_path / "a", env), GatewayProcess(tmp_path / "b", env)
+    await asyncio.to_thread(a.start)
+    await asyncio.to_thread(b.start)
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+
+            async def probe() -> str:
+                rid = uuid.uuid4().hex
+                response = await http.get(b.url + "/healthz", headers={"x-request-id": rid})
+                assert response.status_code == 200
+                return rid
+
+            assert _logged(b, await probe())  # the access log is on
+            changed = await http.post(
+                a.url + "/graphql",
+                json={
+                    "query": SET_LEVEL,
+                    "variables": {
+                        "logger": "analytics_gateway.access",
+                        "level": "WARNING",
+                        "ttl": "10s",
+                    },
+                },
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert "errors" not in changed.json(), changed.text
+            set_at = time.monotonic()
+            give_up = set_at + 30
+            while _logged(b, await probe()):  # until B has it too
+                assert time.monotonic() < give_up, "replica B never took the level"
+                await asyncio.sleep(0.1)
+            give_up = time.monotonic() + 60
+            while not _logged(b, await probe()):  # until B puts it back
+                assert time.monotonic() < give_up, "replica B never put the level back"
+                await asyncio.sleep(0.2)
+            assert time.monotonic() - set_at > 5  # not before its time
+    finally:
+        await asyncio.to_thread(a.stop)
+        await asyncio.to_thread(b.stop)
