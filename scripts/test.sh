@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need (Debian's redis-server, influxdb, prometheus, chromium,
-# Node.js for the web UI build, and the locked Python test extras in ./.venv, osmem-server
+# Node.js for the web UI build and its checks (lint, GraphQL documents against the
+# schema, unit tests), and the locked Python test extras in ./.venv, osmem-server
 # and Playwright among them), build the web UI, then run lint, type
 # checks and the whole suite; then the end-to-end suite again with every store on
 # its production backend (InfluxDB, Elasticsearch API, Redis).
@@ -34,6 +35,7 @@ if [ "$node_major" -lt 20 ]; then
 fi
 npm ci --prefix frontend --no-audit --no-fund --loglevel=error
 npm run build --prefix frontend --silent
+npm run check --prefix frontend --silent
 
 .venv/bin/ruff check analytics_gateway tests bench client
 .venv/bin/ruff format --check analytics_gateway tests bench client

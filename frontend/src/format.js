@@ -19,10 +19,6 @@ export function formatChange(change) {
   return `${change >= 0 ? "▲ +" : "▼ "}${percent}%`;
 }
 
-export function formatTime(epochMs) {
-  return new Date(epochMs).toISOString().slice(11, 16);
-}
-
 export function labelText(series) {
   const entries = Object.entries(series.labels ?? {});
   if (entries.length === 0) return series.name;

@@ -10,6 +10,7 @@ import { createClient } from "graphql-ws";
 import { createElement } from "react";
 import { createRoot } from "react-dom/client";
 import { gatewayConfig, graphqlUrls } from "./config.js";
+import { EXAMPLE } from "./graphiql-queries.js";
 
 const config = gatewayConfig();
 const urls = graphqlUrls(config);
@@ -20,15 +21,6 @@ const urls = graphqlUrls(config);
 const demoHeaders = config.demoKey ? { Authorization: `Bearer ${config.demoKey}` } : {};
 const http = createGraphiQLFetcher({ url: urls.http, headers: demoHeaders });
 
-const EXAMPLE = `# Dashboards of your tenant, with every widget's data in one request
-{
-  dashboards { id name version }
-  metrics(query: {name: "cpu_usage", last: "1h", step: "5m", aggregation: AVG, groupBy: ["host"]}) {
-    labels
-    summary { count avg last }
-  }
-}
-`;
 
 function isSubscription(params) {
   try {

@@ -1,5 +1,5 @@
 // The dashboard UI: sign in with an API key, list dashboards, show one with live updates,
-// edit dashboards.
+// edit dashboards, explore one metric.
 import { Api, Unauthorized } from "./api.js";
 import { gatewayConfig, graphqlUrls } from "./config.js";
 import { element } from "./format.js";
@@ -10,8 +10,10 @@ import "./styles/alerting.css";
 import { VIEWER } from "./queries.js";
 import { parseHash } from "./router.js";
 import { AlertsView } from "./views/alerts.js";
-import { DashboardView, parseRoute } from "./views/dashboard.js";
+import { parseRoute } from "./time.js";
+import { DashboardView } from "./views/dashboard.js";
 import { EditorView } from "./views/editor.js";
+import { ExploreView } from "./views/explore.js";
 import { renderList } from "./views/list.js";
 import { renderLogin } from "./views/login.js";
 
@@ -74,6 +76,9 @@ async function route() {
       await current.load();
     } else if (where.view === "editor") {
       current = new EditorView(root, api, where);
+      await current.load();
+    } else if (where.view === "explore") {
+      current = new ExploreView(root, api, where);
       await current.load();
     } else if (where.view === "alerts") {
       current = new AlertsView(root, api, where);

@@ -20,6 +20,7 @@ query Dashboard($id: ID!, $range: String, $vars: JSON) {
     widgets {
       id type title style
       position { x y w h }
+      query { kind name }
       data { ...WidgetDataFields }
     }
   }

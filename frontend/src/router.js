@@ -1,8 +1,9 @@
-// Which view a location hash names. Views: list, dashboard, editor, alerts.
+// Which view a location hash names. Views: list, dashboard, editor, explore, alerts.
 //   #/                         the dashboard list
 //   #/new                      a new, unsaved dashboard in the editor
-//   #/d/<id>?range=..&var.x=.. one dashboard
+//   #/d/<id>?range=..&var.x=.. one dashboard (range, from/to, refresh: see time.js)
 //   #/d/<id>/edit              its editor
+//   #/explore?metric=..        one metric, ad hoc (see explore/state.js)
 //   #/alerts[/<page>[/<id>[/<action>]]]  alerting (rules, silences, contact points)
 export function parseHash(hash) {
   const [path, search = ""] = (hash || "#/").replace(/^#/, "").split("?");
@@ -12,6 +13,7 @@ export function parseHash(hash) {
   if (parts[0] === "d" && parts[1]) {
     return { view: parts[2] === "edit" ? "editor" : "dashboard", id: parts[1], params };
   }
+  if (parts[0] === "explore") return { view: "explore", params };
   if (parts[0] === "alerts") {
     return { view: "alerts", page: parts[1] ?? "rules", id: parts[2] ?? null, action: parts[3] ?? null, params };
   }

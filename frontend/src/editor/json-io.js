@@ -21,7 +21,7 @@ export function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new Error(`That is not JSON: ${error.message}`);
+    throw new Error(`That is not JSON: ${error.message}`, { cause: error });
   }
 }
 

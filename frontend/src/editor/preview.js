@@ -4,22 +4,9 @@
 import { run } from "../graphql.js";
 import { h } from "../ui/dom.js";
 import { createChart } from "../widgets/chart.js";
+import { autoStep } from "../time.js";
 import { PREVIEW_EVENTS, PREVIEW_METRIC } from "./queries.js";
 
-// the gateway's own choice when a widget gives no step (dashboards/planner.py)
-const STEPS_S = [10, 30, 60, 300, 900, 3600, 21600, 86400];
-const UNIT_S = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-
-function seconds(duration) {
-  const match = /^(\d+)(s|m|h|d|w)$/.exec(duration ?? "");
-  return match ? Number(match[1]) * UNIT_S[match[2]] : null;
-}
-
-export function autoStep(range) {
-  const span = seconds(range) ?? 3600;
-  const step = STEPS_S.find((s) => span / s <= 120) ?? 86400;
-  return step % 86400 === 0 ? `${step / 86400}d` : step % 3600 === 0 ? `${step / 3600}h` : step % 60 === 0 ? `${step / 60}m` : `${step}s`;
-}
 
 // `$name` -> the variable's default; a label filter left empty means "every value"
 function substitute(text, defaults) {

@@ -11,9 +11,11 @@ import { dataKey, readPanelData } from "../editor/panel-data.js";
 import { editPanel } from "../editor/panel-editor.js";
 import { Conflict, create, currentVersion, readDraft, remove, save } from "../editor/persist.js";
 import { editSettings } from "../editor/settings.js";
+import { panelUnit, timeZone } from "../prefs.js";
 import { dashboardHash, editorHash } from "../router.js";
 import { choose, confirmDialog, formDialog } from "../ui/dialog.js";
 import { field, h } from "../ui/dom.js";
+import { resolveUnit } from "../units.js";
 import { rendererFor } from "../widgets/index.js";
 
 const ROW_HEIGHT = 80;
@@ -150,7 +152,9 @@ export class EditorView {
         const body = h("div", { class: "widget-body" });
         node.append(body);
         draws.push(() => {
-          const renderer = rendererFor(saved.data.__typename, body, widget);
+          const metric = widget.query?.kind === "METRIC" ? widget.query.name : "";
+          const unit = resolveUnit(panelUnit(this.draft.id, widget.id), metric);
+          const renderer = rendererFor(saved.data.__typename, body, widget, { zone: timeZone(), unit, metric });
           renderer.update(saved.data);
           this.renderers.push(renderer);
         });

@@ -1,12 +1,14 @@
 // The anomalies panel: the series, with each anomaly marked, and the list of them.
-import { element, formatNumber, formatTime, labelText } from "../format.js";
+import { element, labelText } from "../format.js";
+import { clock, zoneLabel } from "../time.js";
+import { formatValue } from "../units.js";
 import { createChart } from "./chart.js";
 
-export function createAnomalies(body, widget) {
+export function createAnomalies(body, widget, view = {}) {
   const chartBox = element("div", "anomaly-chart");
   const list = element("ul", "anomaly-list");
   body.append(chartBox, list);
-  const chart = createChart(chartBox, widget);
+  const chart = createChart(chartBox, widget, view);
   return {
     update(data) {
       const marks = data.anomalies ?? [];
@@ -26,10 +28,10 @@ export function createAnomalies(body, widget) {
         ...(marks.length
           ? marks.slice(0, 5).map((m) => {
               const item = element("li", "anomaly");
-              item.textContent = `${formatTime(Date.parse(m.timestamp))} UTC · ${labelText({
+              item.textContent = `${clock(Date.parse(m.timestamp), view.zone)} ${zoneLabel(view.zone)} · ${labelText({
                 name: "",
                 labels: m.labels,
-              })} · ${formatNumber(m.value)} (score ${m.score.toFixed(3)})`;
+              })} · ${formatValue(m.value, view.unit)} (score ${m.score.toFixed(3)})`;
               return item;
             })
           : [element("li", "hint", `No anomalies in this range (${data.detector}).`)]),

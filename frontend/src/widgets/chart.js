@@ -1,16 +1,15 @@
 // Line and area charts with uPlot: series aligned on the union of their timestamps.
+// `view` (all optional): { zone: "browser" | "utc", unit, window: {from, to} in epoch
+// ms (the x axis is held to it), onZoom(from, to) (dragging across the plot selects a
+// range and calls it instead of zooming in place) }.
+// A series may be `{ marker: true }` (points only, e.g. anomalies) or
+// `{ band: "upper" | "lower" }` (the two edges of a shaded interval).
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { PALETTE, element, labelText } from "../format.js";
-
-export function aligned(series) {
-  const stamps = [...new Set(series.flatMap((s) => s.data.t))].sort((a, b) => a - b);
-  const columns = series.map((s) => {
-    const byTime = new Map(s.data.t.map((t, i) => [t, s.data.v[i]]));
-    return stamps.map((t) => (byTime.has(t) ? byTime.get(t) : null));
-  });
-  return [stamps.map((t) => t / 1000), ...columns];
-}
+import { clock, dateTime } from "../time.js";
+import { formatValue } from "../units.js";
+import { aligned, clipped } from "./series.js";
 
 // The plot fills the widget; the legend (a table under the plot) takes its share.
 // The legend's height follows the plot's width (its entries wrap), so both the
@@ -24,10 +23,32 @@ function size(root) {
   };
 }
 
-export function createChart(body, widget) {
+function lastIndex(column) {
+  for (let i = column.length - 1; i >= 0; i -= 1) if (column[i] !== null && column[i] !== undefined) return i;
+  return -1;
+}
+
+const UTC = (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC");
+
+// The y axis as wide as its longest label (units make them long: "150.0 ms").
+function axisSize(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  let width = axis.ticks.size + axis.gap;
+  const longest = (values ?? []).reduce((a, b) => (b.length > a.length ? b : a), "");
+  if (longest) {
+    u.ctx.font = axis.font[0];
+    width += u.ctx.measureText(longest).width / devicePixelRatio;
+  }
+  return Math.ceil(width) + 4;
+}
+
+export function createChart(body, widget, view = {}) {
   const root = element("div", "chart");
   const empty = element("p", "empty", "No data in this range.");
   body.append(root, empty);
+  const zone = view.zone ?? "browser";
+  const unit = view.unit ?? "none";
   let plot = null;
   let shape = "";
 
@@ -38,37 +59,77 @@ export function createChart(body, widget) {
   });
   observer.observe(root);
 
+  // Before any hover the legend shows the latest values, not "--".
+  const timeValue = (u, ts, sidx, idx) => {
+    if (idx === null) {
+      const i = lastIndex(u.data[0]);
+      return i < 0 ? "" : `latest ${clock(u.data[0][i] * 1000, zone, true)}`;
+    }
+    return ts === null ? "" : dateTime(ts * 1000, zone);
+  };
+  const seriesValue = (u, v, sidx, idx) => {
+    if (idx === null) {
+      const i = lastIndex(u.data[sidx]);
+      return i < 0 ? "–" : formatValue(u.data[sidx][i], unit);
+    }
+    return formatValue(v, unit);
+  };
+
   function build(series, data) {
     const legend = root.querySelector(".u-legend");
     if (legend) observer.unobserve(legend);
     plot?.destroy();
     const area = widget.style === "AREA";
+    const upper = series.findIndex((s) => s.band === "upper");
+    const lower = series.findIndex((s) => s.band === "lower");
+    const window = view.window;
+    const axis = { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" } };
     plot = new uPlot(
       {
         ...size(root),
+        ...(zone === "utc" ? { tzDate: UTC } : {}),
         legend: { show: series.length > 1 },
-        cursor: { points: { size: 5 } },
-        scales: { x: { time: true } },
+        cursor: {
+          points: { size: 5 },
+          drag: { x: Boolean(view.onZoom), y: false, setScale: !view.onZoom },
+        },
+        scales: {
+          x: { time: true, ...(window ? { range: () => [window.from / 1000, window.to / 1000] } : {}) },
+        },
         axes: [
-          { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" } },
-          { stroke: "#9aa4b2", grid: { stroke: "#2a3140" }, ticks: { stroke: "#2a3140" }, size: 56 },
+          axis,
+          { ...axis, size: axisSize, values: (u, splits) => splits.map((v) => formatValue(v, unit)) },
         ],
+        bands: upper >= 0 && lower >= 0 ? [{ series: [upper + 1, lower + 1], fill: "#a98bf033" }] : [],
+        hooks: view.onZoom ? {
+          setSelect: [(u) => {
+            if (u.select.width < 3) return;
+            const from = u.posToVal(u.select.left, "x") * 1000;
+            const to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+            view.onZoom(Math.round(from), Math.round(to));
+          }],
+        } : {},
         series: [
-          {},
+          { label: zone === "utc" ? "Time (UTC)" : "Time", value: timeValue },
           ...series.map((s, i) => {
             const color = PALETTE[i % PALETTE.length];
+            const label = labelText(s);
             if (s.marker) {
               // points only, e.g. detected anomalies over the metric's lines
               return {
-                label: labelText(s),
+                label, value: seriesValue,
                 stroke: "#e36d6d",
                 width: 0,
                 paths: () => null,
                 points: { show: true, size: 9, fill: "#e36d6d", stroke: "#e36d6d" },
               };
             }
+            if (s.band) {
+              return { label, value: seriesValue, stroke: "#a98bf088", width: 1, dash: [4, 4], spanGaps: true, points: { show: false } };
+            }
             return {
-              label: labelText(s),
+              label, value: seriesValue,
               stroke: color,
               width: 1.5,
               spanGaps: true,
@@ -83,11 +144,15 @@ export function createChart(body, widget) {
     plot.setSize(size(root));
     const created = root.querySelector(".u-legend");
     if (created) observer.observe(created);
+    root.dataset.unit = unit;
+    root.dataset.zone = zone;
+    root.dataset.bands = String(upper >= 0 && lower >= 0 ? 1 : 0);
   }
 
   return {
     update(data) {
-      const series = data.series ?? [];
+      // an absolute range is read as the relative one covering it: only its part is shown
+      const series = clipped(data.series ?? [], view.window);
       const points = series.reduce((n, s) => n + s.data.t.length, 0);
       body.dataset.points = String(points);
       empty.hidden = points > 0;
@@ -102,6 +167,7 @@ export function createChart(body, widget) {
         plot.setData(columns);
       }
     },
+    plot: () => plot,
     destroy() {
       observer.disconnect();
       plot?.destroy();

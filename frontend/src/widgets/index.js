@@ -19,8 +19,9 @@ const BY_DATA = {
 };
 
 // The renderer for a widget's data; it keeps its state (charts) between updates.
-export function rendererFor(typename, body, widget) {
+// `view`: how to show it (time zone, unit, time window, zoom), see chart.js.
+export function rendererFor(typename, body, widget, view = {}) {
   const create = BY_DATA[typename];
   if (!create) throw new Error(`no renderer for ${typename}`);
-  return create(body, widget);
+  return create(body, widget, view);
 }

@@ -1,8 +1,13 @@
 // A KPI tile: the value, its change against the previous period, and a sparkline.
+// The change reads green when it is good news: up for most metrics, down for the
+// ones where rising is bad (errors, latency).
 import uPlot from "uplot";
-import { element, formatChange, formatNumber } from "../format.js";
+import { element, formatChange } from "../format.js";
+import { formatValue, risingIsBad } from "../units.js";
 
-export function createKpi(body) {
+export function createKpi(body, widget, view = {}) {
+  const unit = view.unit ?? "none";
+  const badWhenUp = risingIsBad(view.metric ?? widget?.query?.name ?? "");
   const value = element("div", "kpi-value", "–");
   const change = element("div", "kpi-change");
   const spark = element("div", "sparkline");
@@ -16,11 +21,14 @@ export function createKpi(body) {
 
   return {
     update(data) {
-      value.textContent = formatNumber(data.value);
+      value.textContent = formatValue(data.value, unit);
+      value.dataset.unit = unit;
       value.dataset.value = data.value === null ? "" : String(data.value);
       change.textContent = formatChange(data.change);
-      change.className = `kpi-change ${data.change > 0 ? "up" : data.change < 0 ? "down" : ""}`;
-      change.title = data.previous === null ? "" : `previous period: ${formatNumber(data.previous)}`;
+      const direction = data.change > 0 ? "up" : data.change < 0 ? "down" : "";
+      const good = direction === "" ? "" : (direction === "up") !== badWhenUp ? "good" : "bad";
+      change.className = `kpi-change ${direction} ${good}`.trim();
+      change.title = data.previous === null ? "" : `previous period: ${formatValue(data.previous, unit)}`;
       const points = [data.sparkline.t.map((t) => t / 1000), data.sparkline.v];
       body.dataset.points = String(points[0].length);
       if (plot === null) {

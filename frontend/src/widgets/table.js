@@ -1,9 +1,10 @@
 // A table: one row per series with its summary.
-import { element, formatNumber, labelText } from "../format.js";
+import { element, labelText } from "../format.js";
+import { formatValue } from "../units.js";
 
 const COLUMNS = ["last", "avg", "min", "max", "count"];
 
-export function createTable(body) {
+export function createTable(body, widget, view = {}) {
   const table = element("table", "summary-table");
   const head = element("tr");
   head.append(element("th", "", "series"), ...COLUMNS.map((c) => element("th", "num", c)));
@@ -21,7 +22,7 @@ export function createTable(body) {
           for (const column of COLUMNS) {
             const value = series.summary[column];
             row.append(
-              element("td", "num", column === "count" ? String(value) : formatNumber(value)),
+              element("td", "num", column === "count" ? String(value) : formatValue(value, view.unit)),
             );
           }
           return row;
