@@ -7,17 +7,14 @@ receiver gets it as `traceparent`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import format_span_id, format_trace_id
 from starlette.applications import Starlette
 
-from analytics_gateway import tracing
 from tests.alerting.conftest import (
     LOCAL_RECEIVERS,
     Clock,
@@ -30,19 +27,6 @@ from tests.alerting.conftest import (
 )
 from tests.conftest import MakeKey, make_settings
 from tests.fixtures.alert_receivers import WEBHOOK_SECRET, HttpReceiver
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.install(provider)
-    try:
-        yield exporter
-    finally:
-        tracing.uninstall()
-        provider.shutdown()
 
 
 @pytest.fixture
