@@ -74,8 +74,9 @@ async def test_a_request_over_the_request_timeout_is_stopped_with_504(
         return []
 
     monkeypatch.setattr(MlService, "detect", slow_detection)
+    # generous enough for a first write on a busy machine; detection far outlasts it
     settings = make_settings(
-        tmp_path / "data", backend_timeout_seconds=0.2, request_timeout_seconds=0.5
+        tmp_path / "data", backend_timeout_seconds=2.0, request_timeout_seconds=3.0
     )
     async with gateway(settings) as gql:
         stored = await gql.execute(
@@ -88,10 +89,10 @@ async def test_a_request_over_the_request_timeout_is_stopped_with_504(
             json={"query": '{ detectAnomalies(metrics: ["cpu"], window: "1h") { count } }'},
             headers={"Authorization": f"Bearer {gql.key}"},
         )
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 20  # stopped at 3 s, not after the 30 s
         assert response.status_code == 504, response.text
         [error] = response.json()["errors"]
         assert error["extensions"]["code"] == "REQUEST_TIMEOUT"
-        assert "0.5 s" in error["message"]
+        assert "3 s" in error["message"]
         # the gateway goes on answering
         assert (await gql.execute("{ viewer }"))["data"]["viewer"]["tenant"] == "acme"
