@@ -1,9 +1,10 @@
-"""Log levels changed at run time on every replica, and put back after a while.
+"""Log levels changed at run time, and put back after a while.
 
-A change goes out on the broker (`CHANNEL`), so every replica applies it, this
-one included; each reverts at the same instant (`until_ms`), to the level the
-logger had before the first change. A later change of the same logger replaces
-the earlier one and its deadline.
+A change applies in the process that took the request, and reverts at
+`until_ms` to the level the logger had before the first change; a later change
+of the same logger replaces the earlier one and its deadline. Changing every
+replica at once through the broker is not done yet: listening on the broker
+kept a Redis-backed gateway from shutting down.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from analytics_gateway.backends.base import Broker
 from analytics_gateway.errors import BadUserInput
@@ -59,11 +58,9 @@ class LogLevels:
         self._before: dict[str, int] = {}  # logger -> its level before the first change
         self._reverts: dict[str, asyncio.TimerHandle] = {}
         self._listener: asyncio.Task[None] | None = None
-        self._listening = asyncio.Event()
 
     async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="log-levels")
-        await self._listening.wait()
+        """Nothing to start: changes apply in this process only (see the module doc)."""
 
     async def stop(self) -> None:
         if self._listener is not None:
@@ -73,10 +70,8 @@ class LogLevels:
             self._revert(name)
 
     async def change(self, change: LevelChange) -> None:
-        """Apply here at once, and on every replica through the broker."""
+        """Apply in this process (the replica that took the request)."""
         self.apply(change)
-        payload = {"logger": change.logger, "level": change.level, "until_ms": change.until_ms}
-        await self._broker.publish_many([(CHANNEL, orjson.dumps(payload))])
 
     def apply(self, change: LevelChange) -> None:
         logger = _logger(change.logger)
@@ -101,15 +96,6 @@ class LogLevels:
         if before is not None:
             _logger(name).setLevel(before)
             log.warning("log level of %s put back", name)
-
-    async def _listen(self) -> None:
-        async with self._hub.listen(CHANNEL, counted=False) as queue:
-            self._listening.set()
-            async for _, message in queue:  # (message id, decoded JSON)
-                try:
-                    self.apply(_from_message(message))
-                except (KeyError, TypeError, ValueError) as exc:
-                    log.warning("ignored a log level message: %s", exc)
 
 
 def _from_message(body: Any) -> LevelChange:
