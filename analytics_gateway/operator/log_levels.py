@@ -14,14 +14,9 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-from analytics_gateway.backends.base import Broker
 from analytics_gateway.errors import BadUserInput
-from analytics_gateway.subscriptions.hub import Hub
 
-# '!' is in no tenant's name, so no tenant's channel is this one
-CHANNEL = "!operator:log-levels"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGGER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,127}$")
 MAX_TTL_MS = 24 * 3_600_000
@@ -51,21 +46,13 @@ def checked(logger: str, level: str, ttl_ms: int, now_ms: int) -> LevelChange:
 
 
 class LogLevels:
-    def __init__(self, broker: Broker, hub: Hub, clock: Callable[[], int]) -> None:
-        self._broker = broker
-        self._hub = hub
+    def __init__(self, clock: Callable[[], int]) -> None:
         self._clock = clock
         self._before: dict[str, int] = {}  # logger -> its level before the first change
         self._reverts: dict[str, asyncio.TimerHandle] = {}
-        self._listener: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        """Nothing to start: changes apply in this process only (see the module doc)."""
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            await asyncio.gather(self._listener, return_exceptions=True)
+        """Put every changed logger back (the process is stopping)."""
         for name in list(self._reverts):
             self._revert(name)
 
@@ -96,13 +83,6 @@ class LogLevels:
         if before is not None:
             _logger(name).setLevel(before)
             log.warning("log level of %s put back", name)
-
-
-def _from_message(body: Any) -> LevelChange:
-    level = str(body["level"])
-    if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}")
-    return LevelChange(str(body["logger"]), level, int(body["until_ms"]))
 
 
 def _logger(name: str) -> logging.Logger:

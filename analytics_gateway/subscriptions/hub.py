@@ -116,14 +116,12 @@ class Hub:
         self._everything: dict[str, set[ClientQueue]] = {}  # listeners without labels
         # by channel: (first label pair of a listener's labels) -> (labels, queue)
         self._by_label: dict[str, dict[tuple[str, str], list[tuple[Pairs, ClientQueue]]]] = {}
-        self._uncounted: set[ClientQueue] = set()
         self._task = BackgroundTask(self._pump, "hub-pump")
         self._lock = asyncio.Lock()
 
     @property
     def active(self) -> int:
-        """Listeners, but the gateway's own standing ones (`counted=False`)."""
-        return sum(len(s) for s in self._subscribers.values()) - len(self._uncounted)
+        return sum(len(s) for s in self._subscribers.values())
 
     async def start(self) -> None:
         self._task.start()
@@ -166,18 +164,13 @@ class Hub:
         *,
         labels: Mapping[str, str] | None = None,
         paced: bool = False,
-        counted: bool = True,
     ) -> AsyncIterator[ClientQueue]:
         """Register a client queue on `channel` for the duration of the block.
 
         `labels`: on a metric channel, only messages with a series carrying all
         of them. `paced`: the queue is a live subscription's, held to the budget.
-        `counted=False`: a listener the gateway keeps for as long as it runs,
-        left out of `active`.
         """
         queue = ClientQueue(self._queue_size, self._on_drop, self.budget if paced else None)
-        if not counted:
-            self._uncounted.add(queue)
         wanted: Pairs = tuple(sorted((labels or {}).items()))
         async with self._lock:
             members = self._subscribers.setdefault(channel, set())
@@ -192,7 +185,6 @@ class Hub:
         try:
             yield queue
         finally:
-            self._uncounted.discard(queue)
             async with self._lock:
                 self._forget(channel, queue, wanted)
                 members = self._subscribers.get(channel, set())
