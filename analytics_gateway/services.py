@@ -126,10 +126,10 @@ async def start_services(
         quotas=quotas,
         clock=clock,
         keys=KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds)),
-        log_levels=LogLevels(clock),
+        log_levels=LogLevels(backends.config, settings.self_tenant, clock),
         profiles=Profiles(),
     )
-    stack.push_async_callback(services.log_levels.stop)
+    await _start(stack, services.log_levels.start, services.log_levels.stop)
     stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:
         drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)

@@ -20,11 +20,11 @@ PROFILE_ROUTE = "/debug/profiles/{id}"
 LEVEL = "DEBUG, INFO, WARNING, ERROR or CRITICAL."
 
 
-@strawberry.type(description="A log level in force in this replica until `until`.")
+@strawberry.type(description="A log level in force on every replica until `until`.")
 class LogLevelChange:
     logger: str = strawberry.field(description="The logger's dotted name, or root.")
     level: str = strawberry.field(description="DEBUG, INFO, WARNING, ERROR or CRITICAL.")
-    until: datetime = strawberry.field(description="When it is put back.")
+    until: datetime = strawberry.field(description="When every replica puts it back.")
 
 
 @strawberry.type(description="A profile of the process (its event loop's thread).")
@@ -41,8 +41,8 @@ class ProcessProfile:
 @strawberry.type
 class OperatorMutation:
     @strawberry.mutation(
-        description="Set a logger's level in the replica that answers for `ttl`, then put it back "
-        "(operator: an admin key of ANALYTICS_SELF_TENANT)."
+        description="Set a logger's level on every replica (within a few seconds) for `ttl`, "
+        "then put it back (operator: an admin key of ANALYTICS_SELF_TENANT)."
     )
     async def set_log_level(
         self,
