@@ -85,9 +85,18 @@ class Principal:
     tenant: str
     key_id: str
     scopes: frozenset[Scope]
+    subject: str | None = None
+    """The token's `sub` when the credential is a JWT from the identity provider."""
+    expires_at_ms: int | None = None
+    """When the credential stops being valid (a token's `exp`, a key's expiry)."""
 
     def has(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    @property
+    def actor(self) -> str:
+        """Who acted, for the audit trail: `key:<id>` or `jwt:<sub>`."""
+        return f"jwt:{self.subject}" if self.subject is not None else f"key:{self.key_id}"
 
 
 @dataclass(frozen=True)
