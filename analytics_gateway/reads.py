@@ -1,9 +1,9 @@
 """`Reads`: the reads no dataloader batches, behind one service for resolvers and REST.
 
-Metric names, label values from Prometheus, the PromQL passthrough and pages
-of events are one call each per request field, so they need no loader; they
-still go through here, not from resolvers to backends, so that "which source,
-and is it configured" is decided in one place.
+Metric names, label names, event types, label values from Prometheus, the
+PromQL passthrough and pages of events are one call each per request field, so
+they need no loader; they still go through here, not from resolvers to
+backends, so that "which source, and is it configured" is decided in one place.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from analytics_gateway.backends.base import EventStore, MetricStore, PromQLSourc
 from analytics_gateway.dataloaders.metrics import NOT_CONFIGURED
 from analytics_gateway.domain import Event, EventQuery, MetricSource, Series
 from analytics_gateway.errors import BadUserInput
+
+EVENT_TYPES_LIMIT = 1000
 
 
 class Reads:
@@ -33,6 +35,12 @@ class Reads:
         if source is MetricSource.PROMETHEUS:
             return await self._source().metric_names(tenant, prefix)
         return await self._metrics.metric_names(tenant, prefix)
+
+    async def label_names(self, tenant: str, metric: str) -> list[str]:
+        return await self._metrics.label_names(tenant, metric)
+
+    async def event_types(self, tenant: str) -> list[str]:
+        return await self._events.event_types(tenant, EVENT_TYPES_LIMIT)
 
     async def prometheus_label_values(self, tenant: str, metric: str, label: str) -> list[str]:
         return await self._source().label_values(tenant, metric, label)

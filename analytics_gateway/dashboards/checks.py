@@ -6,14 +6,20 @@ again once substituted, when the data is read.
 
 from __future__ import annotations
 
+import math
+
 from analytics_gateway.dashboards import formula, variables
 from analytics_gateway.dashboards.model import (
+    MAX_THRESHOLDS,
     MAX_TITLE,
     MAX_VARIABLES,
     MAX_WIDGETS,
     PANEL_TYPES,
+    THRESHOLD_COLORS,
+    UNITS,
     DashboardSpec,
     QueryKind,
+    Threshold,
     Variable,
     Widget,
     WidgetQuery,
@@ -33,6 +39,7 @@ ALLOWED_KINDS = {
     WidgetType.FORECAST: {QueryKind.METRIC},
 }
 MAX_RANGE_MS = 366 * 86_400_000
+PANEL_SETTINGS = frozenset({"unit", "thresholds"})
 
 
 def check_spec(spec: DashboardSpec) -> DashboardSpec:
@@ -49,8 +56,11 @@ def check_spec(spec: DashboardSpec) -> DashboardSpec:
         try:
             _check_widget(widget, spec.variables)
         except BadUserInput as exc:
+            # a panel setting names itself; anything else is reported on `widgets`
+            given = exc.extensions.get("field")
+            field = given if given in PANEL_SETTINGS else "widgets"
             raise BadUserInput(f"widget {index} ({widget.title!r}): {exc.message}",
-                               field="widgets", index=index) from None  # fmt: skip
+                               field=field, index=index) from None  # fmt: skip
     return spec
 
 
@@ -91,6 +101,9 @@ def _check_widget(widget: Widget, declared: tuple[Variable, ...]) -> None:
     if not widget.id or len(widget.id) > 64:
         raise BadUserInput("id must be 1 to 64 characters", field="id")
     widget.position.validate()
+    if widget.unit is not None and widget.unit not in UNITS:
+        raise BadUserInput(f"unit: {widget.unit!r} is not one of {', '.join(UNITS)}", field="unit")
+    _check_thresholds(widget.thresholds)
     query = widget.query
     if query is None:
         if widget.type not in PANEL_TYPES:
@@ -102,6 +115,23 @@ def _check_widget(widget: Widget, declared: tuple[Variable, ...]) -> None:
         )
     variables.check_declared(query, declared)
     _check_query(query)
+
+
+def _check_thresholds(thresholds: tuple[Threshold, ...]) -> None:
+    if len(thresholds) > MAX_THRESHOLDS:
+        raise BadUserInput(f"thresholds: at most {MAX_THRESHOLDS}", field="thresholds")
+    for t in thresholds:
+        if t.color not in THRESHOLD_COLORS:
+            raise BadUserInput(
+                f"thresholds: color {t.color!r} is not one of {', '.join(THRESHOLD_COLORS)}",
+                field="thresholds",
+            )
+        if not math.isfinite(t.value):
+            raise BadUserInput("thresholds: every value must be a finite number",
+                               field="thresholds")  # fmt: skip
+    values = [t.value for t in thresholds]
+    if len(set(values)) != len(values):
+        raise BadUserInput("thresholds: values must differ", field="thresholds")
 
 
 def _name(text: str, what: str) -> None:

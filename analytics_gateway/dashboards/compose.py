@@ -18,6 +18,7 @@ from analytics_gateway.dashboards import catalogue
 from analytics_gateway.dashboards.model import (
     ChartStyle,
     Position,
+    Threshold,
     Widget,
     WidgetQuery,
     WidgetType,
@@ -46,6 +47,8 @@ class Component:
     group_by: tuple[str, ...] | None = None
     step: str | None = None
     last: str | None = None
+    unit: str | None = None
+    thresholds: tuple[Threshold, ...] = ()
 
 
 def _refine(query: WidgetQuery, item: Component) -> WidgetQuery:
@@ -102,5 +105,10 @@ def widgets(items: Sequence[Component]) -> tuple[Widget, ...]:
         query, title = query_and_title(item)
         position = item.position or next(flowed)
         style = item.style or ChartStyle.LINE
-        out.append(Widget(widget_id, item.type, item.title or title, position, query, style))
+        out.append(
+            Widget(
+                widget_id, item.type, item.title or title, position, query, style,
+                unit=item.unit, thresholds=item.thresholds,
+            )
+        )  # fmt: skip
     return tuple(out)

@@ -7,9 +7,11 @@
      "variables": [{"name": "country", "optionsMetric": "song_plays",
                     "optionsLabel": "country"}]}
 
-or, for a dashboard of presets, {"widgets": ["system_health", "revenue"]}, or a
-dashboard as `GET /analytics/dashboards/{id}` returns it ("widgets" a list of
-objects), so one can be copied by posting what was read.
+A component may also carry `"unit": "percent"` and `"thresholds": [{"value":
+0.05, "color": "red"}]`. Or, for a dashboard of presets, {"widgets":
+["system_health", "revenue"]}, or a dashboard as `GET /analytics/dashboards/{id}`
+returns it ("widgets" a list of objects, units and thresholds included), so one
+can be copied by posting what was read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from analytics_gateway.dashboards.model import (
     Layout,
     Position,
     QueryKind,
+    Threshold,
     Variable,
     WidgetQuery,
     WidgetType,
@@ -100,6 +103,25 @@ def _events_query(doc: Mapping[str, Any]) -> WidgetQuery:
     )
 
 
+def _thresholds(value: Any) -> tuple[Threshold, ...]:
+    """Checked here for shape only (colours and values are `checks`'), so a malformed
+    list is named `thresholds`, not reported as a broken widget."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadUserInput("thresholds must be a list of {value, color}", field="thresholds")
+    out: list[Threshold] = []
+    for item in value:
+        doc = _object(item, "thresholds")
+        number, color = doc.get("value"), doc.get("color")
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise BadUserInput("thresholds: every value must be a number", field="thresholds")
+        if not isinstance(color, str):
+            raise BadUserInput("thresholds: every color must be a string", field="thresholds")
+        out.append(Threshold(float(number), color))
+    return tuple(out)
+
+
 def _position(value: Any) -> Position | None:
     if value is None:
         return None
@@ -133,6 +155,8 @@ def component(value: Any) -> Component:
         group_by=_strings(doc.get("groupBy"), "groupBy"),
         step=_text(doc, "step"),
         last=_text(doc, "last"),
+        unit=_text(doc, "unit"),
+        thresholds=_thresholds(doc.get("thresholds")),
     )
 
 
@@ -152,6 +176,9 @@ def _document(doc: Mapping[str, Any]) -> DashboardSpec:
     """A dashboard as `GET /analytics/dashboards/{id}` returns it (and GraphQL's
     `definition`): full widgets with ids and positions, so what REST gives can be
     posted back as it is (its `id`, `version`, `updatedAt` and widget data ignored)."""
+    for widget in doc.get("widgets") or ():
+        _text(widget, "unit")
+        _thresholds(widget.get("thresholds"))
     try:
         return DashboardSpec.from_document({**doc, "name": _text(doc, "name") or ""})
     except (KeyError, TypeError, ValueError) as exc:

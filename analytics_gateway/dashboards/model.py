@@ -4,7 +4,9 @@ A dashboard is a named grid of widgets. Each widget has a type, a title, a
 position and size on a 12-column grid, and (except for the panels that show
 alerts, anomalies or forecasts) the query that feeds it: a metric query, an
 event count, or a KPI formula over metrics. Strings in queries may name
-dashboard variables (`$country`), substituted when the data is read.
+dashboard variables (`$country`), substituted when the data is read. A widget
+may also fix the unit of its values and colour them by thresholds; both are
+kept with the dashboard so every viewer sees the same panel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,12 @@ GRID_COLUMNS = 12
 MAX_WIDGETS = 50
 MAX_VARIABLES = 20
 MAX_TITLE = 200
+MAX_THRESHOLDS = 10
+
+# Units a panel's values may be shown in; none chosen means detected from the metric.
+UNITS = ("none", "percent", "bytes", "ms", "currency")
+# The colours a threshold may take: a small palette every panel type can draw.
+THRESHOLD_COLORS = ("green", "yellow", "orange", "red", "blue")
 
 
 class WidgetType(enum.StrEnum):
@@ -126,13 +134,33 @@ class WidgetQuery:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """From `value` up (to the next threshold), values are shown in `color`."""
+
+    value: float
+    color: str
+
+    def as_document(self) -> dict[str, Any]:
+        return {"value": self.value, "color": self.color}
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Threshold:
+        return cls(value=float(doc["value"]), color=str(doc["color"]))
+
+
+@dataclass(frozen=True)
 class Widget:
+    """One panel. `unit` (one of `UNITS`) is None when detected from the metric's name;
+    `thresholds` colour its values (kept in the order given)."""
+
     id: str
     type: WidgetType
     title: str
     position: Position
     query: WidgetQuery | None = None
     style: ChartStyle = ChartStyle.LINE
+    unit: str | None = None
+    thresholds: tuple[Threshold, ...] = ()
 
     def as_document(self) -> dict[str, Any]:
         p = self.position
@@ -142,6 +170,8 @@ class Widget:
             "title": self.title,
             "position": {"x": p.x, "y": p.y, "w": p.w, "h": p.h},
             "style": self.style.value,
+            "unit": self.unit,
+            "thresholds": [t.as_document() for t in self.thresholds],
             "query": self.query.as_document() if self.query else None,
         }
 
@@ -155,6 +185,8 @@ class Widget:
             position=Position(**doc["position"]),
             query=WidgetQuery.from_document(query) if query else None,
             style=ChartStyle(doc.get("style", "line")),
+            unit=doc.get("unit"),
+            thresholds=tuple(Threshold.from_document(t) for t in doc.get("thresholds") or ()),
         )
 
 

@@ -68,14 +68,40 @@ class View:
     values: Mapping[str, str] = field(default_factory=dict)
 
 
+def absolute_range(
+    start_ms: int | None, end_ms: int | None, time_range: str | None
+) -> tuple[int, int] | None:
+    """`from`/`to` as a client gave them (both, or neither; never with `timeRange`)."""
+    if start_ms is None and end_ms is None:
+        return None
+    if start_ms is None or end_ms is None:
+        raise BadUserInput(
+            "give both from and to, or neither", field="from" if start_ms is None else "to"
+        )
+    if time_range is not None:
+        raise BadUserInput("give timeRange or from/to, not both", field="timeRange")
+    if start_ms >= end_ms:
+        raise BadUserInput("from must be before to", field="from")
+    if end_ms - start_ms > MAX_RANGE_MS:
+        raise BadUserInput("from/to: at most 366d apart", field="from")
+    return start_ms, end_ms
+
+
 def make_view(
     tenant: str,
     time_range: str,
     declared: Sequence[Variable],
     given: Mapping[str, object] | None,
     now_ms: int,
+    absolute: tuple[int, int] | None = None,
 ) -> View:
-    range_ms = parse_duration_ms(time_range, field="timeRange")
+    """A range ending now, or `absolute` [from, to): then `to` stands for "now", so every
+    widget (KPIs, their previous period, widgets with their own `last`) ends there."""
+    if absolute is not None:
+        start_ms, end_ms = absolute
+        range_ms, now_ms = end_ms - 1 - start_ms, end_ms - 1
+    else:
+        range_ms = parse_duration_ms(time_range, field="timeRange")
     if range_ms > MAX_RANGE_MS:
         raise BadUserInput("timeRange: at most 366d", field="timeRange")
     return View(
@@ -321,4 +347,6 @@ async def widget_data(widget: Widget, view: View, loaders: Loaders) -> WidgetRes
     return await run(plan(widget, view), loaders)
 
 
-__all__ = ["Plan", "View", "Window", "make_view", "plan", "run", "widget_data"]
+__all__ = [
+    "Plan", "View", "Window", "absolute_range", "make_view", "plan", "run", "widget_data",
+]  # fmt: skip

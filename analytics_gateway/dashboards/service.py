@@ -63,12 +63,14 @@ class DashboardService:
         tenant: str,
         time_range: str | None = None,
         values: object = None,
+        absolute: tuple[int, int] | None = None,
     ) -> View:
-        """What the dashboard shows now: its range (or `time_range`) and variable values."""
+        """What the dashboard shows now: its range (or `time_range`, or the `absolute`
+        [from, to) of `planner.absolute_range`) and variable values."""
         spec = dashboard.spec
         given = checked_values(values)
         return planner.make_view(
-            tenant, time_range or spec.time_range, spec.variables, given, self._clock()
+            tenant, time_range or spec.time_range, spec.variables, given, self._clock(), absolute
         )
 
     async def render(self, widget: Widget, view: View, loaders: Loaders) -> WidgetResult:
@@ -104,6 +106,7 @@ class DashboardService:
         time_range: str | None,
         values: object,
         loaders: Callable[[], Loaders],
+        absolute: tuple[int, int] | None = None,
     ) -> AsyncIterator[Update]:
         """Widgets that new points or events touched, coalesced per second.
 
@@ -113,12 +116,12 @@ class DashboardService:
         """
         checked_values(values)
         dashboard = await self.repository.get(tenant, dashboard_id)
-        self.view(dashboard, tenant, time_range, values)  # bad input fails before listening
+        self.view(dashboard, tenant, time_range, values, absolute)  # bad input fails first
         while True:
-            routes = _routes(dashboard, self.view(dashboard, tenant, time_range, values))
+            routes = _routes(dashboard, self.view(dashboard, tenant, time_range, values, absolute))
             async for widget_ids in live.dirty_widgets(self._hub, routes):
                 current = await self.repository.get(tenant, dashboard_id)
-                view = self.view(current, tenant, time_range, values)
+                view = self.view(current, tenant, time_range, values, absolute)
                 changed = current.version != dashboard.version
                 dashboard = current
                 wanted = [w for w in current.spec.widgets if changed or w.id in widget_ids]

@@ -3,13 +3,17 @@
 - `GET /analytics/dashboards`: the tenant's dashboards (definitions).
 - `POST /analytics/dashboards`: create one (see `dashboards.json_input` for the body); 201.
 - `GET /analytics/dashboards/{dashboard_id}`: one dashboard with every widget's
-  data (`?data=false` leaves it out; `timeRange` and `var-<name>` parameters
-  choose the view), rendered as the GraphQL field renders it: one call per
-  backend, through the query cache.
+  data (`?data=false` leaves it out; `timeRange`, or `from` and `to` as ISO-8601
+  times, and `var-<name>` parameters choose the view), rendered as the GraphQL
+  field renders it: one call per backend, through the query cache.
+
+What GET returns (unit and thresholds of every widget included) may be posted
+back as it is: it creates the same dashboard.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,10 +22,11 @@ from starlette.routing import BaseRoute, Route
 
 from analytics_gateway.dashboards import json_input
 from analytics_gateway.dashboards.model import Dashboard
+from analytics_gateway.dashboards.planner import absolute_range
 from analytics_gateway.dashboards.results import as_json
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Scope
-from analytics_gateway.errors import GatewayError
+from analytics_gateway.errors import BadUserInput, GatewayError
 from analytics_gateway.http.handlers import (
     cost_header,
     guarded,
@@ -30,6 +35,7 @@ from analytics_gateway.http.handlers import (
     principal_of,
     services_of,
 )
+from analytics_gateway.inputs import epoch_ms
 
 VARIABLE_PREFIX = "var-"
 
@@ -41,6 +47,15 @@ def dashboard_json(dashboard: Dashboard) -> dict[str, Any]:
         "updatedAt": dashboard.updated_at_ms,
         **dashboard.spec.as_document(),
     }
+
+
+def _instant(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return epoch_ms(datetime.fromisoformat(text))
+    except ValueError:
+        raise BadUserInput(f"{name}: not an ISO-8601 time", field=name) from None
 
 
 async def list_dashboards(request: Request) -> Response:
@@ -70,7 +85,11 @@ async def get_dashboard(request: Request) -> Response:
     values = {
         k[len(VARIABLE_PREFIX) :]: v for k, v in params.items() if k.startswith(VARIABLE_PREFIX)
     }
-    view = dashboards.view(dashboard, principal.tenant, params.get("timeRange"), values)
+    time_range = params.get("timeRange")
+    absolute = absolute_range(
+        _instant(params.get("from"), "from"), _instant(params.get("to"), "to"), time_range
+    )
+    view = dashboards.view(dashboard, principal.tenant, time_range, values, absolute)
     loaders = Loaders.for_request(services, principal.tenant)
     rendered = await dashboards.render_all(dashboard.spec.widgets, view, loaders)
     for widget, answer in zip(body["widgets"], rendered, strict=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncGenerator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import strawberry
@@ -17,12 +18,12 @@ from analytics_gateway import domain
 from analytics_gateway.context import Info
 from analytics_gateway.dashboards import catalogue, compose, model, results
 from analytics_gateway.dashboards.compose import Component
-from analytics_gateway.dashboards.planner import View
+from analytics_gateway.dashboards.planner import View, absolute_range
 from analytics_gateway.dashboards.service import DashboardService, Rendered, checked_values
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Scope
 from analytics_gateway.errors import BadUserInput, NotFound
-from analytics_gateway.inputs import label_filter
+from analytics_gateway.inputs import epoch_ms, label_filter
 from analytics_gateway.resolvers.alerts import to_alert
 from analytics_gateway.schema.dashboard_inputs import (
     DashboardInput,
@@ -193,6 +194,8 @@ def component(item: WidgetInput) -> Component:
         group_by=tuple(item.group_by) if item.group_by is not None else None,
         step=item.step,
         last=item.last,
+        unit=item.unit.name.lower() if item.unit else None,
+        thresholds=tuple(model.Threshold(t.value, t.color) for t in item.thresholds or ()),
     )
 
 
@@ -234,14 +237,31 @@ async def resolve_dashboards(info: Info) -> list[Dashboard]:
     ]
 
 
+def _absolute(
+    start: datetime | None, end: datetime | None, time_range: str | None
+) -> tuple[int, int] | None:
+    return absolute_range(
+        epoch_ms(start) if start is not None else None,
+        epoch_ms(end) if end is not None else None,
+        time_range,
+    )
+
+
 async def resolve_dashboard(
-    info: Info, dashboard_id: str, time_range: str | None, values: Any
+    info: Info,
+    dashboard_id: str,
+    time_range: str | None,
+    values: Any,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> Dashboard:
     tenant = info.context.require(Scope.READ).tenant
     checked_values(values)
+    absolute = _absolute(start, end, time_range)
     dashboards = service(info)
     dashboard = await dashboards.repository.get(tenant, dashboard_id)
-    return to_graphql(info, dashboard, dashboards.view(dashboard, tenant, time_range, values))
+    view = dashboards.view(dashboard, tenant, time_range, values, absolute)
+    return to_graphql(info, dashboard, view)
 
 
 async def _created(info: Info, tenant: str, spec: model.DashboardSpec) -> Dashboard:
@@ -292,19 +312,26 @@ async def resolve_delete(info: Info, dashboard_id: str) -> bool:
 
 
 async def subscribe_dashboard(
-    info: Info, dashboard_id: str, time_range: str | None, values: Any
+    info: Info,
+    dashboard_id: str,
+    time_range: str | None,
+    values: Any,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> AsyncGenerator[DashboardUpdate, None]:
     """Updates of the widgets that new points or events touched (see `DashboardService`)."""
     tenant = info.context.require(Scope.READ).tenant
+    absolute = _absolute(start, end, time_range)
     services = info.context.services
+    loaders = functools.partial(Loaders.for_request, services)
     updates = services.dashboards.updates(
-        tenant, dashboard_id, time_range, values, functools.partial(Loaders.for_request, services)
+        tenant, dashboard_id, time_range, values, loaders, absolute
     )
     async for update in updates:
         yield DashboardUpdate(
             dashboard_id=strawberry.ID(update.dashboard.id),
             version=update.dashboard.version,
-            timestamp=to_datetime(update.view.now_ms),
+            timestamp=to_datetime(services.clock()),  # `view.now_ms` is `to` when absolute
             widgets=[
                 WidgetUpdate(widget_id=strawberry.ID(w.id), result=_update_data(r))
                 for w, r in zip(update.widgets, update.results, strict=True)

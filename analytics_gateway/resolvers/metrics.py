@@ -43,6 +43,12 @@ async def resolve_metric_names(
     return await info.context.services.reads.metric_names(principal.tenant, prefix, where)
 
 
+async def resolve_label_names(info: Info, metric: str) -> list[str]:
+    principal = info.context.require(Scope.READ)
+    name = metric_name(metric, "metric")
+    return await info.context.services.reads.label_names(principal.tenant, name)
+
+
 async def resolve_label_values(
     info: Info, metric: str, label: str, source: MetricSource = MetricSource.STORE
 ) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.scalars import JSON
 
-from analytics_gateway.schema.dashboards import ChartStyle, DashboardLayout, WidgetType
+from analytics_gateway.schema.dashboards import ChartStyle, DashboardLayout, PanelUnit, WidgetType
 from analytics_gateway.schema.metrics import Aggregation, MetricQueryInput
 
 
@@ -15,6 +15,12 @@ class GridPositionInput:
     y: int = strawberry.field(description="First row, from 0.")
     w: int = strawberry.field(description="Width in columns, 1 to 12.")
     h: int = strawberry.field(description="Height in rows, 1 to 24.")
+
+
+@strawberry.input(description="From `value` up to the next threshold, values show in `color`.")
+class ThresholdInput:
+    value: float = strawberry.field(description="Where the colour starts.")
+    color: str = strawberry.field(description="One of green, yellow, orange, red, blue.")
 
 
 @strawberry.input(description="Counts of one event type per bucket, as a widget's data.")
@@ -77,6 +83,12 @@ class WidgetInput:
     )
     step: str | None = strawberry.field(default=None, description="Bucket width.")
     last: str | None = strawberry.field(default=None, description="The widget's own range.")
+    unit: PanelUnit | None = strawberry.field(
+        default=None, description="Unit of its values; default: detected from the metric."
+    )
+    thresholds: list[ThresholdInput] | None = strawberry.field(
+        default=None, description="Colours of its values by threshold (at most 10)."
+    )
 
 
 @strawberry.input(description="A dashboard variable, referred to as `$name` in queries.")

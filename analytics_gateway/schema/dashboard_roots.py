@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from datetime import datetime
 from typing import Annotated
 
 import strawberry
@@ -21,6 +22,12 @@ TIME_RANGE = strawberry.argument(
     description='Range ending now for every widget without its own, e.g. "6h"; default: '
     "the dashboard's timeRange."
 )
+FROM = strawberry.argument(
+    name="from",
+    description="Start of an absolute range (inclusive), with `to` and instead of "
+    "`timeRange`; at most 366 days before `to`.",
+)
+TO = strawberry.argument(description="End of an absolute range (exclusive), with `from`.")
 VARIABLES = strawberry.argument(
     description='Variable values by name, e.g. {"country": "DE"}; default: each default.'
 )
@@ -42,8 +49,10 @@ class DashboardQuery:
         id: Annotated[strawberry.ID, strawberry.argument(description="Dashboard id.")],
         time_range: Annotated[str | None, TIME_RANGE] = None,
         variables: Annotated[JSON | None, VARIABLES] = None,
+        from_: Annotated[datetime | None, FROM] = None,
+        to: Annotated[datetime | None, TO] = None,
     ) -> Dashboard | None:
-        return await resolvers.resolve_dashboard(info, str(id), time_range, variables)
+        return await resolvers.resolve_dashboard(info, str(id), time_range, variables, from_, to)
 
 
 @strawberry.type(description="Create, change and delete dashboards (needs the write scope).")
@@ -122,6 +131,9 @@ class DashboardSubscription:
         id: Annotated[strawberry.ID, strawberry.argument(description="Dashboard id.")],
         time_range: Annotated[str | None, TIME_RANGE] = None,
         variables: Annotated[JSON | None, VARIABLES] = None,
+        from_: Annotated[datetime | None, FROM] = None,
+        to: Annotated[datetime | None, TO] = None,
     ) -> AsyncGenerator[DashboardUpdate, None]:
-        async for update in resolvers.subscribe_dashboard(info, str(id), time_range, variables):
+        updates = resolvers.subscribe_dashboard(info, str(id), time_range, variables, from_, to)
+        async for update in updates:
             yield update

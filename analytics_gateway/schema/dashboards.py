@@ -46,6 +46,23 @@ class ChartStyle(Enum):
     AREA = strawberry.enum_value("area", description="Filled areas.")
 
 
+@strawberry.enum(description="The unit a panel's values are shown in.")
+class PanelUnit(Enum):
+    NONE = strawberry.enum_value("none", description="Plain numbers.")
+    PERCENT = strawberry.enum_value("percent", description="A ratio: 0.05 reads 5%.")
+    BYTES = strawberry.enum_value("bytes", description="Bytes: 1536 reads 1.5 KiB.")
+    MS = strawberry.enum_value("ms", description="Milliseconds: 1500 reads 1.5 s.")
+    CURRENCY = strawberry.enum_value("currency", description="Money: 1234.5 reads $1,234.50.")
+
+
+@strawberry.type(
+    description="From `value` up to the next threshold, a panel's values are shown in `color`."
+)
+class Threshold:
+    value: float = strawberry.field(description="Where the colour starts.")
+    color: str = strawberry.field(description="One of green, yellow, orange, red, blue.")
+
+
 @strawberry.enum(description="What feeds a widget.")
 class WidgetQueryKind(Enum):
     METRIC = strawberry.enum_value("metric", description="A metric query.")
@@ -197,6 +214,14 @@ class Widget:
     def style(self) -> ChartStyle:
         return ChartStyle[self.widget.style.name]
 
+    @strawberry.field(description="Unit of its values; null: detected from the metric's name.")
+    def unit(self) -> PanelUnit | None:
+        return PanelUnit[self.widget.unit.upper()] if self.widget.unit else None
+
+    @strawberry.field(description="Colours of its values by threshold, as saved.")
+    def thresholds(self) -> list[Threshold]:
+        return [Threshold(value=t.value, color=t.color) for t in self.widget.thresholds]
+
     @strawberry.field(description="The query that feeds the widget; null for some panels.")
     def query(self) -> WidgetQuery | None:
         return widget_query(self.widget.query) if self.widget.query else None
@@ -226,6 +251,16 @@ class DashboardVariable:
     @strawberry.field(description="Value used when none is chosen; empty means all.")
     def default(self) -> str:
         return self.variable.default
+
+    @strawberry.field(
+        description="Metric whose `optionsLabel` values are offered; null: fixed options only."
+    )
+    def options_metric(self) -> str | None:
+        return self.variable.options_metric
+
+    @strawberry.field(description="Label of `optionsMetric` whose values are offered.")
+    def options_label(self) -> str | None:
+        return self.variable.options_label
 
     @strawberry.field(description="The value in effect for this view of the dashboard.")
     def value(self) -> str:

@@ -30,16 +30,6 @@ export class Api {
     return body;
   }
 
-  // A JSON GET of the gateway's REST API (same key), e.g. "/analytics/dashboards/x".
-  async getJson(path) {
-    const response = await fetch(new URL(path, this.urls.http), {
-      headers: { accept: "application/json", authorization: `Bearer ${this.key}` },
-    });
-    if (response.status === 401) throw new Unauthorized("the API key was refused");
-    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
-    return response.json();
-  }
-
   client() {
     if (this.ws === null) {
       this.ws = createClient({

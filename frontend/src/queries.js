@@ -13,14 +13,15 @@ fragment WidgetDataFields on WidgetData {
 }`;
 
 export const DASHBOARD = `
-query Dashboard($id: ID!, $range: String, $vars: JSON) {
-  dashboard(id: $id, timeRange: $range, variables: $vars) {
+query Dashboard($id: ID!, $range: String, $from: DateTime, $to: DateTime, $vars: JSON) {
+  dashboard(id: $id, timeRange: $range, from: $from, to: $to, variables: $vars) {
     id name version timeRange
     variables { name label value options }
     widgets {
-      id type title style
+      id type title style unit
+      thresholds { value color }
       position { x y w h }
-      query { kind name }
+      query { kind name formula labels aggregation step groupBy last source }
       data { ...WidgetDataFields }
     }
   }
@@ -28,8 +29,8 @@ query Dashboard($id: ID!, $range: String, $vars: JSON) {
 ${WIDGET_DATA}`;
 
 export const UPDATES = `
-subscription DashboardUpdates($id: ID!, $range: String, $vars: JSON) {
-  dashboardUpdates(id: $id, timeRange: $range, variables: $vars) {
+subscription DashboardUpdates($id: ID!, $range: String, $from: DateTime, $to: DateTime, $vars: JSON) {
+  dashboardUpdates(id: $id, timeRange: $range, from: $from, to: $to, variables: $vars) {
     version timestamp
     widgets { widgetId data { ...WidgetDataFields } }
   }

@@ -3,8 +3,8 @@
 //   #/d/<id>?from=<epoch ms>&to=<epoch ms>    absolute
 //   &refresh=live|off|10s|30s|1m|5m           live updates, paused, or re-read every n
 //   &var.<name>=<value>                       variable values
-// The gateway's dashboard query takes relative ranges only: an absolute range is read
-// as the relative range ending now that covers it, and the charts show [from, to].
+//   &view=<widget id>                         that panel full screen
+// An absolute range is sent to the gateway as it is (the dashboard query's from/to).
 export const RANGES = ["15m", "1h", "6h", "24h", "7d"];
 export const REFRESH = ["live", "off", "10s", "30s", "1m", "5m"];
 export const TIME_ZONES = ["browser", "utc"];
@@ -24,11 +24,6 @@ export function rangeProblem(from, to, now) {
   if (from === null || to === null || !(from < to)) return "From must be before To.";
   if (now - from > MAX_RANGE_MS) return "The range can start at most 366 days ago.";
   return null;
-}
-
-// The shortest whole-minute range ending at `now` that reaches back to `from`.
-export function coveringRange(from, now) {
-  return `${Math.max(1, Math.ceil((now - from) / 60_000))}m`;
 }
 
 function epoch(text) {
@@ -52,10 +47,11 @@ export function parseRoute(hash) {
     id: decodeURIComponent(path.split("/")[2] ?? ""),
     range: from === null ? params.get("range") : null,
     from, to, refresh, vars,
+    view: params.get("view") || null,
   };
 }
 
-export function routeOf(id, { range = null, from = null, to = null, refresh = "live" } = {}, vars = {}) {
+export function routeOf(id, { range = null, from = null, to = null, refresh = "live", view = null } = {}, vars = {}) {
   const params = new URLSearchParams();
   if (from !== null && to !== null) {
     params.set("from", String(Math.round(from)));
@@ -65,18 +61,24 @@ export function routeOf(id, { range = null, from = null, to = null, refresh = "l
   }
   if (refresh && refresh !== "live") params.set("refresh", refresh);
   for (const [name, value] of Object.entries(vars)) if (value) params.set(`var.${name}`, value);
+  if (view) params.set("view", view);
   const search = params.toString();
   return `#/d/${encodeURIComponent(id)}${search ? `?${search}` : ""}`;
 }
 
-// What the gateway is asked for, and how the view is clipped:
-// { timeRange, window: {from, to} | null, live }
-export function plan(route, now) {
+// What the gateway is asked for (a relative `timeRange`, or `from`/`to` as ISO-8601),
+// and the window charts are held to: { timeRange, from, to, window: {from, to} | null, live }
+export function plan(route) {
   if (route.from !== null) {
-    return { timeRange: coveringRange(route.from, now), window: { from: route.from, to: route.to }, live: false };
+    return {
+      timeRange: null, from: isoOf(route.from), to: isoOf(route.to),
+      window: { from: route.from, to: route.to }, live: false,
+    };
   }
-  return { timeRange: route.range, window: null, live: route.refresh === "live" };
+  return { timeRange: route.range, from: null, to: null, window: null, live: route.refresh === "live" };
 }
+
+const isoOf = (epochMs) => new Date(epochMs).toISOString();
 
 // the gateway's own choice when a widget gives no step (dashboards/planner.py)
 const STEPS_S = [10, 30, 60, 300, 900, 3600, 21600, 86400];

@@ -57,3 +57,25 @@ test("querySummary and newWidgetId", () => {
   assert.equal(querySummary(null), "no query");
   assert.equal(newWidgetId(new Set(["w1", "w2"])), "w3");
 });
+
+test("unit and thresholds go from the read shape to DashboardInput and back from JSON", () => {
+  const shape = structuredClone(READ_SHAPE);
+  shape.variables = [{ name: "host", label: "Host", default: "", options: ["a", "b"], optionsMetric: "cpu_usage", optionsLabel: "host" }];
+  Object.assign(shape.widgets[0], { unit: "PERCENT", thresholds: [{ value: 0.9, color: "red" }, { value: 0, color: "green" }] });
+  const draft = fromGraphQL(shape);
+  assert.equal(draft.widgets[0].unit, "percent");
+  assert.equal(draft.widgets[1].unit, null);
+  const input = toInput(draft);
+  assert.equal(input.widgets[0].unit, "PERCENT");
+  assert.deepEqual(input.widgets[0].thresholds, [{ value: 0.9, color: "red" }, { value: 0, color: "green" }]);
+  assert.equal(input.widgets[1].unit, null);
+  assert.deepEqual(input.widgets[1].thresholds, []);
+  // a variable fed by a metric stays so, without the values it offered
+  assert.deepEqual(input.variables, [{ name: "host", label: "Host", default: "", optionsMetric: "cpu_usage", optionsLabel: "host" }]);
+  assert.deepEqual(toInput(draftFromJson(JSON.parse(JSON.stringify(input)))), input);
+  // the REST shape's lower-case unit is taken too; what the gateway would refuse is refused
+  assert.equal(widgetFromJson({ type: "KPI", metric: "x", unit: "ms" }).unit, "ms");
+  assert.throws(() => widgetFromJson({ type: "KPI", metric: "x", unit: "furlongs" }), /unit must be one of/);
+  assert.throws(() => widgetFromJson({ type: "KPI", metric: "x", thresholds: [{ value: 1, color: "mauve" }] }), /colour/);
+  assert.throws(() => widgetFromJson({ type: "KPI", metric: "x", thresholds: [{ value: "high", color: "red" }] }), /number/);
+});

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
-  autoStep, clock, coveringRange, dateTime, durationMs, fromInputValue, parseRoute, plan, rangeProblem, refreshMs, routeOf,
+  autoStep, clock, dateTime, durationMs, fromInputValue, parseRoute, plan, rangeProblem, refreshMs, routeOf,
   toInputValue,
 } from "../src/time.js";
 
 test("parseRoute reads relative and absolute ranges, refresh and variables", () => {
   const relative = parseRoute("#/d/demo?range=6h&var.country=DE");
-  assert.deepEqual(relative, { id: "demo", range: "6h", from: null, to: null, refresh: "live", vars: { country: "DE" } });
+  assert.deepEqual(relative, { id: "demo", range: "6h", from: null, to: null, refresh: "live", vars: { country: "DE" }, view: null });
   const absolute = parseRoute("#/d/demo?from=1000&to=5000&refresh=off&range=1h");
   assert.deepEqual([absolute.from, absolute.to, absolute.range, absolute.refresh], [1000, 5000, null, "off"]);
   // a window ending before it starts, or half given, is ignored
@@ -20,17 +20,26 @@ test("routeOf round-trips", () => {
   const route = { range: null, from: 1000, to: 5000, refresh: "30s" };
   const hash = routeOf("my board", route, { country: "DE", host: "" });
   assert.equal(hash, "#/d/my%20board?from=1000&to=5000&refresh=30s&var.country=DE");
-  assert.deepEqual(parseRoute(hash), { id: "my board", ...route, vars: { country: "DE" } });
+  assert.deepEqual(parseRoute(hash), { id: "my board", ...route, vars: { country: "DE" }, view: null });
   assert.equal(routeOf("x", { range: "6h" }), "#/d/x?range=6h");
 });
 
-test("an absolute range is read as the relative range covering it", () => {
-  const now = 10 * 3_600_000;
-  assert.equal(coveringRange(now - 90 * 60_000 - 1, now), "91m");
-  assert.equal(coveringRange(now, now), "1m");
-  const absolute = plan({ range: null, from: now - 3_600_000, to: now - 1_800_000, refresh: "live" }, now);
-  assert.deepEqual(absolute, { timeRange: "60m", window: { from: now - 3_600_000, to: now - 1_800_000 }, live: false });
-  assert.deepEqual(plan({ range: "6h", from: null, to: null, refresh: "off" }, now), { timeRange: "6h", window: null, live: false });
+test("an absolute range is sent to the gateway as from/to", () => {
+  const now = Date.UTC(2026, 11, 6, 10, 0, 0);
+  const absolute = plan({ range: null, from: now - 3_600_000, to: now - 1_800_000, refresh: "live" });
+  assert.deepEqual(absolute, {
+    timeRange: null, from: "2026-12-06T09:00:00.000Z", to: "2026-12-06T09:30:00.000Z",
+    window: { from: now - 3_600_000, to: now - 1_800_000 }, live: false,
+  });
+  assert.deepEqual(plan({ range: "6h", from: null, to: null, refresh: "off" }),
+    { timeRange: "6h", from: null, to: null, window: null, live: false });
+});
+
+test("a panel shown full screen is kept in the address", () => {
+  const hash = routeOf("x", { range: "6h", view: "w3" }, { country: "DE" });
+  assert.equal(hash, "#/d/x?range=6h&var.country=DE&view=w3");
+  assert.equal(parseRoute(hash).view, "w3");
+  assert.equal(parseRoute("#/d/x?range=6h").view, null);
 });
 
 test("durations and refresh intervals", () => {

@@ -117,13 +117,7 @@ async def test_units_colours_legends_and_the_heatmap(
     await _ready(page)
     await expect(page.locator("#time-zone")).to_have_value("utc")
 
-    # a panel's own unit wins over the detected one, and is kept
-    await page.select_option(f"{TABLE} .unit-picker", "bytes")
-    await expect(page.locator(TABLE)).to_have_attribute("data-unit", "bytes")
-    await expect(cells.first).to_have_text(re.compile(r"\d (B|KiB|MiB)$"))
-    await page.reload()
-    await _ready(page)
-    await expect(cells.first).to_have_text(re.compile(r"\d (B|KiB|MiB)$"))
+    # (a unit chosen for a panel is saved with its dashboard: see test_panels.py)
     await page.screenshot(path=str(tmp_path / "units-utc.png"), full_page=True)
 
     assert offline.blocked == []

@@ -1,7 +1,7 @@
-// What the query builder offers: metric names, a metric's label names and a label's
-// values, each read once per editor and kept.
+// What the query builder offers: metric names, event types, a metric's label names and
+// a label's values, each read once per editor and kept.
 import { run } from "../graphql.js";
-import { LABEL_VALUES, METRIC_NAMES, SERIES_LABELS } from "./queries.js";
+import { EVENT_TYPES, LABEL_NAMES, LABEL_VALUES, METRIC_NAMES } from "./queries.js";
 
 export class Catalog {
   constructor(api) {
@@ -24,14 +24,13 @@ export class Catalog {
     return this.once("names", async () => (await run(this.api, METRIC_NAMES)).metricNames ?? []);
   }
 
-  // The schema has no field listing a metric's label names: they are read off its
-  // series of the last day.
+  eventTypes() {
+    return this.once("events", async () => (await run(this.api, EVENT_TYPES)).eventTypes ?? []);
+  }
+
   labelNames(metric) {
     if (!metric || metric.includes("$")) return Promise.resolve([]);
-    return this.once(`labels:${metric}`, async () => {
-      const series = (await run(this.api, SERIES_LABELS, { name: metric })).metrics ?? [];
-      return [...new Set(series.flatMap((s) => Object.keys(s.labels ?? {})))].sort();
-    });
+    return this.once(`labels:${metric}`, async () => (await run(this.api, LABEL_NAMES, { metric })).labelNames ?? []);
   }
 
   labelValues(metric, label) {

@@ -1,5 +1,5 @@
-// Dashboards as JSON files: export (a download of the DashboardInput), and the
-// import dialog (a file or pasted text).
+// Dashboards as JSON files: export (a download of the DashboardInput, units and
+// thresholds of every panel included), and the import dialog (a file or pasted text).
 import { field, h } from "../ui/dom.js";
 import { formDialog } from "../ui/dialog.js";
 
@@ -8,8 +8,8 @@ export function fileName(name) {
   return `${slug || "dashboard"}.json`;
 }
 
-export function download(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+export function download(name, text, type = "application/json") {
+  const url = URL.createObjectURL(new Blob([text], { type }));
   const link = h("a", { href: url, download: name, hidden: true });
   document.body.append(link);
   link.click();

@@ -3,14 +3,18 @@
 // updateDashboard and createCustomDashboard take, and what JSON export writes), and
 // back from either shape (JSON import).
 //
-// A draft widget: { id, type, title, style, position: {x y w h}, query } where query is
-// null or the schema's WidgetQuery: { kind, name, formula, labels, aggregation, step,
-// groupBy, last, source }.
+// A draft widget: { id, type, title, style, position: {x y w h}, query, unit, thresholds }
+// where query is null or the schema's WidgetQuery: { kind, name, formula, labels,
+// aggregation, step, groupBy, last, source }; unit is null (detected from the metric) or
+// one of PANEL_UNITS; thresholds is a list of { value, color }.
+import { COLOR_NAMES } from "../thresholds.js";
 
 export const WIDGET_TYPES = ["CHART", "KPI", "HEATMAP", "TABLE", "ALERTS", "ANOMALIES", "FORECAST"];
 export const AGGREGATIONS = ["AVG", "SUM", "MIN", "MAX", "COUNT", "LAST", "P50", "P95", "P99", "RATE"];
 export const CHART_STYLES = ["LINE", "AREA"];
 export const QUERY_KINDS = ["METRIC", "EVENTS", "FORMULA"];
+// the schema's PanelUnit, in lower case as units.js names them
+export const PANEL_UNITS = ["none", "percent", "bytes", "ms", "currency"];
 
 // What each widget type can show (the gateway's dashboards/checks.py); ALERTS needs none.
 export const KINDS_BY_TYPE = {
@@ -71,24 +75,37 @@ function variableFrom(v) {
   };
 }
 
-// The read shape -> a draft. `sources`: stored variable definitions by name (their
-// optionsMetric/optionsLabel, which the GraphQL read shape does not carry).
-export function fromGraphQL(dashboard, sources = new Map()) {
+// The read shape -> a draft. A variable fed by a metric keeps only that source (its
+// `options` as read include the metric's values).
+export function fromGraphQL(dashboard) {
   return {
     id: dashboard.id ?? null,
     version: dashboard.version ?? null,
     name: dashboard.name,
     layout: dashboard.layout ?? "GRID",
     timeRange: dashboard.timeRange ?? "1h",
-    variables: (dashboard.variables ?? []).map((v) => {
-      const stored = sources.get(v.name);
-      if (stored?.optionsMetric) {
-        return variableFrom({ ...v, options: stored.options ?? [], ...stored });
-      }
-      return variableFrom(v);
-    }),
+    variables: (dashboard.variables ?? []).map((v) => variableFrom(v.optionsMetric ? { ...v, options: [] } : v)),
     widgets: (dashboard.widgets ?? []).map(widgetFromJson),
   };
+}
+
+// A unit as either shape writes it ("PERCENT" or "percent") -> the draft's, or null.
+export function unitFrom(unit, index = 0) {
+  if (unit === null || unit === undefined || unit === "" || unit === "auto") return null;
+  const lower = String(unit).toLowerCase();
+  if (!PANEL_UNITS.includes(lower)) throw new Error(`widget ${index}: unit must be one of ${PANEL_UNITS.join(", ")}`);
+  return lower;
+}
+
+export function thresholdsFrom(thresholds, index = 0) {
+  if (thresholds === null || thresholds === undefined) return [];
+  if (!Array.isArray(thresholds)) throw new Error(`widget ${index}: thresholds must be a list of {value, color}`);
+  return thresholds.map((t) => {
+    const value = Number(t?.value);
+    if (t?.value === null || t?.value === "" || !Number.isFinite(value)) throw new Error(`widget ${index}: every threshold needs a number`);
+    if (!COLOR_NAMES.includes(t.color)) throw new Error(`widget ${index}: a threshold's colour is one of ${COLOR_NAMES.join(", ")}`);
+    return { value, color: t.color };
+  });
 }
 
 function compact(object) {
@@ -102,7 +119,11 @@ function nonEmpty(labels) {
 // A draft widget -> WidgetInput: the query becomes `query`, `events` or `formula`.
 export function widgetInput(widget) {
   const { x, y, w, h } = widget.position;
-  const input = { id: widget.id, type: widget.type, title: widget.title, position: { x, y, w, h }, style: widget.style ?? "LINE" };
+  const input = {
+    id: widget.id, type: widget.type, title: widget.title, position: { x, y, w, h }, style: widget.style ?? "LINE",
+    unit: widget.unit ? widget.unit.toUpperCase() : null,
+    thresholds: (widget.thresholds ?? []).map(({ value, color }) => ({ value, color })),
+  };
   const q = widget.query;
   if (!q) return input;
   if (q.kind === "METRIC") {
@@ -156,6 +177,8 @@ export function widgetFromJson(w, index = 0) {
     style: w.style ?? "LINE",
     position: { x: p.x ?? 0, y: p.y ?? 0, w: p.w ?? DEFAULT_SIZES[w.type][0], h: p.h ?? DEFAULT_SIZES[w.type][1] },
     query: null,
+    unit: unitFrom(w.unit, index),
+    thresholds: thresholdsFrom(w.thresholds, index),
   };
   const refine = { labels: w.labels, aggregation: w.aggregation, step: w.step, groupBy: w.groupBy, last: w.last };
   if (w.query?.kind) widget.query = normalizeQuery(w.query);

@@ -1,10 +1,49 @@
-// The panel editor: title, type, chart style and the query (builder or raw JSON),
-// with a live preview. Resolves with the edited widget, or null when cancelled.
+// The panel editor: title, type, chart style, unit, thresholds and the query (builder or
+// raw JSON), with a live preview. Resolves with the edited widget, or null when cancelled.
+import { COLOR_NAMES, thresholdsProblem } from "../thresholds.js";
 import { debounce, field, h, select } from "../ui/dom.js";
 import { formDialog } from "../ui/dialog.js";
-import { CHART_STYLES, KINDS_BY_TYPE, WIDGET_TYPES, clone, emptyQuery, normalizeQuery } from "./model.js";
+import { CHART_STYLES, KINDS_BY_TYPE, PANEL_UNITS, WIDGET_TYPES, clone, emptyQuery, normalizeQuery } from "./model.js";
 import { createPreview } from "./preview.js";
 import { createQueryBuilder } from "./query-builder.js";
+
+// Rows of { value, color }: a number and a colour each, added and removed freely.
+function thresholdsEditor(initial) {
+  let rows = (initial ?? []).map((t) => ({ value: String(t.value), color: t.color }));
+  const list = h("div", { class: "threshold-rows", id: "panel-thresholds" });
+  function render() {
+    list.replaceChildren(...rows.map((row, index) => h("div", { class: "threshold-row", dataset: { index: String(index) } },
+      h("input", {
+        type: "number", step: "any", class: "threshold-value", value: row.value, "aria-label": `Threshold ${index + 1} value`,
+        onInput: (event) => { row.value = event.target.value; },
+      }),
+      select(COLOR_NAMES, row.color, {
+        class: "threshold-color", "aria-label": `Threshold ${index + 1} colour`,
+        onChange: (event) => { row.color = event.target.value; },
+      }),
+      h("button", { type: "button", class: "small icon threshold-remove", title: "Remove", "aria-label": `Remove threshold ${index + 1}`,
+        onClick: () => { rows.splice(index, 1); render(); } }, "✕"),
+    )));
+  }
+  const add = h("button", {
+    type: "button", class: "small", id: "panel-add-threshold",
+    onClick: () => {
+      const highest = Math.max(0, ...rows.map((r) => Number(r.value)).filter(Number.isFinite));
+      rows.push({ value: String(rows.length ? highest + 1 : 0), color: rows.length ? "red" : "green" });
+      render();
+    },
+  }, "Add threshold");
+  render();
+  return {
+    root: h("div", { class: "thresholds-editor" }, list, add),
+    value() {
+      const thresholds = rows.map((r) => ({ value: r.value.trim() === "" ? Number.NaN : Number(r.value), color: r.color }));
+      const problem = thresholdsProblem(thresholds);
+      if (problem) throw new Error(problem);
+      return thresholds;
+    },
+  };
+}
 
 function checkQuery(query) {
   if (!query) return;
@@ -23,6 +62,8 @@ export function editPanel({ widget, catalog, api, dashboard, heading = "Edit pan
   const type = select(WIDGET_TYPES, draft.type, { id: "panel-type" });
   const style = select(CHART_STYLES, draft.style ?? "LINE", { id: "panel-style" });
   const styleField = field("Chart style", style);
+  const unit = select([["", "auto (from the metric)"], ...PANEL_UNITS], draft.unit ?? "", { id: "panel-unit" });
+  const thresholds = thresholdsEditor(draft.thresholds);
   const kind = h("select", { id: "panel-kind" });
   const kindField = field("Query", kind);
   const builderTab = h("button", { type: "button", id: "panel-mode-builder", class: "tab" }, "Builder");
@@ -121,7 +162,9 @@ export function editPanel({ widget, catalog, api, dashboard, heading = "Edit pan
   const content = h("div", { class: "panel-editor" },
     h("div", { class: "panel-editor-form" },
       field("Title", title, "$name shows a variable's value"),
-      h("div", { class: "row" }, field("Type", type), styleField, kindField),
+      h("div", { class: "row" }, field("Type", type), styleField, kindField, field("Unit", unit)),
+      h("div", { class: "field" }, h("span", { class: "field-label" }, "Thresholds"), thresholds.root,
+        h("small", { class: "hint" }, "from each value up, values show in its colour")),
       tabs, queryBox),
     previewBox);
 
@@ -130,7 +173,10 @@ export function editPanel({ widget, catalog, api, dashboard, heading = "Edit pan
     submit: () => {
       if (mode === "raw") query = readRaw();
       checkQuery(query);
-      return { ...draft, title: title.value.trim(), type: type.value, style: style.value, query: query ? clone(query) : null };
+      return {
+        ...draft, title: title.value.trim(), type: type.value, style: style.value, query: query ? clone(query) : null,
+        unit: unit.value || null, thresholds: thresholds.value(),
+      };
     },
   }).finally(() => {
     refresh.cancel();

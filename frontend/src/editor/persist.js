@@ -11,21 +11,10 @@ export class Conflict extends Error {
   }
 }
 
-// The GraphQL read shape has no optionsMetric/optionsLabel for variables; the REST
-// definition has, so a variable fed by a metric stays so after a save.
-async function variableSources(api, id) {
-  try {
-    const stored = await api.getJson(`/analytics/dashboards/${encodeURIComponent(id)}?data=false`);
-    return new Map((stored.variables ?? []).map((v) => [v.name, v]));
-  } catch {
-    return new Map();
-  }
-}
-
 export async function readDraft(api, id) {
-  const [data, sources] = await Promise.all([run(api, DEFINITION, { id }), variableSources(api, id)]);
+  const data = await run(api, DEFINITION, { id });
   if (!data.dashboard) throw new Error(`no dashboard ${id}`);
-  return fromGraphQL(data.dashboard, sources);
+  return fromGraphQL(data.dashboard);
 }
 
 export async function currentVersion(api, id) {

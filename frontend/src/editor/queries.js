@@ -3,9 +3,10 @@ export const DEFINITION = `
 query Definition($id: ID!) {
   dashboard(id: $id) {
     id name version layout timeRange
-    variables { name label default options }
+    variables { name label default options optionsMetric optionsLabel }
     widgets {
-      id type title style
+      id type title style unit
+      thresholds { value color }
       position { x y w h }
       query { kind name formula labels aggregation step groupBy last source }
     }
@@ -30,14 +31,12 @@ export const DELETE = `mutation DeleteDashboard($id: ID!) { deleteDashboard(id: 
 
 export const METRIC_NAMES = `query MetricNames { metricNames }`;
 
+export const EVENT_TYPES = `query EventTypes { eventTypes }`;
+
+export const LABEL_NAMES = `query LabelNames($metric: String!) { labelNames(metric: $metric) }`;
+
 export const LABEL_VALUES = `
 query LabelValues($metric: String!, $label: String!) { labelValues(metric: $metric, label: $label) }`;
-
-// one bucket per series over a day: enough to learn which labels a metric has
-export const SERIES_LABELS = `
-query SeriesLabels($name: String!) {
-  metrics(query: { name: $name, last: "24h", step: "24h", aggregation: LAST }) { labels }
-}`;
 
 export const PREVIEW_METRIC = `
 query PreviewMetric($query: MetricQuery!) { metrics(query: $query) { name labels data } }`;

@@ -1,7 +1,7 @@
 // The query builder of the panel editor: pickers for a widget's query fields.
-// METRIC: metric (from metricNames), label filters (names read off the metric's
-// series, values from labelValues, or a dashboard variable), aggregation, step,
-// group by, own range. EVENTS: event type, step, group by one field, own range.
+// METRIC: metric (from metricNames), label filters (names from labelNames, values
+// from labelValues, or a dashboard variable), aggregation, step, group by, own range.
+// EVENTS: event type (from eventTypes), step, group by one field, own range.
 // FORMULA: the formula, aggregation, step, own range.
 import { field, h, select } from "../ui/dom.js";
 import { AGGREGATIONS } from "./model.js";
@@ -175,8 +175,11 @@ export function createQueryBuilder({ query, catalog, variables, onChange }) {
         emit();
       },
     });
+    const types = h("datalist", { id: "qb-event-types" });
+    catalog.eventTypes().then((list) => types.replaceChildren(...list.map((n) => h("option", { value: n }))), () => {});
     return [
-      field("Event type", text("qb-event-type", "name", "e.g. song_play")),
+      field("Event type", text("qb-event-type", "name", "e.g. song_play", "qb-event-types")),
+      types,
       field("Group by field", group, "a metadata field, e.g. country"),
       ...common(),
     ];

@@ -1,30 +1,40 @@
 // One dashboard: the grid of widgets, the time range (relative, or absolute from/to),
 // refresh (live, paused, or every n), time zone and variable pickers.
-// The address holds the range, refresh and variables (see time.js); dragging across
-// a chart sets an absolute range there.
+// The address holds the range, refresh, variables and the panel shown full screen (see
+// time.js); dragging across a chart sets an absolute range there. Each panel's menu
+// inspects its query and response, exports its data as CSV, or shows it full screen.
+import { csvFileName, panelCsv } from "../csv.js";
+import { download } from "../editor/json-io.js";
 import { element, interpolate } from "../format.js";
-import { setPanelUnit, panelUnit, setTimeZone, timeZone } from "../prefs.js";
+import { setTimeZone, timeZone } from "../prefs.js";
 import { DASHBOARD, UPDATES } from "../queries.js";
 import { editorHash } from "../router.js";
 import {
-  RANGES, REFRESH, durationMs, fromInputValue, plan, rangeProblem, refreshMs, routeOf, toInputValue, zoneLabel,
+  RANGES, REFRESH, dateTime, durationMs, fromInputValue, plan, rangeProblem, refreshMs, routeOf, toInputValue, zoneLabel,
 } from "../time.js";
+import { choose } from "../ui/dialog.js";
 import { h, select } from "../ui/dom.js";
-import { UNITS, detectUnit, resolveUnit } from "../units.js";
+import { resolveUnit } from "../units.js";
 import { rendererFor } from "../widgets/index.js";
 
 const ROW_HEIGHT = 80;
 const REFRESH_TEXT = { live: "live", off: "paused" };
 
+// The errors of each widget of an answer, by index: [{ message, extensions, path }]
 function widgetErrors(errors) {
   const byIndex = new Map();
   for (const error of errors ?? []) {
     const path = error.path ?? [];
     if (path[0] === "dashboard" && path[1] === "widgets" && typeof path[2] === "number") {
-      byIndex.set(path[2], error.message);
+      byIndex.set(path[2], [...(byIndex.get(path[2]) ?? []), error]);
     }
   }
   return byIndex;
+}
+
+// One panel's part of an answer: its object, and its errors when it has any.
+function panelResponse(widget, errors) {
+  return errors?.length ? { data: widget, errors } : { data: widget };
 }
 
 // The metric a widget's unit is detected from: its metric (not a formula's parts).
@@ -34,6 +44,8 @@ function metricOf(widget, data) {
   return data?.series?.[0]?.name ?? data?.history?.name ?? data?.rows?.[0]?.name ?? "";
 }
 
+const pretty = (value) => JSON.stringify(value, null, 2);
+
 class WidgetView {
   constructor(widget, variables, board) {
     this.widget = widget;
@@ -41,6 +53,7 @@ class WidgetView {
     this.renderer = null;
     this.typename = null;
     this.data = null;
+    this.response = null; // the panel's part of the last answer, as the gateway sent it
     const p = widget.position;
     this.root = element("section", `widget widget-${widget.type.toLowerCase()}`);
     this.root.dataset.widgetId = widget.id;
@@ -48,39 +61,78 @@ class WidgetView {
     this.root.style.gridColumn = `${p.x + 1} / span ${p.w}`;
     this.root.style.gridRow = `${p.y + 1} / span ${p.h}`;
     this.title = element("h2", "widget-title", interpolate(widget.title, variables));
-    this.unit = panelUnit(board.id, widget.id);
-    this.unitPicker = select(UNITS.map((u) => [u, u]), this.unit, {
-      class: "unit-picker", title: "Unit of this panel's values", "aria-label": `Unit of ${this.title.textContent}`,
-      onChange: () => {
-        this.unit = this.unitPicker.value;
-        setPanelUnit(board.id, widget.id, this.unit);
-        this.redraw();
-      },
-    });
-    this.unitPicker.hidden = widget.type === "ALERTS";
+    this.unit = widget.unit ? widget.unit.toLowerCase() : null; // null: detected
     this.body = element("div", "widget-body");
     this.error = element("p", "error widget-error");
     this.error.hidden = true;
-    this.root.append(h("div", { class: "widget-head" }, this.title, this.unitPicker), this.error, this.body);
+    this.root.append(h("div", { class: "widget-head" }, this.title, this.menu()), this.error, this.body);
+  }
+
+  menu() {
+    const label = this.title.textContent;
+    const item = (text, action, name) => h("button", {
+      type: "button", role: "menuitem", class: `panel-menu-item panel-menu-${name}`,
+      onClick: () => {
+        list.hidden = true;
+        action();
+      },
+    }, text);
+    const list = h("div", { class: "panel-menu-list", role: "menu", hidden: true },
+      item("Inspect query", () => this.inspect(), "inspect"),
+      item("Export CSV", () => this.exportCsv(), "csv"),
+      this.board.fullScreen === this.widget.id
+        ? item("Exit full screen", () => this.board.go({ view: null }), "exit")
+        : item("View full screen", () => this.board.go({ view: this.widget.id }), "fullscreen"));
+    const toggle = h("button", {
+      type: "button", class: "small icon panel-menu-toggle", title: "Panel menu", "aria-label": `Menu of ${label}`,
+      "aria-haspopup": "menu",
+      onClick: () => {
+        list.hidden = !list.hidden;
+      },
+    }, "⋮");
+    this.root.addEventListener("focusout", (event) => {
+      if (!this.root.contains(event.relatedTarget)) list.hidden = true;
+    });
+    const close = this.board.fullScreen === this.widget.id
+      ? h("button", { type: "button", class: "small panel-exit-fullscreen", title: "Back to the dashboard (Esc)", onClick: () => this.board.go({ view: null }) }, "Exit full screen")
+      : null;
+    return h("div", { class: "panel-menu" }, close, toggle, list);
+  }
+
+  inspect() {
+    const section = (title, id, text) => h("section", { class: "inspect-section" },
+      h("h3", {}, title), h("pre", { id, class: "inspect-code" }, text));
+    const request = this.board.request();
+    const body = h("div", { class: "inspect" },
+      section("GraphQL query", "inspect-query", request.query.trim()),
+      section("Variables", "inspect-variables", pretty(request.variables)),
+      section("Panel query", "inspect-panel-query", pretty(this.widget.query ?? null)),
+      section("Response (this panel)", "inspect-response", pretty(this.response ?? null)));
+    return choose({
+      title: `Inspect: ${this.title.textContent}`, body, id: "inspect-dialog", className: "modal-wide",
+      actions: [{ label: "Close", value: null }],
+    });
+  }
+
+  exportCsv() {
+    const csv = panelCsv(this.data, this.title.textContent);
+    if (csv === null) {
+      this.error.hidden = false;
+      this.error.textContent = "This panel has no series to export.";
+      return;
+    }
+    download(csvFileName(this.title.textContent), csv, "text/csv");
   }
 
   view(data) {
     const metric = metricOf(this.widget, data);
     const unit = resolveUnit(this.unit, metric);
     this.root.dataset.unit = unit;
-    this.unitPicker.options[0].textContent = `auto (${detectUnit(metric)})`;
-    return { ...this.board.view, unit, metric };
+    return { ...this.board.view, unit, metric, thresholds: this.widget.thresholds ?? [] };
   }
 
-  redraw() {
-    this.renderer?.destroy();
-    this.renderer = null;
-    this.typename = null;
-    this.body.replaceChildren();
-    if (this.data) this.show(this.data);
-  }
-
-  show(data, error) {
+  show(data, error, response) {
+    if (response !== undefined) this.response = response;
     this.error.hidden = !error;
     this.error.textContent = error ?? "";
     if (!data) {
@@ -115,6 +167,9 @@ export class DashboardView {
     this.timer = null;
     this.destroyed = false;
     this.zone = timeZone();
+    this.onKey = (event) => {
+      if (event.key === "Escape" && this.route.view && !document.querySelector("dialog[open]")) this.go({ view: null });
+    };
   }
 
   variables() {
@@ -122,14 +177,20 @@ export class DashboardView {
   }
 
   go(changes) {
-    const { range, from, to, refresh } = { ...this.route, ...changes };
-    window.location.hash = routeOf(this.route.id, { range, from, to, refresh }, changes.vars ?? this.route.vars);
+    const { range, from, to, refresh, view } = { ...this.route, ...changes };
+    window.location.hash = routeOf(this.route.id, { range, from, to, refresh, view }, changes.vars ?? this.route.vars);
+  }
+
+  // What the dashboard is read with: a relative range, or the absolute from/to.
+  request() {
+    const { timeRange, from, to } = this.plan;
+    return { query: DASHBOARD, variables: { id: this.route.id, range: timeRange, from, to, vars: this.variables() } };
   }
 
   async read() {
-    this.plan = plan(this.route, Date.now());
-    const { id } = this.route;
-    return this.api.query(DASHBOARD, { id, range: this.plan.timeRange, vars: this.variables() });
+    this.plan = plan(this.route);
+    const { query, variables } = this.request();
+    return this.api.query(query, variables);
   }
 
   async load() {
@@ -170,20 +231,34 @@ export class DashboardView {
 
     const grid = element("div", "grid");
     grid.style.gridAutoRows = `${ROW_HEIGHT}px`;
-    const board = { id: dashboard.id, view: this.view };
+    const fullScreen = dashboard.widgets.some((w) => w.id === this.route.view) ? this.route.view : null;
+    const board = {
+      id: dashboard.id, view: this.view, fullScreen,
+      go: (changes) => this.go(changes), request: () => this.request(),
+    };
     dashboard.widgets.forEach((widget, index) => {
       const view = new WidgetView(widget, dashboard.variables, board);
       this.widgets.set(widget.id, view);
       grid.append(view.root);
+      const failed = errors.get(index);
       // rendered once in the document, so charts know their size
-      queueMicrotask(() => view.show(widget.data, errors.get(index)));
+      queueMicrotask(() => view.show(widget.data, failed?.[0]?.message, panelResponse(widget, failed)));
     });
     page.append(header);
     if (this.plan.window) {
+      const { from, to } = this.plan.window;
       page.append(element("p", "hint range-note",
-        `Charts and heatmaps show the chosen range; KPIs and tables cover the ${this.plan.timeRange} ending now (dashboards are read relative to now).`));
+        `Every panel shows ${dateTime(from, this.zone)} to ${dateTime(to, this.zone)} (${zoneLabel(this.zone)}); an absolute range does not move.`));
     }
     page.append(grid);
+    if (fullScreen) {
+      this.widgets.get(fullScreen).root.classList.add("fullscreen");
+      document.body.dataset.fullscreen = fullScreen;
+    } else {
+      delete document.body.dataset.fullscreen;
+    }
+    document.removeEventListener("keydown", this.onKey);
+    document.addEventListener("keydown", this.onKey);
     this.app.replaceChildren(page);
   }
 
@@ -297,7 +372,10 @@ export class DashboardView {
       return;
     }
     const errors = widgetErrors(body.errors);
-    dashboard.widgets.forEach((widget, index) => this.widgets.get(widget.id)?.show(widget.data, errors.get(index)));
+    dashboard.widgets.forEach((widget, index) => {
+      const failed = errors.get(index);
+      this.widgets.get(widget.id)?.show(widget.data, failed?.[0]?.message, panelResponse(widget, failed));
+    });
     document.body.dataset.lastUpdate = new Date().toISOString();
   }
 
@@ -305,7 +383,7 @@ export class DashboardView {
     const { id } = this.route;
     this.unsubscribe = this.api.subscribe(
       UPDATES,
-      { id, range: this.plan.timeRange, vars: this.variables() },
+      { id, range: this.plan.timeRange, from: this.plan.from, to: this.plan.to, vars: this.variables() },
       {
         next: (message) => {
           const update = message.data?.dashboardUpdates;
@@ -315,10 +393,10 @@ export class DashboardView {
             return;
           }
           update.widgets.forEach((item, index) => {
-            const error = (message.errors ?? []).find(
+            const failed = (message.errors ?? []).filter(
               (e) => e.path?.[2] === index && e.path?.[3] === "data",
             );
-            this.widgets.get(item.widgetId)?.show(item.data, error?.message);
+            this.widgets.get(item.widgetId)?.show(item.data, failed[0]?.message, panelResponse(item, failed));
           });
           document.body.dataset.lastUpdate = update.timestamp;
         },
@@ -349,6 +427,8 @@ export class DashboardView {
 
   destroy() {
     this.destroyed = true;
+    document.removeEventListener("keydown", this.onKey);
+    delete document.body.dataset.fullscreen;
     this.stopUpdates();
     this.destroyWidgets();
   }

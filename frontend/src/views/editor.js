@@ -11,7 +11,7 @@ import { dataKey, readPanelData } from "../editor/panel-data.js";
 import { editPanel } from "../editor/panel-editor.js";
 import { Conflict, create, currentVersion, readDraft, remove, save } from "../editor/persist.js";
 import { editSettings } from "../editor/settings.js";
-import { panelUnit, timeZone } from "../prefs.js";
+import { timeZone } from "../prefs.js";
 import { dashboardHash, editorHash } from "../router.js";
 import { choose, confirmDialog, formDialog } from "../ui/dialog.js";
 import { field, h } from "../ui/dom.js";
@@ -153,8 +153,9 @@ export class EditorView {
         node.append(body);
         draws.push(() => {
           const metric = widget.query?.kind === "METRIC" ? widget.query.name : "";
-          const unit = resolveUnit(panelUnit(this.draft.id, widget.id), metric);
-          const renderer = rendererFor(saved.data.__typename, body, widget, { zone: timeZone(), unit, metric });
+          const unit = resolveUnit(widget.unit, metric);
+          const view = { zone: timeZone(), unit, metric, thresholds: widget.thresholds };
+          const renderer = rendererFor(saved.data.__typename, body, widget, view);
           renderer.update(saved.data);
           this.renderers.push(renderer);
         });

@@ -4,9 +4,12 @@
 // range and calls it instead of zooming in place) }.
 // A series may be `{ marker: true }` (points only, e.g. anomalies) or
 // `{ band: "upper" | "lower" }` (the two edges of a shaded interval).
+// `view.thresholds` ([{ value, color }]) are drawn as dashed horizontal lines in their
+// colours, where they fall within the y axis.
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { PALETTE, element, labelText } from "../format.js";
+import { colorHex, sortedThresholds } from "../thresholds.js";
 import { clock, dateTime } from "../time.js";
 import { formatValue } from "../units.js";
 import { aligned, clipped } from "./series.js";
@@ -43,12 +46,38 @@ function axisSize(u, values, axisIdx, cycleNum) {
   return Math.ceil(width) + 4;
 }
 
+// A uPlot `draw` hook: one dashed line per threshold inside the y range; records how
+// many were drawn on `root`.
+function thresholdLines(thresholds, root) {
+  return (u) => {
+    const { ctx } = u;
+    const { left, top, width, height } = u.bbox;
+    let drawn = 0;
+    ctx.save();
+    ctx.lineWidth = Math.max(1, devicePixelRatio);
+    ctx.setLineDash([6 * devicePixelRatio, 4 * devicePixelRatio]);
+    for (const threshold of thresholds) {
+      const y = u.valToPos(threshold.value, "y", true);
+      if (!Number.isFinite(y) || y < top || y > top + height) continue;
+      ctx.strokeStyle = colorHex(threshold.color) ?? "#9aa4b2";
+      ctx.beginPath();
+      ctx.moveTo(left, y);
+      ctx.lineTo(left + width, y);
+      ctx.stroke();
+      drawn += 1;
+    }
+    ctx.restore();
+    root.dataset.thresholdsDrawn = String(drawn);
+  };
+}
+
 export function createChart(body, widget, view = {}) {
   const root = element("div", "chart");
   const empty = element("p", "empty", "No data in this range.");
   body.append(root, empty);
   const zone = view.zone ?? "browser";
   const unit = view.unit ?? "none";
+  const thresholds = sortedThresholds(view.thresholds);
   let plot = null;
   let shape = "";
 
@@ -101,15 +130,18 @@ export function createChart(body, widget, view = {}) {
           { ...axis, size: axisSize, values: (u, splits) => splits.map((v) => formatValue(v, unit)) },
         ],
         bands: upper >= 0 && lower >= 0 ? [{ series: [upper + 1, lower + 1], fill: "#a98bf033" }] : [],
-        hooks: view.onZoom ? {
-          setSelect: [(u) => {
-            if (u.select.width < 3) return;
-            const from = u.posToVal(u.select.left, "x") * 1000;
-            const to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
-            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-            view.onZoom(Math.round(from), Math.round(to));
-          }],
-        } : {},
+        hooks: {
+          ...(view.onZoom ? {
+            setSelect: [(u) => {
+              if (u.select.width < 3) return;
+              const from = u.posToVal(u.select.left, "x") * 1000;
+              const to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+              u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+              view.onZoom(Math.round(from), Math.round(to));
+            }],
+          } : {}),
+          ...(thresholds.length ? { draw: [thresholdLines(thresholds, root)] } : {}),
+        },
         series: [
           { label: zone === "utc" ? "Time (UTC)" : "Time", value: timeValue },
           ...series.map((s, i) => {
@@ -147,6 +179,7 @@ export function createChart(body, widget, view = {}) {
     root.dataset.unit = unit;
     root.dataset.zone = zone;
     root.dataset.bands = String(upper >= 0 && lower >= 0 ? 1 : 0);
+    root.dataset.thresholds = thresholds.map((t) => `${t.value}:${t.color}`).join(" ");
   }
 
   return {

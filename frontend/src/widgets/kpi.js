@@ -1,8 +1,10 @@
 // A KPI tile: the value, its change against the previous period, and a sparkline.
 // The change reads green when it is good news: up for most metrics, down for the
-// ones where rising is bad (errors, latency).
+// ones where rising is bad (errors, latency). With thresholds, the value takes the
+// colour of the highest one it reaches.
 import uPlot from "uplot";
 import { element, formatChange } from "../format.js";
+import { colorHex, thresholdColor } from "../thresholds.js";
 import { formatValue, risingIsBad } from "../units.js";
 
 export function createKpi(body, widget, view = {}) {
@@ -24,6 +26,9 @@ export function createKpi(body, widget, view = {}) {
       value.textContent = formatValue(data.value, unit);
       value.dataset.unit = unit;
       value.dataset.value = data.value === null ? "" : String(data.value);
+      const color = thresholdColor(data.value, view.thresholds);
+      value.dataset.threshold = color ?? "";
+      value.style.color = colorHex(color) ?? "";
       change.textContent = formatChange(data.change);
       const direction = data.change > 0 ? "up" : data.change < 0 ? "down" : "";
       const good = direction === "" ? "" : (direction === "up") !== badWhenUp ? "good" : "bad";

@@ -1,5 +1,7 @@
-// A table: one row per series with its summary.
+// A table: one row per series with its summary; with thresholds, each row's last value
+// takes the colour of the highest one it reaches.
 import { element, labelText } from "../format.js";
+import { colorHex, thresholdColor } from "../thresholds.js";
 import { formatValue } from "../units.js";
 
 const COLUMNS = ["last", "avg", "min", "max", "count"];
@@ -21,9 +23,13 @@ export function createTable(body, widget, view = {}) {
           row.append(element("td", "", labelText(series)));
           for (const column of COLUMNS) {
             const value = series.summary[column];
-            row.append(
-              element("td", "num", column === "count" ? String(value) : formatValue(value, view.unit)),
-            );
+            const cell = element("td", "num", column === "count" ? String(value) : formatValue(value, view.unit));
+            if (column === "last") {
+              const color = thresholdColor(value, view.thresholds);
+              cell.dataset.threshold = color ?? "";
+              cell.style.color = colorHex(color) ?? "";
+            }
+            row.append(cell);
           }
           return row;
         }),

@@ -87,6 +87,14 @@ class NotificationStatus(str, Enum):
     NONE = "NONE"
 
 
+class PanelUnit(str, Enum):
+    NONE = "NONE"
+    PERCENT = "PERCENT"
+    BYTES = "BYTES"
+    MS = "MS"
+    CURRENCY = "CURRENCY"
+
+
 class Sensitivity(str, Enum):
     LOW = "LOW"
     MEDIUM = "MEDIUM"

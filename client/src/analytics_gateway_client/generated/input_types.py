@@ -15,6 +15,7 @@ from .enums import (
     MatchOperator,
     MetricSource,
     ModelKind,
+    PanelUnit,
     Sensitivity,
     Severity,
     WidgetType,
@@ -252,6 +253,15 @@ class SilenceInput(BaseModel):
     "Why."
 
 
+class ThresholdInput(BaseModel):
+    """From `value` up to the next threshold, values show in `color`."""
+
+    value: float
+    "Where the colour starts."
+    color: str
+    "One of green, yellow, orange, red, blue."
+
+
 class TrainModelInput(BaseModel):
     """What to train: one series, a range of it, and a method."""
 
@@ -318,6 +328,10 @@ class WidgetInput(BaseModel):
     "Bucket width."
     last: Optional[str] = None
     "The widget's own range."
+    unit: Optional[PanelUnit] = None
+    "Unit of its values; default: detected from the metric."
+    thresholds: Optional[list["ThresholdInput"]] = None
+    "Colours of its values by threshold (at most 10)."
 
 
 DashboardInput.model_rebuild()
