@@ -19,7 +19,16 @@ from starlette.middleware import Middleware
 
 from analytics_gateway.config import Settings
 from analytics_gateway.heap import freeze_startup_heap
-from analytics_gateway.http import alerts, dashboards, graphql, metrics, ml, operations, pages
+from analytics_gateway.http import (
+    alerts,
+    audit,
+    dashboards,
+    graphql,
+    metrics,
+    ml,
+    operations,
+    pages,
+)
 from analytics_gateway.http.compression import Compression
 from analytics_gateway.http.middleware import (
     BodySizeLimit,
@@ -110,6 +119,7 @@ def create_app(
             *dashboards.routes(),
             *ml.routes(),
             *alerts.routes(),
+            *audit.routes(),
             *pages.routes(),
         ],
         lifespan=gateway.lifespan,

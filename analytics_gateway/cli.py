@@ -9,16 +9,19 @@ import fcntl
 import gc
 import socket
 import sys
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from analytics_gateway import __version__
-from analytics_gateway.auth import create_key, parse_scopes
+from analytics_gateway.auth import create_key, parse_scopes, rotate_key
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Scope
+from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.quotas import Quotas, TenantQuotas, parse_assignments
 
@@ -47,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="seed tenant 'demo' with a week of history and publish live points (ANALYTICS_DEMO)",
     )
+    serve.add_argument("--tls-cert", help="serve HTTPS: PEM certificate chain (ANALYTICS_TLS_CERT)")
+    serve.add_argument("--tls-key", help="the certificate's PEM private key (ANALYTICS_TLS_KEY)")
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -61,13 +66,24 @@ def _parser() -> argparse.ArgumentParser:
         "dashboards, models, silences), admin (everything, channels and keys included)",
     )
     create.add_argument("--description", default="", help="a note shown by `keys list`")
+    create.add_argument("--expires", help="stop working after this long, e.g. 90d (default: never)")
     create.add_argument("--data-dir", help=DATA_DIR_HELP)
-    listing = keys_sub.add_parser("list", help="list keys (never their secrets)")
+    listing = keys_sub.add_parser(
+        "list", help="list keys (never their secrets), with their expiry and last use"
+    )
     listing.add_argument("--tenant", help="only this tenant's keys")
     listing.add_argument("--data-dir", help=DATA_DIR_HELP)
     revoke = keys_sub.add_parser("revoke", help="revoke a key by id; effective at once")
     revoke.add_argument("key_id", help="the id `keys list` shows (not the secret)")
     revoke.add_argument("--data-dir", help=DATA_DIR_HELP)
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="give a key a new secret (printed on the last line); the old one "
+        "keeps working for --grace",
+    )
+    rotate.add_argument("key_id", help="the id `keys list` shows (not the secret)")
+    rotate.add_argument("--grace", default="24h", help="how long the old secret still works")
+    rotate.add_argument("--data-dir", help=DATA_DIR_HELP)
 
     quotas = sub.add_parser(
         "quotas", help="per-tenant rate limits and quotas (replicas see changes within 30 s)"
@@ -83,6 +99,26 @@ def _parser() -> argparse.ArgumentParser:
     reset = quotas_sub.add_parser("reset", help="drop a tenant's overrides (defaults apply)")
     reset.add_argument("--tenant", required=True)
     reset.add_argument("--data-dir")
+
+    crypto = sub.add_parser("crypto", help="encryption at rest of channel URLs and secrets")
+    crypto_sub = crypto.add_subparsers(dest="crypto_command", required=True)
+    for name, text in (
+        ("rotate", "re-seal every stored secret under the keyring's active key (safe while "
+                   "gateways run; run again after an interruption)"),
+        ("status", "count stored secrets per key id (plaintext: not sealed)"),
+    ):  # fmt: skip
+        command = crypto_sub.add_parser(name, help=text)
+        command.add_argument("--data-dir", help=DATA_DIR_HELP)
+        command.add_argument("--config-url", help="the config store (ANALYTICS_CONFIG_URL)")
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="walk each tenant's hash chain; exit 1 naming the first bad entry"
+    )
+    verify.add_argument("--tenant", help="only this tenant's chain")
+    verify.add_argument("--data-dir", help=DATA_DIR_HELP)
+    verify.add_argument("--config-url", help="the config store (ANALYTICS_CONFIG_URL)")
 
     sub.add_parser("schema", help="print the GraphQL SDL")
 
@@ -133,6 +169,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         data_dir=getattr(args, "data_dir", None),
         demo=getattr(args, "demo", None),
+        config_url=getattr(args, "config_url", None),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
     )
 
 
@@ -169,11 +208,15 @@ def _serve(settings: Settings) -> int:
 
     from analytics_gateway import tracing
     from analytics_gateway.app import create_app
+    from analytics_gateway.crypto.envelope import Secrets
+    from analytics_gateway.crypto.tls import server_context
     from analytics_gateway.http import pages as web_pages
     from analytics_gateway.observability import configure_logging
 
     # everything that can stop a start is checked before anything says "started"
+    tls = server_context(settings)
     data_lock = _hold_data_dir(settings.data_dir)
+    Secrets.of_settings(settings)  # the keyring: readable and well-formed (or made, in dev)
     sockets = [_listening(settings.host, settings.port, "ANALYTICS_PORT")]
     if settings.admin_port:
         sockets.append(_listening(settings.admin_host, settings.admin_port, "ANALYTICS_ADMIN_PORT"))
@@ -182,7 +225,8 @@ def _serve(settings: Settings) -> int:
         traced = tracing.configure_from_environment()
     except tracing.TracingConfigError as exc:
         raise CannotStart(str(exc)) from None
-    base = f"http://{settings.host}:{settings.port}"
+    scheme = "https" if tls else "http"
+    base = f"{scheme}://{settings.host}:{settings.port}"
     print(f"analytics-gateway: data in {Path(settings.data_dir).resolve()}", flush=True)
     if settings.demo:
         key = asyncio.run(_demo_key(settings))
@@ -212,10 +256,11 @@ def _serve(settings: Settings) -> int:
         log_config=None,
         access_log=False,
         ws="websockets-sansio",
+        ssl_context_factory=None if tls is None else lambda _config, _default: tls,
     )
     if settings.admin_port:
         # one app, one lifespan, two listeners: requests on the second are the operators'
-        print(f"Operator endpoints: http://{settings.admin_host}:{settings.admin_port}/metrics",
+        print(f"Operator endpoints: {scheme}://{settings.admin_host}:{settings.admin_port}/metrics",
               flush=True)  # fmt: skip
     try:
         uvicorn.Server(config).run(sockets=sockets)
@@ -278,25 +323,51 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
     if args.keys_command == "create":
+        expires = None if args.expires is None else parse_duration_ms(args.expires, field="expires")
         record, key = await create_key(
-            store, args.tenant, parse_scopes(args.scopes), args.description
+            store, args.tenant, parse_scopes(args.scopes), args.description, expires
         )
         scopes = ",".join(sorted(s.value for s in record.scopes))
         print(f"created key {record.key_id} for tenant {record.tenant} with scopes {scopes}")
+        if record.expires_at_ms is not None:
+            print(f"it expires at {_when(record.expires_at_ms)}")
+        print("store it now: it is shown only once")
+        print(key)
+        return 0
+    if args.keys_command == "rotate":
+        grace = parse_duration_ms(args.grace, field="grace")
+        record, key = await rotate_key(store, args.key_id, grace)
+        print(f"rotated key {record.key_id}: the old secret works until "
+              f"{_when(record.previous_until_ms)}")  # fmt: skip
         print("store it now: it is shown only once")
         print(key)
         return 0
     if args.keys_command == "list":
+        now = int(time.time() * 1000)
         for rec in await store.list_keys(args.tenant):
             state = "revoked" if rec.revoked else "active"
+            if not rec.revoked and rec.expires_at_ms is not None and rec.expires_at_ms <= now:
+                state = "expired"
+            if state == "active" and rec.previous_until_ms and rec.previous_until_ms > now:
+                state += f" (old secret until {_when(rec.previous_until_ms)})"
             scopes = ",".join(sorted(s.value for s in rec.scopes))
-            print(f"{rec.key_id}\t{rec.tenant}\t{scopes}\t{state}\t{rec.description}")
+            print(
+                f"{rec.key_id}\t{rec.tenant}\t{scopes}\t{state}\t"
+                f"expires {_when(rec.expires_at_ms)}\tlast used {_when(rec.last_used_at_ms)}\t"
+                f"{rec.description}"
+            )
         return 0
     if await store.revoke_key(args.key_id):
         print(f"revoked {args.key_id}")
         return 0
     print(f"no key with id {args.key_id}", file=sys.stderr)
     return 1
+
+
+def _when(epoch_ms: int | None) -> str:
+    if epoch_ms is None:
+        return "never"
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _quotas(args: argparse.Namespace, settings: Settings) -> int:
@@ -321,6 +392,42 @@ async def _quotas_command(args: argparse.Namespace, quotas: Quotas) -> int:
     return 0
 
 
+async def _crypto(args: argparse.Namespace, settings: Settings) -> int:
+    from analytics_gateway.alerting.store import SEALED
+    from analytics_gateway.crypto.envelope import Secrets
+    from analytics_gateway.crypto.rotate import count_by_key, rotate
+
+    secrets = Secrets.of_settings(settings)
+    store = build_config_store(settings)
+    try:
+        if args.crypto_command == "status":
+            active = secrets.keyring.active if secrets.keyring else "none"
+            print(f"active key: {active}")
+            for kek_id, count in (await count_by_key(store, SEALED)).items():
+                print(f"{kek_id}\t{count}")
+            return 0
+        report = await rotate(store, secrets, SEALED)
+    finally:
+        await store.close()
+    print(
+        f"re-sealed {report.fields} value(s) in {report.rewritten} document(s); "
+        f"{report.unchanged} already current; {report.retried} conflict(s) retried"
+    )
+    for failure in report.failed:
+        print(f"not re-sealed: {failure}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+async def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from analytics_gateway.audit.report import verify_chains
+
+    store = build_config_store(settings)
+    try:
+        return await verify_chains(store, args.tenant)
+    finally:
+        await store.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -334,6 +441,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_keys(args, settings))
         if args.command == "quotas":
             return asyncio.run(_quotas(args, settings))
+        if args.command == "crypto":
+            return asyncio.run(_crypto(args, settings))
+        if args.command == "audit":
+            return asyncio.run(_audit(args, settings))
         if args.command == "agent":
             from analytics_gateway.self_monitoring import agent
 

@@ -19,6 +19,7 @@ from typing import Any
 ENV_PREFIX = "ANALYTICS_"
 # what `auth.validate_tenant` takes, checked here too so a bad setting stops the start
 _TENANT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_RETENTION = re.compile(r"^(0|[1-9][0-9]{0,6}(s|m|h|d|w))$")
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,38 @@ class Settings:
     # series too when `self_per_cpu` (see `self_monitoring`)
     self_interval_seconds: float = 10.0
     self_per_cpu: bool = False
+    # how long audit entries are kept (`400d`; `0` keeps them forever): older ones are
+    # trimmed hourly, the last trimmed one's hash kept so the chain still verifies
+    audit_retention: str = "400d"
+    # access tokens from an identity provider (see `oidc`), beside API keys; off without
+    # an issuer. The JWKS URL defaults to the issuer's discovery document's; the tenant
+    # and scopes (space-separated: ingest read write admin) come from these claims;
+    # the keys are fetched again for an unknown `kid` at most every refresh seconds
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_tenant_claim: str = "tenant"
+    oidc_scope_claim: str = "scope"
+    oidc_jwks_refresh_seconds: float = 10.0
+    # personal data (see `privacy`): with `pseudonymise_users`, events keep a keyed
+    # HMAC of each userId, per tenant, under `pseudonymise_secret` (32+ characters;
+    # losing it makes stored ids unreachable by the original ones). Per-tenant
+    # retention rounds run every `retention_interval_seconds` (0: never) and delete at
+    # most `retention_batch` rows per tenant and store in one round
+    pseudonymise_users: bool = False
+    pseudonymise_secret: str = field(default="", repr=False)
+    retention_interval_seconds: float = 300.0
+    retention_batch: int = 50_000
+    # encryption at rest of channel URLs and secrets (see `crypto.keyring`): the keyring
+    # file; without it development makes one in data_dir, and production stores no
+    # secret unless `allow_plaintext_secrets`
+    encryption_keys_file: str = ""
+    allow_plaintext_secrets: bool = False
+    # TLS on the listeners: PEM certificate chain and key; TLS 1.3 at least unless
+    # `tls_min_version` is "1.2"
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_min_version: str = "1.3"
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -126,6 +159,30 @@ class Settings:
             )
         if self.self_interval_seconds < 0:
             raise ValueError("ANALYTICS_SELF_INTERVAL_SECONDS must be 0 (off) or more")
+        if not _RETENTION.match(self.audit_retention):
+            raise ValueError(
+                f"ANALYTICS_AUDIT_RETENTION: {self.audit_retention!r} is not a duration such "
+                "as 400d, 52w or 9600h (0: keep entries forever)"
+            )
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError(
+                "ANALYTICS_OIDC_ISSUER needs ANALYTICS_OIDC_AUDIENCE: the `aud` tokens for "
+                "this gateway carry"
+            )
+        if self.pseudonymise_users and len(self.pseudonymise_secret) < 32:
+            raise ValueError(
+                "ANALYTICS_PSEUDONYMISE_USERS needs ANALYTICS_PSEUDONYMISE_SECRET (or "
+                "ANALYTICS_PSEUDONYMISE_SECRET_FILE) of at least 32 characters"
+            )
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("TLS needs both ANALYTICS_TLS_CERT and ANALYTICS_TLS_KEY")
+        if self.tls_min_version not in ("1.2", "1.3"):
+            raise ValueError("ANALYTICS_TLS_MIN_VERSION must be 1.3 (the default) or 1.2")
+        if self.retention_interval_seconds < 0 or self.retention_batch < 1:
+            raise ValueError(
+                "ANALYTICS_RETENTION_INTERVAL_SECONDS must be 0 (off) or more, and "
+                "ANALYTICS_RETENTION_BATCH at least 1"
+            )
 
     @property
     def resolved_metrics_url(self) -> str:

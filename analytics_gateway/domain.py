@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -107,6 +107,22 @@ class ApiKeyRecord:
     created_at_ms: int
     revoked: bool = False
     description: str = ""
+    expires_at_ms: int | None = None
+    """When the key stops working; None: never."""
+    last_used_at_ms: int | None = None
+    """The last authentication with it, kept to within about a minute."""
+    previous_until_ms: int | None = None
+    """Until when the secret the last rotation replaced still works."""
+
+
+def superseded(record: ApiKeyRecord, by_previous_secret: bool) -> ApiKeyRecord:
+    """The key as the secret a rotation replaced sees it: expiring when its grace ends."""
+    if not by_previous_secret or record.previous_until_ms is None:
+        return record
+    ends = record.previous_until_ms
+    if record.expires_at_ms is not None:
+        ends = min(ends, record.expires_at_ms)
+    return replace(record, expires_at_ms=ends)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ _STORES = {
     "broker": "live broker",
     "buffer": "ingest buffer",
     "ml": "model store",
+    "oidc": "identity provider",
 }
 
 

@@ -117,8 +117,11 @@ class IngestService:
         buffer: IngestBuffer | None = None,
         listeners: Sequence[Listener] = (),
         series_quota: SeriesQuota | None = None,
+        pseudonymise: Callable[[str, str], str] | None = None,
     ) -> None:
         self._buffer = buffer
+        # (tenant, userId) -> what events keep instead (`privacy.pseudonymise`)
+        self._pseudonymise = pseudonymise
         self._series_quota = series_quota
         self._metrics_store = metrics_store
         self._event_store = event_store
@@ -160,15 +163,18 @@ class IngestService:
         if len(encoded) > MAX_METADATA_BYTES:
             raise ValueError(f"metadata is larger than {MAX_METADATA_BYTES} bytes")
         timestamp = check.timestamp(raw.timestamp_ms)
+        user_id = raw.user_id
+        if user_id is not None and self._pseudonymise is not None:
+            user_id = self._pseudonymise(tenant, user_id)
         return Event(
             tenant=tenant,
             event_id=(
                 uuid.uuid4().hex
                 if raw.timestamp_ms is None
-                else event_id(tenant, raw.type, raw.user_id, timestamp, encoded)
+                else event_id(tenant, raw.type, user_id, timestamp, encoded)
             ),
             type=raw.type,
-            user_id=raw.user_id,
+            user_id=user_id,
             timestamp_ms=timestamp,
             metadata=dict(metadata),
         )

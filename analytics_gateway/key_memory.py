@@ -10,6 +10,8 @@ asks it every `probe_seconds` instead, and the moment it answers, requests ask
 it again. A key the store calls unknown or revoked is forgotten at once, so as
 soon as the store is back its word is the one that counts: a key revoked while
 this replica could not see the store is refused from then on.
+
+`KeyUsage` keeps when each key was last used, off the request's path.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from analytics_gateway.background import BackgroundTask
 from analytics_gateway.domain import ApiKeyRecord
-from analytics_gateway.errors import BackendUnavailable
+from analytics_gateway.errors import BackendUnavailable, GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +122,59 @@ class KeyMemory:
             "config store is unavailable and this key was not verified lately",
             backend="config",
         ) from failure
+
+
+class KeyToucher(Protocol):
+    """Where `KeyUsage` writes: the config store."""
+
+    async def touch_keys(self, used_at_ms: Mapping[str, int]) -> None: ...
+
+
+class KeyUsage:
+    """When each key was last used, written to the store at most once a minute per key.
+
+    `note` is all a request pays: a dict lookup, and a dict write once a
+    minute per key. A background task writes what was noted every
+    `flush_seconds` in one store call; a failed write is dropped (the next use
+    after a minute notes the key again): `last_used_at` is a hint, not a record.
+    """
+
+    def __init__(
+        self, store: KeyToucher, every_ms: int = 60_000, flush_seconds: float = 1.0
+    ) -> None:
+        self._store = store
+        self._every_ms = every_ms
+        self._flush_seconds = flush_seconds
+        self._noted: dict[str, int] = {}
+        self._pending: dict[str, int] = {}
+        self._task = BackgroundTask(self._flush_forever, "key-usage")
+
+    def note(self, key_id: str, now_ms: int) -> None:
+        last = self._noted.get(key_id)
+        if last is not None and now_ms - last < self._every_ms:
+            return
+        if len(self._noted) >= MAX_REMEMBERED:
+            self._noted.clear()  # at worst one extra write per key
+        self._noted[key_id] = now_ms
+        self._pending[key_id] = now_ms
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            await self._store.touch_keys(pending)
+        except GatewayError as exc:
+            log.warning("could not record when %d keys were last used: %s", len(pending), exc)
+
+    async def start(self) -> None:
+        self._task.start()
+
+    async def stop(self) -> None:
+        await self._task.stop()
+        await self.flush()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            await self.flush()

@@ -19,6 +19,8 @@ from typing import Any
 
 from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.service import AlertService
+from analytics_gateway.audit import AuditMetrics, AuditTrail
+from analytics_gateway.auth import Authenticator
 from analytics_gateway.backends.factory import Backends, build_backends
 from analytics_gateway.background import stop_task
 from analytics_gateway.config import Settings
@@ -26,11 +28,13 @@ from analytics_gateway.dashboards.service import DashboardService
 from analytics_gateway.dataloaders.query_cache import invalidation
 from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
-from analytics_gateway.key_memory import KeyMemory
+from analytics_gateway.key_memory import KeyMemory, KeyUsage
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.oidc import IdentityProvider, OidcConfig
 from analytics_gateway.operator.log_levels import LogLevels
 from analytics_gateway.operator.profiling import Profiles
+from analytics_gateway.privacy import Privacy, build_privacy
 from analytics_gateway.quotas import Quotas
 from analytics_gateway.reads import Reads
 from analytics_gateway.self_monitoring.collector import SelfMonitor
@@ -60,8 +64,14 @@ class Services:
     """Epoch ms: every read of "now" goes through it, so tests can move time."""
     keys: KeyMemory
     """The config store's keys, remembered: authentication through a store blip."""
+    auth: Authenticator
+    """Credentials to principals: API keys (through `keys`) and identity-provider tokens."""
     log_levels: LogLevels
     profiles: Profiles
+    audit: AuditTrail
+    """The per-tenant audit trail: mutations, refused credentials, exports (see `audit`)."""
+    privacy: Privacy
+    """Erasure, pseudonymous user ids and retention (see `privacy`)."""
 
 
 async def start_services(
@@ -86,6 +96,7 @@ async def start_services(
     await _start(stack, sessions.start, sessions.stop)
     invalidate = invalidation(backends.cache)
     quotas = Quotas.of_settings(settings, backends.config, backends.buckets)
+    privacy = build_privacy(settings, backends, clock)
     ingest = IngestService(
         backends.metrics,
         backends.events,
@@ -96,6 +107,7 @@ async def start_services(
         buffer=backends.buffer,
         listeners=[invalidate],
         series_quota=quotas.admit_series,
+        pseudonymise=privacy.pseudonyms.stored if privacy.pseudonyms.enabled else None,
     )
     alerts = AlertService(
         settings, backends.config, backends.metrics, backends.broker, hub,
@@ -106,6 +118,13 @@ async def start_services(
         settings, backends.config, backends.metrics, backends.broker, ingest, clock, quotas=quotas
     )
     await _start(stack, ml.start, ml.stop)
+    keys = KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds))
+    key_usage = KeyUsage(backends.config)
+    await _start(stack, key_usage.start, key_usage.stop)
+    identity = None
+    if (oidc_config := OidcConfig.of_settings(settings)) is not None:
+        identity = IdentityProvider(oidc_config)
+        stack.push_async_callback(identity.close)
     services = Services(
         settings=settings,
         backends=backends,
@@ -125,15 +144,31 @@ async def start_services(
         reads=Reads(backends.metrics, backends.events, backends.prometheus),
         quotas=quotas,
         clock=clock,
-        keys=KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds)),
+        keys=keys,
+        auth=Authenticator(keys, identity, key_usage, clock),
         log_levels=LogLevels(backends.config, settings.self_tenant, clock),
         profiles=Profiles(),
+        audit=AuditTrail(
+            backends.config,
+            clock,
+            AuditMetrics(metrics.registry),
+            operator_tenant=settings.self_tenant,
+            retention=settings.audit_retention,
+            # as `keys`: a hung store delays an acknowledged mutation this long at most
+            timeout_seconds=min(2.0, settings.backend_timeout_seconds),
+        ),
+        privacy=privacy,
     )
     await _start(stack, services.log_levels.start, services.log_levels.stop)
+    stack.push_async_callback(services.audit.stop)  # after its task: the last refusals
+    background(stack, services.audit.run(), "audit")
     stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:
         drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)
         background(stack, drainer, "ingest-buffer")
+    if settings.retention_interval_seconds > 0:
+        retention = privacy.retention.run_forever(settings.retention_interval_seconds)
+        background(stack, retention, "retention")
     if settings.self_interval_seconds > 0:
         monitor = SelfMonitor.for_gateway(
             settings, metrics, alerts, backends.buffer, ingest, quotas, clock

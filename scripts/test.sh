@@ -34,6 +34,7 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 npm ci --prefix frontend --no-audit --no-fund --loglevel=error
+npm ci --prefix tests/fixtures/oidc --no-audit --no-fund --loglevel=error  # the OpenID provider
 npm run build --prefix frontend --silent
 npm run check --prefix frontend --silent
 

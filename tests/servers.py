@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -175,3 +176,79 @@ def redis_server(workdir: Path, *, persistent: bool = False) -> Iterator[RedisSe
         if server.process is not None:
             server.resume()
         server.stop()
+
+
+OIDC_FIXTURE = Path(__file__).resolve().parent / "fixtures" / "oidc"
+
+
+class OidcProvider(ServerProcess):
+    """`oidc-provider` (npm, a certified OpenID provider) run by `fixtures/oidc/server.js`
+    on a free loopback port, issuing JWT access tokens for `audience` to its
+    client_credentials clients. Its signing keys are the private JWKS given to
+    `start`, so a test rotates them by starting it again with another set."""
+
+    def __init__(self, workdir: Path, audience: str) -> None:
+        node = shutil.which("node")
+        if node is None or not (OIDC_FIXTURE / "node_modules" / "oidc-provider").is_dir():
+            raise RuntimeError(
+                "oidc-provider is not installed: npm ci --prefix tests/fixtures/oidc"
+            )
+        self.node = node
+        self.workdir = workdir
+        self.audience = audience
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, jwks: Mapping[str, object]) -> None:
+        """Start on this provider's port, signing with the first RSA key of `jwks`."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        keys = self.workdir / "jwks.json"
+        keys.write_text(json.dumps(jwks))
+        with (self.workdir / "oidc-provider.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [self.node, "server.js", str(self.port), str(keys), self.audience],
+                cwd=OIDC_FIXTURE,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60  # generous: node starts slowly on a busy machine
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.workdir / "oidc-provider.log").read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                discovery = httpx.get(self.issuer + "/.well-known/openid-configuration", timeout=1)
+                if discovery.status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise TimeoutError((self.workdir / "oidc-provider.log").read_text())
+
+    def token(self, client_id: str, scope: str) -> str:
+        """An access token from the client_credentials grant (secret: `<id>-secret`)."""
+        response = httpx.post(
+            self.issuer + "/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": client_id,
+                "client_secret": f"{client_id}-secret",
+                "scope": scope,
+            },
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+
+@contextlib.contextmanager
+def oidc_provider(
+    workdir: Path, audience: str, jwks: Mapping[str, object]
+) -> Iterator[OidcProvider]:
+    provider = OidcProvider(workdir, audience)
+    provider.start(jwks)
+    try:
+        yield provider
+    finally:
+        provider.stop()

@@ -35,6 +35,7 @@ from analytics_gateway.alerting.metrics import AlertMetrics
 from analytics_gateway.alerting.model import Channel
 from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.background import on_wake_or_tick
+from analytics_gateway.crypto.envelope import SecretUnreadable
 from analytics_gateway.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,8 @@ class Outbox:
             return False  # another dispatcher has it
         notification = entry["notification"]
         attempts = int(entry["attempts"]) + 1
-        channel = await self._channel(tenant, notification["target"])
         try:
+            channel = await self._channel(tenant, notification["target"])
             if channel is None:
                 raise DeliveryError(
                     f"no channel named {notification['target']!r}",
@@ -193,10 +194,10 @@ class Outbox:
         return True
 
     async def _channel(self, tenant: str, name: str) -> Channel | None:
-        for channel in await self._docs.channels(tenant):
-            if channel.name == name:
-                return channel
-        return None
+        try:
+            return await self._docs.channel_named(tenant, name)
+        except SecretUnreadable as exc:  # retried: the operator may restore the key
+            raise DeliveryError(exc.message, outcome=Outcome.INVALID) from None
 
     async def _prune(self, now: int) -> None:
         for tenant in await self._docs.config.document_tenants("alert_sent"):

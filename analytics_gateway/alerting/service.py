@@ -36,6 +36,7 @@ from analytics_gateway.alerting.store import AlertDocuments
 from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
 from analytics_gateway.background import stop_task
 from analytics_gateway.config import Settings
+from analytics_gateway.crypto.envelope import Secrets
 from analytics_gateway.egress import EgressPolicy
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, Conflict, NotFound
 from analytics_gateway.quotas import Quotas
@@ -80,7 +81,7 @@ class AlertService:
         self.replica_id = (
             replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
-        self.docs = AlertDocuments(config)
+        self.docs = AlertDocuments(config, Secrets.of_settings(settings))
         self.metrics = metrics
         self.clock = clock
         self._store = metric_store

@@ -7,6 +7,11 @@ alert_channel  notification channels and actions
 alert_outbox   notifications not yet delivered (create-only, by deterministic id)
 alert_sent     delivered (or given up) notifications, kept a while so a replayed
                transition cannot send again
+
+A channel's URL (Slack's carries its token), webhook signing secret and SMTP
+password are sealed before they are stored and opened when read
+(`crypto.envelope`, bound to tenant, kind, id and field): the store never
+holds them in plaintext, and callers see plain `Channel`s.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.alerting.model import AlertRule, Channel, Silence
 from analytics_gateway.backends.base import ConfigStore
+from analytics_gateway.crypto.envelope import Secrets
 from analytics_gateway.errors import Conflict
 
 RULE = "alert_rule"
@@ -27,10 +33,15 @@ CHANNEL = "alert_channel"
 OUTBOX = "alert_outbox"
 SENT = "alert_sent"
 
+CHANNEL_SECRETS = ("url", "secret", "password")
+# what `crypto rotate` re-seals: document kind -> sealed fields
+SEALED = {CHANNEL: CHANNEL_SECRETS}
+
 
 class AlertDocuments:
-    def __init__(self, config: ConfigStore) -> None:
+    def __init__(self, config: ConfigStore, secrets: Secrets) -> None:
         self.config = config
+        self.secrets = secrets
 
     # -- rules -------------------------------------------------------------
 
@@ -98,17 +109,33 @@ class AlertDocuments:
 
     # -- channels ----------------------------------------------------------
 
+    def _open_channel(self, tenant: str, doc_id: str, version: int, doc: dict[str, Any]) -> Channel:
+        """Raises `SecretUnreadable` naming the channel when its secrets do not open."""
+        opened = self.secrets.open_fields(doc, CHANNEL_SECRETS, tenant, CHANNEL, doc_id)
+        return Channel.from_document(tenant, version, opened)
+
     async def channels(self, tenant: str) -> list[Channel]:
         found = await self.config.list_documents(CHANNEL, tenant)
-        return [Channel.from_document(tenant, version, doc) for _, version, doc in found]
+        return [self._open_channel(tenant, *item) for item in found]
 
     async def channel(self, tenant: str, channel_id: str) -> Channel | None:
         found = await self.config.get_document(CHANNEL, tenant, channel_id)
-        return None if found is None else Channel.from_document(tenant, *found)
+        return None if found is None else self._open_channel(tenant, channel_id, *found)
+
+    async def channel_named(self, tenant: str, name: str) -> Channel | None:
+        """Only this channel's secrets are opened: one that does not open cannot hold up
+        deliveries to the tenant's other channels."""
+        for doc_id, version, doc in await self.config.list_documents(CHANNEL, tenant):
+            if doc.get("name") == name:
+                return self._open_channel(tenant, doc_id, version, doc)
+        return None
 
     async def put_channel(self, channel: Channel, expected_version: int | None) -> int:
+        sealed = self.secrets.seal_fields(
+            channel.to_document(), CHANNEL_SECRETS, channel.tenant, CHANNEL, channel.id
+        )
         return await self.config.put_document(
-            CHANNEL, channel.tenant, channel.id, channel.to_document(), expected_version
+            CHANNEL, channel.tenant, channel.id, sealed, expected_version
         )
 
     async def delete_channel(self, tenant: str, channel_id: str) -> bool:

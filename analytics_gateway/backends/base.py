@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from analytics_gateway.domain import (
@@ -33,9 +33,16 @@ class MetricStore(Protocol):
     async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
         """`label_values` for several queries in ONE backend call; result i answers query i."""
 
+    async def label_names(self, tenant: str, metric: str) -> list[str]:
+        """The label names across the metric's series, sorted."""
+
     async def series_count_many(self, queries: Sequence[MetricQuery]) -> list[int]:
         """How many series each query's name and labels match (whatever its range), in ONE
         backend call: what a query's cost is estimated from before it runs."""
+
+    async def delete_points_before(self, tenant: str, before_ms: int, limit: int) -> int | None:
+        """Retention: delete the tenant's points older than `before_ms`, at most `limit`
+        where the store can bound it; how many, or None when the store does not say."""
 
     async def close(self) -> None: ...
 
@@ -67,6 +74,17 @@ class EventStore(Protocol):
 
     async def count_events_many(self, queries: Sequence[EventCountQuery]) -> list[list[Series]]:
         """Bucketed counts for several queries in ONE backend call."""
+
+    async def event_types(self, tenant: str, limit: int) -> list[str]:
+        """At most `limit` of the tenant's event types, sorted, in ONE backend call."""
+
+    async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
+        """Erasure: delete the tenant's events of these users, in ONE call, visible to
+        the next read; how many were deleted."""
+
+    async def delete_events_before(self, tenant: str, before_ms: int, limit: int) -> int:
+        """Retention: delete at most `limit` of the tenant's events older than `before_ms`;
+        how many (fewer than `limit`: none are left)."""
 
     async def close(self) -> None: ...
 
@@ -123,6 +141,12 @@ def new_version(outcome: int | Conflict) -> int:
     return outcome
 
 
+AuditSeal = Callable[[str], Mapping[str, str]]
+"""The fields of the audit entry that follows the entry with the given hash, `hash` included."""
+AuditRecord = tuple[str, dict[str, str]]
+"""An audit entry as stored: its id and its fields."""
+
+
 class ConfigStore(Protocol):
     """Small, durable, multi-process configuration (API keys for now)."""
 
@@ -133,6 +157,17 @@ class ConfigStore(Protocol):
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]: ...
 
     async def revoke_key(self, key_id: str) -> bool: ...
+
+    async def rotate_key(
+        self, key_id: str, secret_hash: str, previous_until_ms: int
+    ) -> ApiKeyRecord | None:
+        """Give the key a new secret; the current one keeps working until
+        `previous_until_ms` (a secret an earlier rotation replaced stops at once).
+        None if there is no such key. `key_by_hash` answers for the replaced
+        secret with `expires_at_ms` at most `previous_until_ms`."""
+
+    async def touch_keys(self, used_at_ms: Mapping[str, int]) -> None:
+        """Record when keys (by id) were last used; unknown ids are ignored."""
 
     # Per-tenant JSON documents by kind (alert rules, silences, channels,
     # dashboards, model metadata), versioned for optimistic concurrency.
@@ -174,6 +209,34 @@ class ConfigStore(Protocol):
     async def document_tenants(self, kind: str) -> list[str]:
         """Tenants holding at least one document of the kind (for schedulers)."""
 
+    # Per-tenant audit chains (`audit.chain`): append-only, entries as string fields.
+
+    async def append_audit(self, tenant: str, seal: AuditSeal) -> str:
+        """Append `seal(head)` after the tenant's newest entry (head: its hash, "" for
+        none); the new entry's id. A tenant's appends are serialised across processes,
+        so each entry follows the one it was sealed on and the chain stays linear."""
+
+    async def audit_entries(
+        self,
+        tenant: str,
+        *,
+        after: str | None = None,
+        limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[AuditRecord]:
+        """`(id, fields)` in chain order (or newest first), after the entry `after`."""
+
+    async def audit_ends(self, tenant: str) -> tuple[str, str]:
+        """`(anchor, head)`: the hash the oldest kept entry follows ("" unless trimmed)
+        and the newest entry's hash ("" when there is none)."""
+
+    async def trim_audit(self, tenant: str, before_ms: int, limit: int = 1000) -> int:
+        """Drop up to `limit` of the oldest entries timed before `before_ms`, keeping the
+        last dropped one's hash as the anchor, in one atomic step; how many it dropped."""
+
+    async def audit_tenants(self) -> list[str]:
+        """Tenants with an audit chain."""
+
     async def close(self) -> None: ...
 
 
@@ -205,6 +268,10 @@ class Broker(Protocol):
         kept, and `BadUserInput` when it is newer than the newest one or was
         never an id of this channel.
         """
+
+    async def forget_history(self, channel: str) -> int:
+        """Drop the channel's history (erasure); how many messages it held. A replay
+        from before then gets `ResyncRequired`; live delivery is unaffected."""
 
     async def ping(self) -> bool: ...
 

@@ -32,12 +32,15 @@ Operation = Literal[
     "query_points",  # metric queries (a whole dataloader batch on the stores)
     "metric_names",
     "label_values",
+    "label_names",
     "series_count",  # matching series of metric queries, for their cost (a whole batch)
     "write_events",
     "query_events",  # event pages
     "count_events",  # event counts (a whole dataloader batch)
+    "event_types",
     "setup",  # database or index template created
-    "retention",  # expired event indices listed or deleted
+    "retention",  # expired events or points listed or deleted
+    "delete_events",  # one user's events erased
     "ping",  # readiness probe
 ]
 
@@ -49,20 +52,34 @@ OPERATIONS: Mapping[Backend, tuple[Operation, ...]] = {
         "query_points",
         "metric_names",
         "label_values",
+        "label_names",
         "series_count",
         "write_events",
         "query_events",
         "count_events",
+        "event_types",
+        "delete_events",
+        "retention",
     ),
     "influxdb": (
         "write_points",
         "query_points",
         "metric_names",
         "label_values",
+        "label_names",
         "series_count",
         "setup",
+        "retention",
     ),
-    "elasticsearch": ("write_events", "query_events", "count_events", "setup", "retention"),
+    "elasticsearch": (
+        "write_events",
+        "query_events",
+        "count_events",
+        "event_types",
+        "setup",
+        "retention",
+        "delete_events",
+    ),
     "prometheus": ("query_points", "metric_names", "label_values", "ping"),
 }
 

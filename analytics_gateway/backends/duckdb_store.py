@@ -295,6 +295,17 @@ class DuckDBStore:
         [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
         return values
 
+    async def label_names(self, tenant: str, metric: str) -> list[str]:
+        def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            rows = cur.execute(
+                "SELECT DISTINCT k FROM (SELECT unnest(json_keys(labels)) AS k FROM series "
+                "WHERE tenant = ? AND name = ?) ORDER BY k",
+                [tenant, metric],
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._run("label_names", read)
+
     async def series_count_many(self, queries: Sequence[MetricQuery]) -> list[int]:
         """One statement: a `UNION ALL` of one count per query, over the series table."""
         if not queries:
@@ -431,6 +442,47 @@ class DuckDBStore:
             return _split_columns(len(queries), names, cur.execute(sql, params).fetchnumpy())
 
         return await self._run("count_events", read)
+
+    async def event_types(self, tenant: str, limit: int) -> list[str]:
+        def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
+            rows = cur.execute(
+                "SELECT DISTINCT type FROM events WHERE tenant = ? ORDER BY type LIMIT ?",
+                [tenant, int(limit)],
+            ).fetchall()
+            return [r[0] for r in rows]
+
+        return await self._run("event_types", read)
+
+    async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
+        """One statement; what it deleted is gone for the next read."""
+        if not user_ids:
+            return 0
+        marks = ", ".join("?" for _ in user_ids)
+        sql = f"DELETE FROM events WHERE tenant = ? AND user_id IN ({marks})"
+        return await self._delete("delete_events", sql, [tenant, *user_ids])
+
+    async def delete_events_before(self, tenant: str, before_ms: int, limit: int) -> int:
+        sql = (
+            "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
+            f"WHERE tenant = ? AND ts < ? LIMIT {int(limit)})"
+        )
+        return await self._delete("retention", sql, [tenant, before_ms])
+
+    async def delete_points_before(self, tenant: str, before_ms: int, limit: int) -> int | None:
+        sql = (
+            "DELETE FROM points WHERE rowid IN (SELECT p.rowid FROM points p "
+            "JOIN series s ON p.series_id = s.id "
+            f"WHERE s.tenant = ? AND p.ts < ? LIMIT {int(limit)})"
+        )
+        return await self._delete("retention", sql, [tenant, before_ms])
+
+    async def _delete(self, operation: Operation, sql: str, params: list[Any]) -> int:
+        def delete(cur: duckdb.DuckDBPyConnection) -> int:
+            with self._write_lock:
+                row = cur.execute(sql, params).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(operation, delete)
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -38,7 +38,9 @@ sub-aggregation on `dims` for `groupBy`.
 Every API call is one call in `gateway_backend_calls_total` (`backends.calls`):
 `_bulk` as `write_events`, `_search` as `query_events`, `_msearch` as
 `count_events`, the index template as `setup`, listing and deleting expired
-indices as `retention`.
+indices as `retention`. Per-tenant deletes are `_delete_by_query` on the `tenant`
+field, refreshed so the next read misses them: a user's erasure as
+`delete_events`, a tenant's retention (bounded by `max_docs`) as `retention`.
 """
 
 from __future__ import annotations
@@ -429,6 +431,59 @@ class ElasticsearchEventStore:
             buckets = result.get("aggregations", {}).get("t", {}).get("buckets", [])
             out.append(count_series(query, buckets))
         return out
+
+    async def event_types(self, tenant: str, limit: int) -> list[str]:
+        """One terms aggregation on `type` over the tenant's events."""
+        await self.ensure_ready()
+        response = await self._call(
+            "event_types",
+            self._es.search(
+                index=self._pattern,
+                routing=tenant,
+                ignore_unavailable=True,
+                size=0,
+                track_total_hits=False,
+                query={"bool": {"filter": self._filters(tenant, None, None)}},
+                aggs={"types": {"terms": {"field": "type", "size": int(limit)}}},
+            ),
+        )
+        buckets = response.get("aggregations", {}).get("types", {}).get("buckets", [])
+        return sorted(str(b["key"]) for b in buckets)
+
+    # -- deletes ---------------------------------------------------------
+
+    async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
+        """`_delete_by_query` on the tenant's field, refreshed: gone for the next read."""
+        if not user_ids:
+            return 0
+        return await self._delete_by_query(
+            "delete_events", tenant, [{"terms": {"user_id": list(user_ids)}}], None
+        )
+
+    async def delete_events_before(self, tenant: str, before_ms: int, limit: int) -> int:
+        """At most `limit` documents (`max_docs`): one tenant's backlog cannot hold a round."""
+        return await self._delete_by_query(
+            "retention", tenant, [{"range": {"ts": {"lt": before_ms}}}], limit
+        )
+
+    async def _delete_by_query(
+        self, operation: Operation, tenant: str, filters: list[dict[str, Any]], limit: int | None
+    ) -> int:
+        await self.ensure_ready()
+        response = await self._call(
+            operation,
+            self._es.delete_by_query(
+                index=self._pattern,
+                routing=tenant,
+                query={"bool": {"filter": [{"term": {"tenant": tenant}}, *filters]}},
+                conflicts="proceed",
+                refresh=True,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                max_docs=limit,
+            ),
+        )
+        return int(response.get("deleted") or 0)
 
     # -- retention -------------------------------------------------------
 

@@ -53,7 +53,11 @@ import orjson
 from analytics_gateway import tracing
 from analytics_gateway.backends import influxql, read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
-from analytics_gateway.backends.influx_lines import LineEncoder, decode_tag_value
+from analytics_gateway.backends.influx_lines import (
+    LineEncoder,
+    decode_tag_key,
+    decode_tag_value,
+)
 from analytics_gateway.domain import LabelValuesQuery, MetricQuery, PointBatch, Series
 from analytics_gateway.errors import (
     BackendTimeout,
@@ -365,6 +369,16 @@ class InfluxDBStore:
         [values] = await self.label_values_many([LabelValuesQuery(tenant, metric, label)])
         return values
 
+    async def label_names(self, tenant: str, metric: str) -> list[str]:
+        """`SHOW TAG KEYS` of the measurement on the tenant's series; the tenant tag is none."""
+        statement = (
+            f"SHOW TAG KEYS ON {influxql.ident(self._database)} FROM {self._source(metric)} "
+            f"WHERE {influxql.tenant_condition(tenant)}"
+        )
+        [result] = await self._query("label_names", statement)
+        keys = (decode_tag_key(k) for k in influxql.column(result, 0))
+        return sorted({k for k in keys if k is not None})
+
     async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
         """One request: a `SHOW TAG VALUES` statement per query, joined by `;`."""
         # no stored label has a name outside the rule: such a query reads nothing
@@ -397,6 +411,18 @@ class InfluxDBStore:
         for i, result in zip(statements, results, strict=True):
             counts[i] = sum(int(n) for n in influxql.column(result, 0))
         return counts
+
+    async def delete_points_before(self, tenant: str, before_ms: int, limit: int) -> int | None:
+        """One InfluxQL `DELETE` over every measurement, on the tenant's tag. InfluxDB
+        neither bounds nor counts it (None); `limit` is for stores that can. 1.x only:
+        the 2.x/3.x v1 endpoints refuse `DELETE` (the round logs it; a bucket retention
+        period is their way)."""
+        statement = (
+            f"DELETE FROM /.*/ WHERE {influxql.tenant_condition(tenant)} "
+            f"AND time < {int(before_ms)}ms"
+        )
+        await self._query("retention", statement)
+        return None
 
     async def close(self) -> None:
         if self._session is not None:

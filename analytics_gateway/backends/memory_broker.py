@@ -119,6 +119,12 @@ class MemoryBroker:
             raise BadUserInput(f"since: {since} was never a position of this stream")
         return found
 
+    async def forget_history(self, channel: str) -> int:
+        kept = len(self._history.get(channel, ()))
+        self._forget(channel)
+        self._cut[channel] = self._last_id  # nothing up to now can be replayed any more
+        return kept
+
     async def ping(self) -> bool:
         return not self._closed
 

@@ -231,6 +231,18 @@ class RedisBroker:
             )
         raise BadUserInput(f"since: {since} was never a position of this stream")
 
+    async def forget_history(self, channel: str) -> int:
+        key = history_key(channel)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xlen(key)
+                pipe.delete(key, f"{channel}:history-bytes")
+                pipe.zrem(f"{tenant_of(channel)}:history-channels", channel)
+                kept, _, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise BackendUnavailable("broker (redis) is unavailable", backend="broker") from exc
+        return int(kept)
+
     async def ping(self) -> bool:
         try:
             return bool(await self._client.ping())

@@ -39,8 +39,21 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
-from analytics_gateway.domain import SCOPES_VERSION, ApiKeyRecord, Scope, upgraded_scopes
+from analytics_gateway.backends.base import (
+    AuditRecord,
+    AuditSeal,
+    DocumentWrite,
+    new_version,
+    stale_version,
+)
+from analytics_gateway.backends.redis_audit import RedisAudit
+from analytics_gateway.domain import (
+    SCOPES_VERSION,
+    ApiKeyRecord,
+    Scope,
+    superseded,
+    upgraded_scopes,
+)
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
 Document = dict[str, Any]
@@ -78,6 +91,18 @@ if ARGV[3] ~= '' and tonumber(ARGV[3]) ~= current then return -1 - current end
 redis.call('HSET', KEYS[1], ARGV[1], (current + 1) .. '\\n' .. ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[4])
 return current + 1
+"""
+
+# KEYS: last-used hash, id refs; ARGV: key id, epoch ms, ... Keeps the latest time of
+# each key that exists.
+_TOUCH = """
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i]) == 1 then
+    local seen = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+    if seen < tonumber(ARGV[i + 1]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  end
+end
+return 0
 """
 
 # KEYS: doc hash, tenant set; ARGV: id, tenant. Returns 1 if a document was deleted.
@@ -205,10 +230,11 @@ def _document(record: ApiKeyRecord, secret_hash: str) -> Document:
         "description": record.description,
         "secret_hash": secret_hash,
         "scopes_version": SCOPES_VERSION,
+        "expires_at_ms": record.expires_at_ms,
     }
 
 
-def _record(document: Document) -> ApiKeyRecord:
+def _record(document: Document, last_used_at_ms: int | None = None) -> ApiKeyRecord:
     return ApiKeyRecord(
         key_id=document["key_id"],
         tenant=document["tenant"],
@@ -218,11 +244,17 @@ def _record(document: Document) -> ApiKeyRecord:
         created_at_ms=document["created_at_ms"],
         revoked=document["revoked"],
         description=document["description"],
+        expires_at_ms=document.get("expires_at_ms"),
+        last_used_at_ms=last_used_at_ms,
+        previous_until_ms=document.get("previous_until_ms"),
     )
 
 
 class RedisConfigStore:
-    """API keys as `api_key` documents with refs `id` and `secret` (the key's hash)."""
+    """API keys as `api_key` documents with refs `id` and `secret` (the key's hash, and
+    during a rotation's grace the replaced one's too); when each was last used in the
+    hash `<prefix>api_key_used` (key id -> epoch ms), apart from the documents so that
+    noting a use never rewrites one."""
 
     def __init__(self, client: aioredis.Redis, prefix: str = "ag:") -> None:
         self.documents = RedisDocuments(client, prefix)
@@ -230,6 +262,9 @@ class RedisConfigStore:
         self._versioned = RedisDocuments(client, prefix + "v:")
         self._put_versioned = client.register_script(_PUT_VERSIONED)
         self._delete_versioned = client.register_script(_DELETE_VERSIONED)
+        self.audit = RedisAudit(client, prefix)
+        self._touch = client.register_script(_TOUCH)
+        self._used_key = f"{prefix}api_key_used"
 
     async def create_key(self, record: ApiKeyRecord, secret_hash: str) -> None:
         created = await self.documents.create(
@@ -246,11 +281,67 @@ class RedisConfigStore:
 
     async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
         document = await self.documents.find(_API_KEY, "secret", secret_hash)
-        return None if document is None else _record(document)
+        if document is None:
+            return None
+        if document["secret_hash"] == secret_hash:
+            return _record(document)
+        if document.get("previous_hash") == secret_hash:
+            return superseded(_record(document), by_previous_secret=True)
+        return None  # a ref a rotation left behind
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
-        records = [_record(d) for d in await self.documents.list(_API_KEY, tenant)]
+        documents = await self.documents.list(_API_KEY, tenant)
+        used: list[bytes | str | None] = []
+        if documents:
+            with _unavailable():
+                used = await self._client.hmget(self._used_key, [d["key_id"] for d in documents])
+        records = [
+            _record(d, None if at is None else int(at))
+            for d, at in zip(documents, used, strict=True)
+        ]
         return sorted(records, key=lambda r: (r.created_at_ms, r.key_id))
+
+    async def rotate_key(
+        self, key_id: str, secret_hash: str, previous_until_ms: int
+    ) -> ApiKeyRecord | None:
+        found = await self.documents.find(_API_KEY, "id", key_id)
+        if found is None:
+            return None
+        docs_key = self.documents._docs_key(_API_KEY, found["tenant"])
+        refs = self.documents._ref_key(_API_KEY, "secret")
+
+        async def apply(pipe: Pipeline) -> Document | None:
+            raw = await pipe.hget(docs_key, key_id)
+            if raw is None:
+                return None
+            document = _load(raw)
+            dropped = document.get("previous_hash")
+            changed = {
+                **document,
+                "secret_hash": secret_hash,
+                "previous_hash": document["secret_hash"],
+                "previous_until_ms": previous_until_ms,
+            }
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(docs_key, key_id, orjson.dumps(changed))
+            pipe.hset(refs, secret_hash, f"{docs_key}\n{key_id}")
+            if dropped:
+                pipe.hdel(refs, dropped)
+            return changed
+
+        with _unavailable():
+            rotated: Document | None = await self._client.transaction(
+                apply, docs_key, refs, value_from_callable=True
+            )
+        return None if rotated is None else _record(rotated)
+
+    async def touch_keys(self, used_at_ms: Mapping[str, int]) -> None:
+        if not used_at_ms:
+            return
+        args = [str(item) for pair in used_at_ms.items() for item in pair]
+        ids = self.documents._ref_key(_API_KEY, "id")
+        with _unavailable():
+            await self._touch(keys=[self._used_key, ids], args=args)
 
     async def revoke_key(self, key_id: str) -> bool:
         document = await self.documents.find(_API_KEY, "id", key_id)
@@ -330,6 +421,38 @@ class RedisConfigStore:
         with _unavailable():
             members = await self._client.smembers(self._keys(kind, "")[1])
         return sorted(_text(m) for m in members)
+
+    # -- audit chains: one Stream per tenant, see `redis_audit` --
+
+    async def append_audit(self, tenant: str, seal: AuditSeal) -> str:
+        with _unavailable():
+            try:
+                return await self.audit.append(tenant, seal)
+            except RuntimeError as exc:
+                raise BackendUnavailable(str(exc), backend="config") from exc
+
+    async def audit_entries(
+        self,
+        tenant: str,
+        *,
+        after: str | None = None,
+        limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[AuditRecord]:
+        with _unavailable():
+            return await self.audit.entries(tenant, after, limit, newest_first)
+
+    async def audit_ends(self, tenant: str) -> tuple[str, str]:
+        with _unavailable():
+            return await self.audit.ends(tenant)
+
+    async def trim_audit(self, tenant: str, before_ms: int, limit: int = 1000) -> int:
+        with _unavailable():
+            return await self.audit.trim(tenant, before_ms, limit)
+
+    async def audit_tenants(self) -> list[str]:
+        with _unavailable():
+            return await self.audit.tenants()
 
     async def close(self) -> None:
         await self.documents.close()

@@ -18,8 +18,21 @@ from typing import Any, TypeVar
 
 import orjson
 
-from analytics_gateway.backends.base import DocumentWrite, new_version, stale_version
-from analytics_gateway.domain import SCOPES_VERSION, ApiKeyRecord, Scope, upgraded_scopes
+from analytics_gateway.backends import sqlite_audit
+from analytics_gateway.backends.base import (
+    AuditRecord,
+    AuditSeal,
+    DocumentWrite,
+    new_version,
+    stale_version,
+)
+from analytics_gateway.domain import (
+    SCOPES_VERSION,
+    ApiKeyRecord,
+    Scope,
+    superseded,
+    upgraded_scopes,
+)
 from analytics_gateway.errors import BackendUnavailable, Conflict
 
 T = TypeVar("T")
@@ -33,7 +46,11 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at_ms INTEGER NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0,
     description TEXT NOT NULL DEFAULT '',
-    scopes_version INTEGER NOT NULL DEFAULT 1
+    scopes_version INTEGER NOT NULL DEFAULT 1,
+    expires_at_ms INTEGER,
+    last_used_at_ms INTEGER,
+    previous_hash TEXT,
+    previous_until_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS documents (
     kind TEXT NOT NULL,
@@ -46,15 +63,32 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
-def _record(row: sqlite3.Row) -> ApiKeyRecord:
+# the key lifecycle's columns, added to a store made before keys could expire or rotate
+_LIFECYCLE_COLUMNS = {
+    "expires_at_ms": "INTEGER",
+    "last_used_at_ms": "INTEGER",
+    "previous_hash": "TEXT",
+    "previous_until_ms": "INTEGER",
+}
+
+
+def _record(row: sqlite3.Row, secret_hash: str | None = None) -> ApiKeyRecord:
+    """The row's key; found by `secret_hash`, the secret a rotation replaced, it
+    expires when that secret's grace ends."""
     stored = frozenset(Scope(s) for s in row["scopes"].split(",") if s)
-    return ApiKeyRecord(
-        key_id=row["key_id"],
-        tenant=row["tenant"],
-        scopes=upgraded_scopes(stored, row["scopes_version"]),
-        created_at_ms=row["created_at_ms"],
-        revoked=bool(row["revoked"]),
-        description=row["description"],
+    return superseded(
+        ApiKeyRecord(
+            key_id=row["key_id"],
+            tenant=row["tenant"],
+            scopes=upgraded_scopes(stored, row["scopes_version"]),
+            created_at_ms=row["created_at_ms"],
+            revoked=bool(row["revoked"]),
+            description=row["description"],
+            expires_at_ms=row["expires_at_ms"],
+            last_used_at_ms=row["last_used_at_ms"],
+            previous_until_ms=row["previous_until_ms"],
+        ),
+        secret_hash is not None and secret_hash == row["previous_hash"],
     )
 
 
@@ -66,13 +100,21 @@ class SQLiteConfigStore:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            conn.executescript(sqlite_audit.SCHEMA)
             columns = {row["name"] for row in conn.execute("PRAGMA table_info(api_keys)")}
             if "scopes_version" not in columns:  # a store made before scopes had versions
                 conn.execute(
                     "ALTER TABLE api_keys ADD COLUMN scopes_version INTEGER NOT NULL DEFAULT 1"
                 )
+            for name, kind in _LIFECYCLE_COLUMNS.items():
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE api_keys ADD COLUMN {name} {kind}")
+            conn.execute(
+                "CREATE INDEX IF NOT EXISTS api_keys_previous_hash ON api_keys (previous_hash)"
+            )
         self._local = threading.local()
         self._open: list[sqlite3.Connection] = []
+        self._audit = sqlite_audit.Writer(self._path)
         self._open_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
@@ -104,7 +146,7 @@ class SQLiteConfigStore:
     async def create_key(self, record: ApiKeyRecord, secret_hash: str) -> None:
         await self._call(
             "INSERT INTO api_keys (key_id, secret_hash, tenant, scopes, created_at_ms, revoked,"
-            " description, scopes_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " description, scopes_version, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.key_id,
                 secret_hash,
@@ -114,12 +156,16 @@ class SQLiteConfigStore:
                 int(record.revoked),
                 record.description,
                 SCOPES_VERSION,
+                record.expires_at_ms,
             ),
         )
 
     async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
-        rows = await self._call("SELECT * FROM api_keys WHERE secret_hash = ?", (secret_hash,))
-        return _record(rows[0]) if rows else None
+        rows = await self._call(
+            "SELECT * FROM api_keys WHERE secret_hash = ? OR previous_hash = ?",
+            (secret_hash, secret_hash),
+        )
+        return _record(rows[0], secret_hash) if rows else None
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         if tenant is None:
@@ -135,6 +181,29 @@ class SQLiteConfigStore:
             "UPDATE api_keys SET revoked = 1 WHERE key_id = ? RETURNING key_id", (key_id,)
         )
         return bool(rows)
+
+    async def rotate_key(
+        self, key_id: str, secret_hash: str, previous_until_ms: int
+    ) -> ApiKeyRecord | None:
+        rows = await self._call(
+            "UPDATE api_keys SET previous_hash = secret_hash, previous_until_ms = ?,"
+            " secret_hash = ? WHERE key_id = ? RETURNING *",
+            (previous_until_ms, secret_hash, key_id),
+        )
+        return _record(rows[0]) if rows else None
+
+    async def touch_keys(self, used_at_ms: Mapping[str, int]) -> None:
+        if not used_at_ms:
+            return
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE api_keys SET last_used_at_ms = MAX(COALESCE(last_used_at_ms, 0), ?)"
+                " WHERE key_id = ?",
+                [(at_ms, key_id) for key_id, at_ms in used_at_ms.items()],
+            )
+
+        await self._transaction(work)
 
     async def put_document(
         self,
@@ -210,7 +279,43 @@ class SQLiteConfigStore:
         except sqlite3.Error as exc:
             raise BackendUnavailable("config store (sqlite) failed", backend="config") from exc
 
+    # -- audit chains: see `sqlite_audit` --
+
+    async def append_audit(self, tenant: str, seal: AuditSeal) -> str:
+        return await self._audit_write(lambda conn: sqlite_audit.append(conn, tenant, seal))
+
+    async def audit_entries(
+        self,
+        tenant: str,
+        *,
+        after: str | None = None,
+        limit: int = 1000,
+        newest_first: bool = False,
+    ) -> list[AuditRecord]:
+        sql, params = sqlite_audit.entries_query(after, newest_first)
+        rows = await self._call(sql, (tenant, *params, limit))
+        return [(str(r["seq"]), sqlite_audit.fields_of(r["body"])) for r in rows]
+
+    async def audit_ends(self, tenant: str) -> tuple[str, str]:
+        rows = await self._call(sqlite_audit.ENDS, (tenant,))
+        return (rows[0]["anchor"], rows[0]["head"]) if rows else ("", "")
+
+    async def trim_audit(self, tenant: str, before_ms: int, limit: int = 1000) -> int:
+        return await self._audit_write(
+            lambda conn: sqlite_audit.trim(conn, tenant, before_ms, limit)
+        )
+
+    async def audit_tenants(self) -> list[str]:
+        return [r["tenant"] for r in await self._call(sqlite_audit.TENANTS, ())]
+
+    async def _audit_write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        try:
+            return await asyncio.to_thread(self._audit.run, work)
+        except sqlite3.Error as exc:
+            raise BackendUnavailable("config store (sqlite) failed", backend="config") from exc
+
     async def close(self) -> None:
+        self._audit.close()
         with self._open_lock:
             opened, self._open = self._open, []
         for conn in opened:

@@ -1,9 +1,11 @@
 """The `/graphql` endpoint: Strawberry's ASGI view plus auth and GraphQL-over-HTTP rules.
 
-HTTP callers authenticate with `Authorization: Bearer <key>` or `X-API-Key`
-(401 otherwise); WebSocket callers put the same in the `connection_init`
-payload. Clients that accept `application/graphql-response+json` get it, with
-4xx statuses for requests that could not be executed, as the spec says.
+HTTP callers authenticate with `Authorization: Bearer <key>` or `X-API-Key`,
+or `Authorization: Bearer <token>` from the identity provider (401
+otherwise); WebSocket callers put the same in the `connection_init` payload,
+and are closed with 4401 when the credential expires. Clients that accept
+`application/graphql-response+json` get it, with 4xx statuses for requests
+that could not be executed, as the spec says.
 """
 
 from __future__ import annotations
@@ -32,14 +34,19 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from analytics_gateway import bulk_json
-from analytics_gateway.auth import authenticate, credential_from
+from analytics_gateway.auth import credential_from
 from analytics_gateway.config import Settings
 from analytics_gateway.context import Context
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
-from analytics_gateway.http.handlers import error_body, retry_after, services_of
+from analytics_gateway.http.handlers import (
+    client_address,
+    error_body,
+    retry_after,
+    services_of,
+)
 from analytics_gateway.http.pages import graphiql_page
 from analytics_gateway.observability import client_error
 
@@ -108,10 +115,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     try:
                         key = credential_from(request.headers)
                         services = services_of(request)
-                        principal = await authenticate(services.keys, key)
+                        principal = await services.auth.authenticate(key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
                     except GatewayError as exc:
+                        services_of(request).audit.note_refusal(exc, client_address(request))
                         body = error_body(*client_error(exc))
                         response = JSONResponse(
                             body, status_code=exc.http_status, headers=retry_after(exc)
@@ -143,9 +151,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         params = {str(k): v for k, v in (context.connection_params or {}).items()}
         headers = {k: v for k, v in params.items() if isinstance(v, str)}
         try:
-            principal = await authenticate(context.services.keys, credential_from(headers))
+            principal = await context.services.auth.authenticate(credential_from(headers))
         except GatewayError as exc:
             log.info("websocket connection refused: %s", exc.message)
+            context.services.audit.note_refusal(exc, "websocket")
             message, _ = client_error(exc)
             raise ConnectionRejectionError({"code": exc.code, "message": message}) from exc
         # a refusal here closes with 4429 (see CohortTransportWSHandler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from typing import Any
@@ -39,6 +40,9 @@ def is_subscription(query: str, operation_name: str | None, max_tokens: int) -> 
 
 
 class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    _expiry: asyncio.Task[None] | None = None
+    """Closes the connection when its credential expires."""
+
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
             await super().handle_connection_init(message)
@@ -54,8 +58,20 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self.websocket.close(4403, "API key revoked")
 
             self.context.services.sessions.add(principal.key_id, id(self), close)
+            if principal.expires_at_ms is not None:
+                self._expiry = asyncio.create_task(
+                    self._close_at(principal.expires_at_ms), name="ws-credential-expiry"
+                )
+
+    async def _close_at(self, expires_at_ms: int) -> None:
+        """Close the connection with 4401 when its credential (token or key) expires."""
+        await asyncio.sleep(max(0.0, (expires_at_ms - self.context.services.clock()) / 1000))
+        with contextlib.suppress(Exception):
+            await self.websocket.close(4401, "credentials expired")
 
     async def shutdown(self) -> None:
+        if self._expiry is not None and self._expiry is not asyncio.current_task():
+            self._expiry.cancel()
         principal = self.context.principal
         if principal is not None:
             self.context.services.sessions.discard(principal.key_id, id(self))

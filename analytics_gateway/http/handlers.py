@@ -16,7 +16,7 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from analytics_gateway.auth import authenticate, credential_from, require
+from analytics_gateway.auth import credential_from, require
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, GatewayError, Unauthenticated
@@ -29,6 +29,11 @@ Handler = Callable[[Request], Awaitable[Response]]
 def services_of(connection: HTTPConnection) -> Services:
     """The app's services, handed to every request as lifespan state."""
     return cast(Services, connection.state.services)
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """Where a request came from, as the audit trail names the source of a refusal."""
+    return connection.client.host if connection.client is not None else "unknown"
 
 
 def error_body(message: str, extensions: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +72,7 @@ def guarded(handler: Handler) -> Handler:
             try:
                 return await handler(request)
             except GatewayError as exc:
+                services_of(request).audit.note_refusal(exc, client_address(request))
                 return error_response(exc)
 
     return wrapped
@@ -105,7 +111,7 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
         headers["authorization"] = "Bearer " + _basic_password(auth[6:])
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
     services = services_of(request)
-    principal = require(await authenticate(services.keys, key), scope)
+    principal = require(await services.auth.authenticate(key), scope)
     await services.quotas.admit_request(principal.tenant)
     held: contextlib.AsyncExitStack | None = getattr(request.state, "held", None)
     if held is not None:  # a route behind `guarded`: one of the tenant's request slots

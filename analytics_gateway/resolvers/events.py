@@ -51,10 +51,11 @@ async def resolve_events(
         raise BadUserInput(f"first must be between 1 and {MAX_PAGE}", field="first")
     now = info.context.services.clock()
     start, end = time_range(filter.last, filter.from_, filter.to, now_ms=now, default_ms=None)
+    pseudonyms = info.context.services.privacy.pseudonyms  # as ingest stored it
     query = domain.EventQuery(
         tenant=principal.tenant,
         type=filter.type,
-        user_id=filter.user_id,
+        user_id=pseudonyms.stored_or_none(principal.tenant, filter.user_id),
         start_ms=start,
         end_ms=end,
         limit=first + 1,
@@ -69,6 +70,11 @@ async def resolve_events(
             has_next_page=len(events) > first, end_cursor=edges[-1].cursor if edges else None
         ),
     )
+
+
+async def resolve_event_types(info: Info) -> list[str]:
+    principal = info.context.require(Scope.READ)
+    return await info.context.services.reads.event_types(principal.tenant)
 
 
 async def resolve_event_counts(

@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from analytics_gateway import tracing
 from analytics_gateway.config import Settings
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.schema.audit_hook import record_mutations
 from analytics_gateway.schema.extensions import (
     CodedParserCache,
     CodedValidationCache,
@@ -74,7 +75,7 @@ def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Sche
     ]
     if tracing.enabled():  # its resolver hook costs every field something: only when on
         extensions.append(OperationSpans)
-    return GatewaySchema(
+    schema = GatewaySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -84,6 +85,7 @@ def build_schema(settings: Settings, metrics: GatewayMetrics) -> strawberry.Sche
             scalar_map=SCALAR_MAP,
         ),
     )
+    return record_mutations(schema)  # every root mutation field records an audit entry
 
 
 def print_sdl() -> str:

@@ -17,15 +17,25 @@ from analytics_gateway.schema.ingest import (
     IngestResult,
     MetricPointInput,
 )
+from analytics_gateway.schema.key_roots import KeyMutation
 from analytics_gateway.schema.ml_roots import MlMutation
 from analytics_gateway.schema.operator_roots import OperatorMutation
+from analytics_gateway.schema.privacy_roots import PrivacyMutation
 
 
 @strawberry.type(
     description="Write metrics and events for the caller's tenant (the ingest scope), and "
     "change alerts, dashboards and models (write) and channels (admin)."
 )
-class Mutation(DashboardMutation, AlertMutation, MlMutation, OperatorMutation, HealthMutation):
+class Mutation(
+    DashboardMutation,
+    AlertMutation,
+    MlMutation,
+    OperatorMutation,
+    HealthMutation,
+    PrivacyMutation,
+    KeyMutation,
+):
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."
     )

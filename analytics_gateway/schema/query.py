@@ -12,10 +12,13 @@ from analytics_gateway.context import Info
 from analytics_gateway.resolvers import events as event_resolvers
 from analytics_gateway.resolvers import metrics as metric_resolvers
 from analytics_gateway.schema.alert_roots import AlertQuery
+from analytics_gateway.schema.audit_roots import AuditQuery
 from analytics_gateway.schema.dashboard_roots import DashboardQuery
 from analytics_gateway.schema.events import EventConnection, EventFilter
+from analytics_gateway.schema.key_roots import KeyQuery
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
 from analytics_gateway.schema.ml_roots import MlQuery
+from analytics_gateway.schema.privacy_roots import PrivacyQuery
 
 
 @strawberry.type(
@@ -23,7 +26,7 @@ from analytics_gateway.schema.ml_roots import MlQuery
     "when one store is down its fields are null with a BACKEND_UNAVAILABLE error, and the "
     "other fields still answer."
 )
-class Query(DashboardQuery, AlertQuery, MlQuery):
+class Query(DashboardQuery, AlertQuery, MlQuery, PrivacyQuery, AuditQuery, KeyQuery):
     @strawberry.field(
         description="Series of one metric matching the query; raw or bucketed by `step`."
     )
@@ -60,6 +63,18 @@ class Query(DashboardQuery, AlertQuery, MlQuery):
         ] = MetricSource.STORE,
     ) -> list[str] | None:
         return await metric_resolvers.resolve_label_values(info, metric, label, source)
+
+    @strawberry.field(description="Label names of one metric's series in the store, sorted.")
+    async def label_names(
+        self,
+        info: Info,
+        metric: Annotated[str, strawberry.argument(description="Metric name.")],
+    ) -> list[str] | None:
+        return await metric_resolvers.resolve_label_names(info, metric)
+
+    @strawberry.field(description="Event types recorded for this tenant, sorted (at most 1000).")
+    async def event_types(self, info: Info) -> list[str] | None:
+        return await event_resolvers.resolve_event_types(info)
 
     @strawberry.field(
         description="A PromQL expression evaluated by the configured Prometheus as a range "
