@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 KIND = "ml_model"
 ANOMALY = "anomaly"
 FORECAST = "forecast"
+RECOMMENDER = "recommender"
 _SAFE_TENANT = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
 _FILE = re.compile(r"^[0-9a-f]{1,32}-\d{1,9}-[0-9a-f]{8}\.model$")
 _SIGNED = b"AGW-SIGNED-MODEL/1\n"
@@ -60,7 +61,7 @@ class ModelRecord:
 
     id: str
     name: str
-    kind: str  # ANOMALY or FORECAST
+    kind: str  # ANOMALY, FORECAST or RECOMMENDER
     metric: str
     labels: dict[str, str]
     method: str  # the detector, or the forecasting model chosen

@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from analytics_gateway.context import Info
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ml import detectors
-from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
+from analytics_gateway.ml.registry import ANOMALY, FORECAST, RECOMMENDER, ModelRecord
 from analytics_gateway.ml.scoring import AnomalyResult
 from analytics_gateway.ml.service import ForecastResult, Prediction
 from analytics_gateway.schema.scalars import SeriesData
@@ -47,6 +47,10 @@ class Sensitivity(Enum):
 class ModelKind(Enum):
     ANOMALY = strawberry.enum_value(ANOMALY, description="Scores points: anomaly detection.")
     FORECAST = strawberry.enum_value(FORECAST, description="Forecasts a series ahead.")
+    RECOMMENDER = strawberry.enum_value(
+        RECOMMENDER,
+        description="Recommends items from play events (`recommendations`, `similarItems`).",
+    )
 
 
 @strawberry.type(description="A point that scored at or above the threshold.")
@@ -416,12 +420,14 @@ class AnomalyEvent:
 
 @strawberry.input(description="What to train: one series, a range of it, and a method.")
 class TrainModelInput:
-    metric: str = strawberry.field(description="Metric name.")
+    metric: str = strawberry.field(
+        description="Metric name; RECOMMENDER: the event type it learns from, e.g. song_play."
+    )
     labels: JSON | None = strawberry.field(
         default=None, description="Labels selecting exactly one series of the metric."
     )
     kind: ModelKind = strawberry.field(
-        default=ModelKind.ANOMALY, description="ANOMALY (default) or FORECAST."
+        default=ModelKind.ANOMALY, description="ANOMALY (default), FORECAST or RECOMMENDER."
     )
     window: str | None = strawberry.field(
         default=None, description='Training range ending now, e.g. "7d" (the default).'
@@ -439,11 +445,13 @@ class TrainModelInput:
     method: str | None = strawberry.field(
         default=None,
         description="FORECAST: auto (default: the best backtest of ets, theta, ces), ets, "
-        "theta, ces, arima or seasonal_naive.",
+        "theta, ces, arima or seasonal_naive. RECOMMENDER: ease (default) or itemknn.",
     )
     parameters: JSON | None = strawberry.field(
         default=None,
-        description='ANOMALY: detector parameters, e.g. {"n_neighbors": 10, "max_train": 5000}.',
+        description='ANOMALY: detector parameters, e.g. {"n_neighbors": 10, "max_train": 5000}. '
+        'RECOMMENDER: e.g. {"itemField": "song_id", "lengthField": "song_length", '
+        '"maxItems": 5000, "minInteractions": 2}.',
     )
     sensitivity: Sensitivity = strawberry.field(
         default=Sensitivity.MEDIUM, description="ANOMALY: sets the model's threshold."
