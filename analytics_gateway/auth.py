@@ -166,7 +166,9 @@ class TokenVerifier(Protocol):
 
 class Authenticator:
     """The app's one way from a credential to a principal: an API key, or a token of
-    the identity provider when one is configured. Notes each key's use in `usage`."""
+    the identity provider when one is configured. Notes each key's use in `usage`, and
+    tells `on_sign_in` of every principal it hands out, with the time it read (the audit
+    trail's sign-ins: one clock read serves both)."""
 
     def __init__(
         self,
@@ -174,26 +176,32 @@ class Authenticator:
         tokens: TokenVerifier | None = None,
         usage: KeyUsage | None = None,
         clock: Callable[[], int] = _now_ms,
+        on_sign_in: Callable[[Principal, int], None] | None = None,
     ) -> None:
         self._keys = keys
         self.tokens = tokens
         """The identity provider's verifier; None when none is configured."""
         self._usage = usage
         self._clock = clock
+        self._on_sign_in = on_sign_in
 
     async def authenticate(self, credential: str | None) -> Principal:
+        now = self._clock()
         if credential and _is_token(credential):
             if self.tokens is None:
                 raise Unauthenticated(
                     "tokens from an identity provider are not accepted here (no OIDC issuer "
                     "is configured); use an API key"
                 )
-            return await self.tokens.verify(credential)
-        now = self._clock()
-        record = await _valid_record(self._keys, credential, now)
-        if self._usage is not None:
-            self._usage.note(record.key_id, now)
-        return _principal(record)
+            principal = await self.tokens.verify(credential)
+        else:
+            record = await _valid_record(self._keys, credential, now)
+            if self._usage is not None:
+                self._usage.note(record.key_id, now)
+            principal = _principal(record)
+        if self._on_sign_in is not None:
+            self._on_sign_in(principal, now)
+        return principal
 
 
 def _is_token(credential: str) -> bool:

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import IO
 
 from analytics_gateway import __version__
+from analytics_gateway.audit import commands as recorded
+from analytics_gateway.audit.commands import OK, CommandAudit
 from analytics_gateway.auth import create_key, parse_scopes, rotate_key
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Scope
 from analytics_gateway.durations import parse_duration_ms
-from analytics_gateway.errors import GatewayError
+from analytics_gateway.errors import GatewayError, NotFound
 from analytics_gateway.quotas import Quotas, TenantQuotas, parse_assignments
 
 DATA_DIR_HELP = (
@@ -117,8 +119,21 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="walk each tenant's hash chain; exit 1 naming the first bad entry"
     )
     verify.add_argument("--tenant", help="only this tenant's chain")
+    verify.add_argument(
+        "--expect-head",
+        type=Path,
+        metavar="FILE",
+        help="`audit head` output kept elsewhere: each chain must still hold its head "
+        "(detects a rewrite of the whole chain)",
+    )
     verify.add_argument("--data-dir", help=DATA_DIR_HELP)
     verify.add_argument("--config-url", help="the config store (ANALYTICS_CONFIG_URL)")
+    head = audit_sub.add_parser(
+        "head", help="print each tenant's newest hash ('<tenant> <hash>'), to keep elsewhere"
+    )
+    head.add_argument("--tenant", help="only this tenant's chain")
+    head.add_argument("--data-dir", help=DATA_DIR_HELP)
+    head.add_argument("--config-url", help="the config store (ANALYTICS_CONFIG_URL)")
 
     sub.add_parser("schema", help="print the GraphQL SDL")
 
@@ -160,6 +175,21 @@ def _parser() -> argparse.ArgumentParser:
     fc.add_argument("--horizon", required=True, help="points to hold out, or a share: 10%%, 0.1")
     fc.add_argument("--model", default="auto", help="auto, ets, theta, ces, arima, seasonal_naive")
     fc.add_argument("--confidence", type=float, default=0.95, help="interval level (0.95)")
+    rec = eval_sub.add_parser(
+        "recommendations",
+        help="per-user hold-out: precision, recall, NDCG@k and coverage vs popularity",
+    )
+    rec.add_argument(
+        "--ratings", required=True, type=Path, help="CSV with user_id,item_id[,timestamp]"
+    )
+    held = rec.add_mutually_exclusive_group()
+    held.add_argument("--holdout-last", type=int, help="test rows per user (default: a share)")
+    held.add_argument(
+        "--holdout-fraction", type=float, default=0.2, help="share of each user's rows (0.2)"
+    )
+    rec.add_argument("--k", type=int, default=10, help="list length scored (10)")
+    rec.add_argument("--method", default="ease", help="ease (default) or itemknn")
+    rec.add_argument("--seed", type=int, default=0, help="for the random hold-out (no times)")
     return parser
 
 
@@ -316,17 +346,19 @@ def _listening(host: str, port: int, setting: str) -> socket.socket:
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     store = build_config_store(settings)
     try:
-        return await _keys_command(args, store)
+        return await _keys_command(args, store, CommandAudit(store, settings.self_tenant))
     finally:
         await store.close()
 
 
-async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
+async def _keys_command(args: argparse.Namespace, store: ConfigStore, audit: CommandAudit) -> int:
+    """Each change and each listing is recorded in the tenants' audit trails."""
     if args.keys_command == "create":
         expires = None if args.expires is None else parse_duration_ms(args.expires, field="expires")
-        record, key = await create_key(
-            store, args.tenant, parse_scopes(args.scopes), args.description, expires
-        )
+        wanted = parse_scopes(args.scopes)
+        async with audit.change(recorded.CREATE_KEY) as act:
+            record, key = await create_key(store, args.tenant, wanted, args.description, expires)
+            act.tenant, act.target = record.tenant, record.key_id
         scopes = ",".join(sorted(s.value for s in record.scopes))
         print(f"created key {record.key_id} for tenant {record.tenant} with scopes {scopes}")
         if record.expires_at_ms is not None:
@@ -336,7 +368,10 @@ async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
         return 0
     if args.keys_command == "rotate":
         grace = parse_duration_ms(args.grace, field="grace")
-        record, key = await rotate_key(store, args.key_id, grace)
+        async with audit.change(recorded.ROTATE_KEY) as act:
+            act.target = args.key_id
+            act.tenant = await audit.tenant_of_key(args.key_id)
+            record, key = await rotate_key(store, args.key_id, grace)
         print(f"rotated key {record.key_id}: the old secret works until "
               f"{_when(record.previous_until_ms)}")  # fmt: skip
         print("store it now: it is shown only once")
@@ -344,7 +379,9 @@ async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
         return 0
     if args.keys_command == "list":
         now = int(time.time() * 1000)
-        for rec in await store.list_keys(args.tenant):
+        listed = await store.list_keys(args.tenant)
+        await audit.read((rec.tenant for rec in listed), "apiKeys")
+        for rec in listed:
             state = "revoked" if rec.revoked else "active"
             if not rec.revoked and rec.expires_at_ms is not None and rec.expires_at_ms <= now:
                 state = "expired"
@@ -357,7 +394,12 @@ async def _keys_command(args: argparse.Namespace, store: ConfigStore) -> int:
                 f"{rec.description}"
             )
         return 0
-    if await store.revoke_key(args.key_id):
+    async with audit.change(recorded.REVOKE_KEY) as act:
+        act.target = args.key_id
+        act.tenant = await audit.tenant_of_key(args.key_id)
+        revoked = await store.revoke_key(args.key_id)
+        act.outcome = OK if revoked else NotFound.code
+    if revoked:
         print(f"revoked {args.key_id}")
         return 0
     print(f"no key with id {args.key_id}", file=sys.stderr)
@@ -373,16 +415,26 @@ def _when(epoch_ms: int | None) -> str:
 async def _quotas(args: argparse.Namespace, settings: Settings) -> int:
     store = build_config_store(settings)
     try:
-        return await _quotas_command(args, Quotas.of_settings(settings, store))
+        audit = CommandAudit(store, settings.self_tenant)
+        return await _quotas_command(args, Quotas.of_settings(settings, store), audit)
     finally:
         await store.close()
 
 
-async def _quotas_command(args: argparse.Namespace, quotas: Quotas) -> int:
+async def _quotas_command(args: argparse.Namespace, quotas: Quotas, audit: CommandAudit) -> int:
+    """Changes are recorded as such; `show` as a read of the tenant's quotas."""
     if args.quotas_command == "set":
-        await quotas.override(args.tenant, parse_assignments(args.values))
+        changes = parse_assignments(args.values)
+        async with audit.change(recorded.SET_QUOTAS) as act:
+            act.target = ",".join(sorted(changes))
+            await quotas.override(args.tenant, changes)
+            act.tenant = args.tenant
     elif args.quotas_command == "reset":
-        await quotas.reset(args.tenant)
+        async with audit.change(recorded.RESET_QUOTAS) as act:
+            await quotas.reset(args.tenant)
+            act.tenant = args.tenant
+    else:
+        await audit.read([args.tenant], "quotas")
     overridden = await quotas.overrides(args.tenant)
     applied = await quotas.of(args.tenant)
     for name in TenantQuotas.names():
@@ -393,10 +445,12 @@ async def _quotas_command(args: argparse.Namespace, quotas: Quotas) -> int:
 
 
 async def _crypto(args: argparse.Namespace, settings: Settings) -> int:
-    from analytics_gateway.alerting.store import SEALED
+    from analytics_gateway.alerting.store import SEALED as CHANNELS
     from analytics_gateway.crypto.envelope import Secrets
     from analytics_gateway.crypto.rotate import count_by_key, rotate
+    from analytics_gateway.privacy.sensitive import SEALED as EVENT_ID_KEYS
 
+    SEALED = {**CHANNELS, **EVENT_ID_KEYS}  # events' own sealed values are not re-sealed
     secrets = Secrets.of_settings(settings)
     store = build_config_store(settings)
     try:
@@ -419,11 +473,19 @@ async def _crypto(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    from analytics_gateway.audit.report import verify_chains
+    from analytics_gateway.audit.report import print_heads, read_heads, verify_chains
 
+    kept = None
+    if getattr(args, "expect_head", None) is not None:
+        try:
+            kept = read_heads(args.expect_head.read_text())
+        except OSError as exc:
+            raise ValueError(f"--expect-head: {exc.strerror or exc}: {args.expect_head}") from None
     store = build_config_store(settings)
     try:
-        return await verify_chains(store, args.tenant)
+        if args.audit_command == "head":
+            return await print_heads(store, args.tenant)
+        return await verify_chains(store, args.tenant, kept_heads=kept)
     finally:
         await store.close()
 
@@ -458,6 +520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from analytics_gateway.ml.forecast_eval import run
 
             print(run(args.csv, args.horizon, args.model, args.confidence))
+            return 0
+        if args.command == "eval" and args.eval_command == "recommendations":
+            from analytics_gateway.ml import recommender_eval
+
+            print(recommender_eval.run(args))
             return 0
         return _serve(settings)
     except (GatewayError, ValueError, CannotStart) as exc:

@@ -86,6 +86,10 @@ class Settings:
     # the `ml_jobs` quota)
     ml_workers: int = 2
     ml_max_seconds: float = 120.0
+    # start the ML workers at start-up, and report ready only once they run, so the
+    # first dashboard with ML panels does not pay their cold start (on in the demo);
+    # off, a gateway that runs no ML forks nothing
+    ml_prestart_workers: bool = False
     # HMAC key for model files; default: one made once and kept in the config store
     model_signing_key: str = ""
     # destinations besides public addresses that webhooks, Slack and SMTP may reach:
@@ -109,6 +113,9 @@ class Settings:
     oidc_tenant_claim: str = "tenant"
     oidc_scope_claim: str = "scope"
     oidc_jwks_refresh_seconds: float = 10.0
+    # the web UI's public client at that provider: with it, the UI offers "Sign in with
+    # <issuer>" (authorization code + PKCE, in the browser) beside API keys
+    oidc_client_id: str = ""
     # personal data (see `privacy`): with `pseudonymise_users`, events keep a keyed
     # HMAC of each userId, per tenant, under `pseudonymise_secret` (32+ characters;
     # losing it makes stored ids unreachable by the original ones). Per-tenant
@@ -168,6 +175,11 @@ class Settings:
             raise ValueError(
                 "ANALYTICS_OIDC_ISSUER needs ANALYTICS_OIDC_AUDIENCE: the `aud` tokens for "
                 "this gateway carry"
+            )
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError(
+                "ANALYTICS_OIDC_CLIENT_ID needs ANALYTICS_OIDC_ISSUER: the provider the web "
+                "UI signs in with"
             )
         if self.pseudonymise_users and len(self.pseudonymise_secret) < 32:
             raise ValueError(

@@ -38,6 +38,7 @@ from analytics_gateway.errors import BackendUnavailable, BadUserInput
 from analytics_gateway.ingest_buffer import IngestBuffer
 from analytics_gateway.lineprotocol import MISSING_TIMESTAMP, ParsedBody, ParsedColumns
 from analytics_gateway.observability import GatewayMetrics
+from analytics_gateway.privacy.sensitive import SensitiveKeys, SensitivePolicy, keyed_event_id
 from analytics_gateway.subscriptions.channels import events_channel, metric_channel
 from analytics_gateway.validation import NAME_RE, PointValidator
 
@@ -118,8 +119,11 @@ class IngestService:
         listeners: Sequence[Listener] = (),
         series_quota: SeriesQuota | None = None,
         pseudonymise: Callable[[str, str], str] | None = None,
+        sensitive: SensitiveKeys | None = None,
     ) -> None:
         self._buffer = buffer
+        # the tenant's sensitive metadata keys, sealed before any store sees them
+        self._sensitive = sensitive
         # (tenant, userId) -> what events keep instead (`privacy.pseudonymise`)
         self._pseudonymise = pseudonymise
         self._series_quota = series_quota
@@ -148,7 +152,13 @@ class IngestService:
 
     # -- validation ----------------------------------------------------
 
-    def validate_event(self, tenant: str, raw: RawEvent, check: PointValidator) -> Event:
+    def validate_event(
+        self,
+        tenant: str,
+        raw: RawEvent,
+        check: PointValidator,
+        sensitive: SensitivePolicy | None = None,
+    ) -> Event:
         if not isinstance(raw.type, str) or not NAME_RE.match(raw.type):
             raise ValueError(f"invalid event type {raw.type!r}")
         if raw.user_id is not None and (not isinstance(raw.user_id, str) or len(raw.user_id) > 256):
@@ -166,17 +176,25 @@ class IngestService:
         user_id = raw.user_id
         if user_id is not None and self._pseudonymise is not None:
             user_id = self._pseudonymise(tenant, user_id)
+        sealed = None
+        if sensitive is not None and sensitive.keys and self._sensitive is not None:
+            sealed = self._sensitive.seal(tenant, metadata, sensitive)
+        if raw.timestamp_ms is None:
+            the_id = uuid.uuid4().hex
+        elif sealed is None:
+            the_id = event_id(tenant, raw.type, user_id, timestamp, encoded)
+        elif sensitive is not None and sensitive.id_key is not None:
+            # a plain hash would let its readers test a guessed sensitive value
+            the_id = keyed_event_id(sensitive.id_key, tenant, raw.type, user_id, timestamp, encoded)
+        else:
+            the_id = uuid.uuid4().hex
         return Event(
             tenant=tenant,
-            event_id=(
-                uuid.uuid4().hex
-                if raw.timestamp_ms is None
-                else event_id(tenant, raw.type, user_id, timestamp, encoded)
-            ),
+            event_id=the_id,
             type=raw.type,
             user_id=user_id,
             timestamp_ms=timestamp,
-            metadata=dict(metadata),
+            metadata=sealed if sealed is not None else dict(metadata),
         )
 
     # -- writes ----------------------------------------------------------
@@ -339,11 +357,12 @@ class IngestService:
     async def ingest_events(self, tenant: str, raws: Sequence[RawEvent]) -> IngestOutcome:
         self._check_batch(len(raws))
         check = PointValidator(self._limits, self._clock())
+        policy = await self._sensitive.policy(tenant) if self._sensitive is not None else None
         events: list[Event] = []
         rejected: list[Rejection] = []
         for index, raw in enumerate(raws):
             try:
-                events.append(self.validate_event(tenant, raw, check))
+                events.append(self.validate_event(tenant, raw, check, policy))
             except ValueError as exc:
                 rejected.append(Rejection(index, str(exc)))
         events = apart(events)

@@ -8,6 +8,8 @@ backends, so that "which source, and is it configured" is decided in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from analytics_gateway.backends.base import EventStore, MetricStore, PromQLSource
 from analytics_gateway.dataloaders.metrics import NOT_CONFIGURED
 from analytics_gateway.domain import Event, EventQuery, MetricSource, Series
@@ -18,8 +20,14 @@ EVENT_TYPES_LIMIT = 1000
 
 class Reads:
     def __init__(
-        self, metrics: MetricStore, events: EventStore, prometheus: PromQLSource | None
+        self,
+        metrics: MetricStore,
+        events: EventStore,
+        prometheus: PromQLSource | None,
+        opened: Callable[[Sequence[Event]], list[Event]] | None = None,
     ) -> None:
+        # events as their tenant sees them: sensitive metadata values opened
+        self._opened = opened
         self._metrics = metrics
         self._events = events
         self._prometheus = prometheus
@@ -51,4 +59,5 @@ class Reads:
         return await self._source().promql(tenant, query, start_ms, end_ms, step_ms)
 
     async def events(self, query: EventQuery) -> list[Event]:
-        return await self._events.query_events(query)
+        found = await self._events.query_events(query)
+        return self._opened(found) if self._opened is not None else found

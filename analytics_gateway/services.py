@@ -69,7 +69,7 @@ class Services:
     log_levels: LogLevels
     profiles: Profiles
     audit: AuditTrail
-    """The per-tenant audit trail: mutations, refused credentials, exports (see `audit`)."""
+    """The per-tenant audit trail: mutations, sign-ins, refused credentials, exports."""
     privacy: Privacy
     """Erasure, pseudonymous user ids and retention (see `privacy`)."""
 
@@ -108,6 +108,7 @@ async def start_services(
         listeners=[invalidate],
         series_quota=quotas.admit_series,
         pseudonymise=privacy.pseudonyms.stored if privacy.pseudonyms.enabled else None,
+        sensitive=privacy.sensitive,
     )
     alerts = AlertService(
         settings, backends.config, backends.metrics, backends.broker, hub,
@@ -115,8 +116,9 @@ async def start_services(
     )  # fmt: skip
     await _start(stack, alerts.start, alerts.stop)
     ml = MlService(
-        settings, backends.config, backends.metrics, backends.broker, ingest, clock, quotas=quotas
-    )
+        settings, backends.config, backends.metrics, backends.broker, ingest, clock,
+        quotas=quotas, events=backends.events,
+    )  # fmt: skip
     await _start(stack, ml.start, ml.stop)
     keys = KeyMemory(backends.config, ask_seconds=min(2.0, settings.backend_timeout_seconds))
     key_usage = KeyUsage(backends.config)
@@ -125,6 +127,15 @@ async def start_services(
     if (oidc_config := OidcConfig.of_settings(settings)) is not None:
         identity = IdentityProvider(oidc_config)
         stack.push_async_callback(identity.close)
+    audit = AuditTrail(
+        backends.config,
+        clock,
+        AuditMetrics(metrics.registry),
+        operator_tenant=settings.self_tenant,
+        retention=settings.audit_retention,
+        # as `keys`: a hung store delays an acknowledged mutation this long at most
+        timeout_seconds=min(2.0, settings.backend_timeout_seconds),
+    )
     services = Services(
         settings=settings,
         backends=backends,
@@ -141,22 +152,16 @@ async def start_services(
         alerts=alerts,
         ml=ml,
         dashboards=DashboardService(backends.config, alerts, ml, hub, clock, quotas),
-        reads=Reads(backends.metrics, backends.events, backends.prometheus),
+        reads=Reads(
+            backends.metrics, backends.events, backends.prometheus, privacy.sensitive.open_events
+        ),
         quotas=quotas,
         clock=clock,
         keys=keys,
-        auth=Authenticator(keys, identity, key_usage, clock),
+        auth=Authenticator(keys, identity, key_usage, clock, on_sign_in=audit.note_sign_in),
         log_levels=LogLevels(backends.config, settings.self_tenant, clock),
         profiles=Profiles(),
-        audit=AuditTrail(
-            backends.config,
-            clock,
-            AuditMetrics(metrics.registry),
-            operator_tenant=settings.self_tenant,
-            retention=settings.audit_retention,
-            # as `keys`: a hung store delays an acknowledged mutation this long at most
-            timeout_seconds=min(2.0, settings.backend_timeout_seconds),
-        ),
+        audit=audit,
         privacy=privacy,
     )
     await _start(stack, services.log_levels.start, services.log_levels.stop)

@@ -155,6 +155,18 @@ class GatewayProcess:
             time.sleep(0.1)
         raise TimeoutError(self.log.read_text())
 
+    def wait_ready(self, deadline_seconds: float = 300.0) -> None:
+        """Until `/readyz` says ready (generous: a cold ML start on a busy machine)."""
+        deadline = time.monotonic() + deadline_seconds
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            assert self.process.poll() is None, self.log.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/readyz", timeout=5).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(self.log.read_text())
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -185,9 +197,11 @@ class OidcProvider(ServerProcess):
     """`oidc-provider` (npm, a certified OpenID provider) run by `fixtures/oidc/server.js`
     on a free loopback port, issuing JWT access tokens for `audience` to its
     client_credentials clients. Its signing keys are the private JWKS given to
-    `start`, so a test rotates them by starting it again with another set."""
+    `start`, so a test rotates them by starting it again with another set. With
+    `ui_url` (the gateway's web UI), its public client `gateway-ui` signs users in
+    from that page with the authorization code grant and PKCE."""
 
-    def __init__(self, workdir: Path, audience: str) -> None:
+    def __init__(self, workdir: Path, audience: str, ui_url: str = "") -> None:
         node = shutil.which("node")
         if node is None or not (OIDC_FIXTURE / "node_modules" / "oidc-provider").is_dir():
             raise RuntimeError(
@@ -196,6 +210,7 @@ class OidcProvider(ServerProcess):
         self.node = node
         self.workdir = workdir
         self.audience = audience
+        self.ui_url = ui_url
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -210,7 +225,8 @@ class OidcProvider(ServerProcess):
         keys.write_text(json.dumps(jwks))
         with (self.workdir / "oidc-provider.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [self.node, "server.js", str(self.port), str(keys), self.audience],
+                [self.node, "server.js", str(self.port), str(keys), self.audience]
+                + ([self.ui_url] if self.ui_url else []),
                 cwd=OIDC_FIXTURE,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

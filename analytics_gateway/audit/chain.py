@@ -7,6 +7,10 @@ in the tenant's chain. Editing an entry changes its hash; deleting one leaves th
 entry's `prev` naming a hash that is no longer there. Trimming for retention keeps the
 hash of the last entry it dropped as the chain's `anchor`, and the store keeps the
 newest entry's hash as its `head`, so a cut at either end shows too.
+
+Someone who can write the store can still rewrite a whole chain, every hash and the
+head included, and it verifies. A head kept outside the store catches that: a later
+walk must meet it (`ChainWalk(kept=...)`), and after a rewrite no entry has that hash.
 """
 
 from __future__ import annotations
@@ -140,13 +144,16 @@ class ChainWalk:
     """Checks a tenant's entries oldest first, a page at a time, from its anchor.
 
     The walk must pass the head the store named before it started; entries after it
-    were appended while it ran, and are checked like the others.
+    were appended while it ran, and are checked like the others. With `kept`, a head
+    saved earlier away from the store, it must pass that one too.
     """
 
-    def __init__(self, anchor: str, head: str) -> None:
+    def __init__(self, anchor: str, head: str, kept: str | None = None) -> None:
         self.expected = anchor
         self.head = head
         self.passed_head = head == anchor
+        self.kept = kept
+        self.passed_kept = kept is None or kept in ("", anchor)
         self.checked = 0
         self.last_id = ""
 
@@ -163,6 +170,7 @@ class ChainWalk:
                 return Break(entry_id, "its content does not match its hash: it was edited")
             self.expected = fields["hash"]
             self.passed_head = self.passed_head or self.expected == self.head
+            self.passed_kept = self.passed_kept or self.expected == self.kept
             self.checked += 1
             self.last_id = entry_id
         return None
@@ -173,5 +181,11 @@ class ChainWalk:
             return Break(
                 self.last_id or "(none)",
                 "the chain ends early: entries after it were deleted (or the newest was changed)",
+            )
+        if not self.passed_kept:
+            return Break(
+                self.last_id or "(none)",
+                f"the head kept outside the store ({self.kept}) is not in the chain: the "
+                "chain was rewritten (or retention trimmed past it)",
             )
         return None

@@ -10,6 +10,11 @@ Refused credentials are counted per source and written once a minute as one summ
 entry per source under the operator's tenant (a refused credential names no tenant):
 a credential-stuffing burst costs the store one entry per source per minute, and at
 most `MAX_SOURCES` sources are told apart in a minute (the rest are summed as `other`).
+
+Sign-ins (a credential's first successful use in an hour, per process: `sign_ins`) are
+written off the request's path: the request pays one dict lookup, and at most
+`MAX_WRITES` sign-ins are being written at once (beyond that a sign-in is counted on
+`gateway_audit_failures_total{reason="backlog"}` and recorded at the actor's next use).
 """
 
 from __future__ import annotations
@@ -24,13 +29,18 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter
 
 from analytics_gateway.audit.chain import OK, AuditEntry, Break, ChainWalk, sealed
+from analytics_gateway.audit.sign_ins import SignIns
 from analytics_gateway.backends.base import ConfigStore
+from analytics_gateway.domain import Principal
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput, GatewayError, Unauthenticated
+from analytics_gateway.observability import correlation_id
 
 log = logging.getLogger(__name__)
 
 REFUSED = "refusedCredentials"
+SIGN_IN = "signIn"
+MAX_WRITES = 1000  # sign-ins being written at once
 MAX_SOURCES = 1000
 SCAN_PAGE = 500
 MAX_SCAN = 20_000  # entries one filtered page may read before it hands back a cursor
@@ -47,7 +57,7 @@ class AuditMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.recorded = Counter(
             "gateway_audit_entries",
-            "Audit entries appended, by kind (mutation, refusal, export).",
+            "Audit entries appended, by kind (mutation, refusal, export, signin, command).",
             ["kind"],
             registry=registry,
         )
@@ -60,9 +70,9 @@ class AuditMetrics:
         self.trimmed = Counter(
             "gateway_audit_trimmed", "Audit entries dropped by retention.", registry=registry
         )
-        for kind in ("mutation", "refusal", "export"):
+        for kind in ("mutation", "refusal", "export", "signin", "command"):
             self.recorded.labels(kind=kind)
-        for reason in ("unavailable", "timeout"):
+        for reason in ("unavailable", "timeout", "backlog"):
             self.failed.labels(reason=reason)
 
 
@@ -113,6 +123,9 @@ class AuditTrail:
         # processes; this only spares Redis's compare-and-append its retries)
         self._locks: dict[str, asyncio.Lock] = {}
         self._refusals: dict[str, int] = {}
+        self.sign_ins = SignIns()
+        self._sign_in_marks = self.sign_ins.marks
+        self._writes: set[asyncio.Task[str | None]] = set()
 
     async def record(
         self,
@@ -179,6 +192,40 @@ class AuditTrail:
                 count=count,
                 kind="refusal",
             )
+
+    # -- sign-ins: a credential's first use in an hour, written off the request's path --
+
+    def note_sign_in(self, principal: Principal, now_ms: int) -> None:
+        """Called for every credential that passed, with the time the caller read; records
+        `signIn` at the actor's first use in an hour (one dict lookup otherwise)."""
+        actor = (principal.tenant, principal.key_id)
+        marked = self._sign_in_marks.get(actor)  # the common case: this lookup, inline
+        if marked is not None and now_ms - marked < self.sign_ins.every_ms:
+            return
+        if not self.sign_ins.is_new(actor, now_ms):
+            return
+        if len(self._writes) >= MAX_WRITES:
+            self.sign_ins.forget(actor)
+            self._metrics.failed.labels(reason="backlog").inc()
+            return
+        write = asyncio.create_task(
+            self.record(
+                tenant=principal.tenant,
+                actor=principal.actor,
+                action=SIGN_IN,
+                target=principal.subject or principal.key_id,
+                request_id=correlation_id.get(),
+                kind="signin",
+            ),
+            name="audit-sign-in",
+        )
+        self._writes.add(write)
+        write.add_done_callback(self._writes.discard)
+
+    async def settle(self) -> None:
+        """Wait for the sign-ins being written (each within the store timeout)."""
+        while self._writes:
+            await asyncio.wait(set(self._writes))
 
     # -- reading --
 
@@ -266,7 +313,9 @@ class AuditTrail:
             await asyncio.sleep(FLUSH_SECONDS)
 
     async def stop(self) -> None:
-        """Write the refusals counted since the last summary."""
+        """Finish the sign-ins being written; write the refusals counted since the last
+        summary."""
+        await self.settle()
         with contextlib.suppress(GatewayError):
             await self.flush_refusals()
 
@@ -279,10 +328,13 @@ def _page(
     return AuditPage(entries=entries, has_next=has_more, end_cursor=end)
 
 
-async def verify(config: ConfigStore, tenant: str) -> tuple[int, Break | None]:
-    """Walk the tenant's chain from its anchor past its head: entries checked, first break."""
+async def verify(
+    config: ConfigStore, tenant: str, kept_head: str | None = None
+) -> tuple[int, Break | None]:
+    """Walk the tenant's chain from its anchor past its head (and `kept_head`, a head
+    saved away from the store, when given): entries checked, first break."""
     anchor, head = await config.audit_ends(tenant)
-    walk = ChainWalk(anchor, head)
+    walk = ChainWalk(anchor, head, kept_head)
     cursor: str | None = None
     while True:
         batch = await config.audit_entries(tenant, after=cursor, limit=SCAN_PAGE)

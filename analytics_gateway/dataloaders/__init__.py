@@ -9,12 +9,22 @@ from typing import Protocol
 
 from analytics_gateway.backends.factory import Backends
 from analytics_gateway.config import Settings
-from analytics_gateway.dataloaders.event_counts import EventCountLoader
+from analytics_gateway.dataloaders.event_counts import EventCountLoader, RefuseGrouping
 from analytics_gateway.dataloaders.label_values import LabelValuesLoader
 from analytics_gateway.dataloaders.metrics import MetricSeriesLoader
 from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.query_cost import QueryCost
 from analytics_gateway.quotas import Quotas
+
+
+class GroupingRules(Protocol):
+    @property
+    def refuse_grouping(self) -> RefuseGrouping: ...
+
+
+class PrivacyRules(Protocol):
+    @property
+    def sensitive(self) -> GroupingRules: ...
 
 
 class LoaderSources(Protocol):
@@ -31,6 +41,9 @@ class LoaderSources(Protocol):
 
     @property
     def quotas(self) -> Quotas: ...
+
+    @property
+    def privacy(self) -> PrivacyRules: ...
 
 
 @dataclass
@@ -54,6 +67,8 @@ class Loaders:
         return cls(
             cost=cost,
             metrics=MetricSeriesLoader(backends.metrics, backends.prometheus, cache, cost),
-            event_counts=EventCountLoader(backends.events),
+            event_counts=EventCountLoader(
+                backends.events, services.privacy.sensitive.refuse_grouping
+            ),
             label_values=LabelValuesLoader(backends.metrics),
         )

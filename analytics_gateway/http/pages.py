@@ -9,7 +9,11 @@ comes from this server: the pages work on a machine with no internet.
 
 Each page gets a small JSON config in place of `"__GATEWAY_CONFIG__"`: in demo
 mode, the demo API key, so GraphiQL's Authorization header and the UI's key
-field are filled in. Outside demo mode there is no key in any page.
+field are filled in. Outside demo mode there is no key in any page. With
+`ANALYTICS_OIDC_CLIENT_ID`, it also names the identity provider the UI signs in
+with (issuer, public client id, audience, tenant claim: nothing secret), and the
+UI's Content-Security-Policy lets it reach the issuer's origin (discovery and
+the token endpoint are called from the browser).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.requests import Request
@@ -27,6 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from analytics_gateway.config import Settings
 from analytics_gateway.http.handlers import services_of
+from analytics_gateway.http.middleware import CONTENT_SECURITY_POLICY
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 PLACEHOLDER = '"__GATEWAY_CONFIG__"'
@@ -56,7 +62,26 @@ def _config(settings: Settings) -> dict[str, Any]:
         path = settings.demo_key_path
         if path.exists():
             demo_key = path.read_text().strip() or None
-    return {"demo": settings.demo, "demoKey": demo_key, "graphqlPath": "/graphql"}
+    config: dict[str, Any] = {"demo": settings.demo, "demoKey": demo_key, "graphqlPath": "/graphql"}
+    if settings.oidc_client_id:
+        config["oidc"] = {
+            "issuer": settings.oidc_issuer,
+            "clientId": settings.oidc_client_id,
+            "audience": settings.oidc_audience,
+            "tenantClaim": settings.oidc_tenant_claim,
+        }
+    return config
+
+
+def _headers(settings: Settings, page: str) -> dict[str, str]:
+    """No caching; for the UI signing in with a provider, the default CSP plus the
+    issuer's origin in `connect-src` (the redirect to it is a navigation, not a fetch)."""
+    if page != "index.html" or not settings.oidc_client_id:
+        return NO_STORE
+    issuer = urlsplit(settings.oidc_issuer)
+    origin = f"{issuer.scheme}://{issuer.netloc}"
+    csp = CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+    return {**NO_STORE, "Content-Security-Policy": csp}
 
 
 def _render(settings: Settings, page: str) -> str | None:
@@ -72,7 +97,7 @@ async def render(settings: Settings, page: str, what: str) -> Response:
     if html is None:
         body = NOT_BUILT.format(what=what, command=BUILD_COMMAND)
         return HTMLResponse(body, status_code=503, headers=NO_STORE)
-    return HTMLResponse(html, headers=NO_STORE)
+    return HTMLResponse(html, headers=_headers(settings, page))
 
 
 async def graphiql_page(settings: Settings, fallback_html: str) -> Response:

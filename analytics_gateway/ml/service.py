@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from analytics_gateway import tracing
-from analytics_gateway.backends.base import Broker, ConfigStore, MetricStore
+from analytics_gateway.backends.base import Broker, ConfigStore, EventStore, MetricStore
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import Aggregation, MetricQuery, PointBatch, Series
 from analytics_gateway.durations import parse_duration_ms
@@ -37,9 +37,12 @@ from analytics_gateway.ml.detectors import (
 from analytics_gateway.ml.features import median_step_ms, validate_series
 from analytics_gateway.ml.forecast import MODELS, Forecast, forecast
 from analytics_gateway.ml.live import LiveScorer
+from analytics_gateway.ml.recommender_service import PARAMETERS as RECOMMENDER_PARAMETERS
+from analytics_gateway.ml.recommender_service import RecommenderService
 from analytics_gateway.ml.registry import (
     ANOMALY,
     FORECAST,
+    RECOMMENDER,
     ModelRecord,
     ModelRegistry,
     detector_from,
@@ -132,9 +135,11 @@ class MlService:
         *,
         sync_seconds: float = 5.0,
         quotas: Quotas | None = None,
+        events: EventStore | None = None,
     ) -> None:
         """Scores of live points are written through `ingest` (so ML alerts read them),
-        and every batch `ingest` stores is offered to live scoring."""
+        and every batch `ingest` stores is offered to live scoring; recommenders learn
+        from `events`."""
         key = settings.model_signing_key.encode() if settings.model_signing_key else None
         self.registry = ModelRegistry(config, model_root(settings), key)
         self.live = LiveScorer(
@@ -146,7 +151,10 @@ class MlService:
         self._detectors: OrderedDict[tuple[str, str, int], AnomalyDetector] = OrderedDict()
         self._quotas = quotas
         self.workers = MlWorkers(settings.ml_workers, settings.ml_max_seconds, self._jobs_allowed)
+        self._prestart_workers = settings.ml_prestart_workers or settings.demo
         self.warmed_up: asyncio.Future[float] | None = None
+        self.recommender = RecommenderService(self.registry, events, self.workers.run)
+        self._retraining: asyncio.Task[None] | None = None
 
     async def _jobs_allowed(self, tenant: str) -> int:
         return 1 if self._quotas is None else (await self._quotas.of(tenant)).ml_jobs
@@ -154,7 +162,15 @@ class MlService:
     async def start(self) -> None:
         await self.live.start()
         # Not awaited: serving starts at once, the cold start is paid in the background.
-        self.warmed_up = asyncio.ensure_future(asyncio.to_thread(warm_up))
+        self.warmed_up = asyncio.ensure_future(asyncio.to_thread(self._warm_up))
+        retraining = self.recommender.retrain_forever(self.retrain_recommender, self._clock)
+        self._retraining = asyncio.ensure_future(retraining)
+
+    def _warm_up(self) -> float:
+        took = warm_up()
+        if self._prestart_workers:
+            self.workers.prestart()
+        return took
 
     @property
     def warm(self) -> bool:
@@ -162,6 +178,10 @@ class MlService:
         return self.warmed_up is not None and self.warmed_up.done()
 
     async def stop(self) -> None:
+        if self._retraining is not None:
+            self._retraining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retraining
         await self.workers.stop()
         if self.warmed_up is not None and not self.warmed_up.done():
             # the thread finishes on its own (a few seconds at most); nothing waits for it
@@ -263,6 +283,8 @@ class MlService:
 
     async def _train_traced(self, tenant: str, spec: TrainSpec) -> ModelRecord:
         """Fit a model on one series and save it; retraining replaces it once saved."""
+        if spec.kind == RECOMMENDER:
+            return await self._train_recommender(tenant, spec)
         if spec.kind == ANOMALY:
             build_detector(spec.method or DEFAULT_DETECTOR, **spec.parameters)
         elif spec.method is not None and spec.method not in MODELS:
@@ -287,6 +309,52 @@ class MlService:
         saved = await self.registry.save(tenant, record, payload, previous)
         self.live.saved(tenant, saved)
         return saved
+
+    async def _train_recommender(self, tenant: str, spec: TrainSpec) -> ModelRecord:
+        """Fit on the tenant's `spec.metric` events (plays) and save it as other models."""
+        previous = await self.registry.get(tenant, spec.model_id) if spec.model_id else None
+        if previous is not None and previous.kind != RECOMMENDER:
+            raise BadUserInput("modelId: not a RECOMMENDER model", field="modelId")
+        if previous is None and self._quotas is not None:
+            held = len(await self.registry.models(tenant))
+            await self._quotas.check_count(tenant, "models", held)
+        span = (spec.start_ms, spec.end_ms)
+        params, payload, plays, evaluation = await self.recommender.fit(
+            tenant, spec.metric, span, spec.method, spec.parameters
+        )
+        record = ModelRecord(
+            id=previous.id if previous else new_model_id(),
+            name=spec.name or f"{spec.metric} recommender",
+            kind=RECOMMENDER,
+            metric=spec.metric,
+            labels={},
+            method=spec.method or "ease",
+            parameters={**params, "windowMs": spec.end_ms - spec.start_ms},
+            trained_from_ms=plays.first_ms,
+            trained_to_ms=plays.last_ms + 1,
+            training_points=len(plays.users),
+            step_ms=0,
+            trained_at_ms=self._clock(),
+            evaluation=evaluation,
+        )
+        return await self.registry.save(tenant, record, payload, previous)
+
+    async def retrain_recommender(self, tenant: str, record: ModelRecord) -> ModelRecord:
+        """Scheduled retraining: the same events, parameters and window length, ending now."""
+        now = self._clock()
+        window = int(record.parameters.get("windowMs", 7 * 86_400_000))
+        spec = TrainSpec(
+            metric=record.metric,
+            labels=(),
+            start_ms=now - window,
+            end_ms=now + 1,
+            kind=RECOMMENDER,
+            method=record.method,
+            parameters={k: v for k, v in record.parameters.items() if k in RECOMMENDER_PARAMETERS},
+            name=record.name,
+            model_id=record.id,
+        )
+        return await self.train(tenant, spec)
 
     async def _train_detector(
         self, tenant: str, series: Series, spec: TrainSpec
@@ -518,6 +586,11 @@ class MlService:
         the store: the model's own series over `window` ending now.
         """
         record = await self.registry.get(tenant, model_id)
+        if record.kind == RECOMMENDER:
+            raise BadUserInput(
+                "modelId: a RECOMMENDER model answers `recommendations`, not `predict`",
+                field="modelId",
+            )
         if record.kind == ANOMALY:
             scored = await self._score(tenant, record, data, window, sensitivity)
             return Prediction(record, anomalies=scored)

@@ -46,6 +46,10 @@ async def _one_job(tenant: str) -> int:
     return 1
 
 
+def _nothing() -> None:
+    """The job `prestart` runs: proof that a worker is up."""
+
+
 class MlWorkers:
     def __init__(
         self, processes: int, max_seconds: float, jobs_allowed: JobsAllowed = _one_job
@@ -108,6 +112,10 @@ class MlWorkers:
         with self._pool_lock:  # waits for a pool being started: in a thread
             pool, self._pool = self._pool, None
         return pool
+
+    def prestart(self) -> None:
+        """Start the pool and wait until a worker has run a job (in a thread: seconds)."""
+        self._schedule(_nothing, (), {}).result(timeout=self._max_seconds)
 
     async def stop(self) -> None:
         pool = await asyncio.to_thread(self._take_pool)

@@ -1,6 +1,7 @@
-"""Personal data: erasure of a user, pseudonymous user ids, per-tenant retention.
+"""Personal data: erasure of a user, pseudonymous user ids, per-tenant retention,
+sensitive event metadata keys (sealed at ingest).
 
-`Privacy` holds the three for the services; see each module for what it does
+`Privacy` holds them for the services; see each module for what it does
 to which store.
 """
 
@@ -13,16 +14,20 @@ from urllib.parse import urlparse
 from analytics_gateway.backends.base import Cache, MetricStore
 from analytics_gateway.backends.factory import Backends
 from analytics_gateway.config import Settings
+from analytics_gateway.crypto.envelope import Secrets
+from analytics_gateway.crypto.keyring import keyring_for
 from analytics_gateway.dataloaders.query_cache import bump
 from analytics_gateway.privacy.erasure import Erasure
 from analytics_gateway.privacy.pseudonymise import Pseudonyms
 from analytics_gateway.privacy.retention import Retention
+from analytics_gateway.privacy.sensitive import SensitiveKeys
 
 __all__ = [
     "Erasure",
     "Privacy",
     "Pseudonyms",
     "Retention",
+    "SensitiveKeys",
     "build_privacy",
     "tenant_invalidation",
 ]
@@ -33,6 +38,7 @@ class Privacy:
     pseudonyms: Pseudonyms
     erasure: Erasure
     retention: Retention
+    sensitive: SensitiveKeys
 
 
 def tenant_invalidation(cache: Cache, metrics: MetricStore) -> Callable[[str], Awaitable[None]]:
@@ -71,5 +77,9 @@ def build_privacy(settings: Settings, backends: Backends, clock: Callable[[], in
             clock,
             batch=settings.retention_batch,
             tenant_seconds=settings.request_timeout_seconds,
+        ),
+        sensitive=SensitiveKeys(
+            backends.config,
+            Secrets(keyring_for(settings), allow_plaintext=settings.allow_plaintext_secrets),
         ),
     )

@@ -1,4 +1,5 @@
-"""Resolvers for personal data: erase a user, set and show retention (admin for changes)."""
+"""Resolvers for personal data: erase a user, set and show retention and sensitive
+metadata keys (admin for changes)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,13 @@ async def resolve_set_retention(info: Info, events: str | None, metrics: str | N
 async def resolve_retention(info: Info) -> Retention:
     principal = info.context.require(Scope.READ)
     return to_retention(await info.context.services.privacy.retention.policy(principal.tenant))
+
+
+async def resolve_set_sensitive_keys(info: Info, keys: list[str]) -> list[str]:
+    principal = info.context.require(Scope.ADMIN)
+    return await info.context.services.privacy.sensitive.set(principal.tenant, keys)
+
+
+async def resolve_sensitive_keys(info: Info) -> list[str]:
+    principal = info.context.require(Scope.READ)
+    return sorted(await info.context.services.privacy.sensitive.keys(principal.tenant))

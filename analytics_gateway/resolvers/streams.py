@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from strawberry.scalars import JSON
 
@@ -92,6 +92,7 @@ async def subscribe_live_events(
 ) -> AsyncGenerator[Event, None]:
     principal = info.context.require(Scope.READ)
     channel = events_channel(principal.tenant)
+    sensitive = info.context.services.privacy.sensitive  # messages carry sealed values
     async for message_id, batch, start in messages(info.context.services.hub, channel, since):
         for index, item in enumerate(batch):
             if index >= start and (type is None or item["type"] == type):
@@ -100,6 +101,6 @@ async def subscribe_live_events(
                     type=item["type"],
                     user_id=item["userId"],
                     timestamp=to_datetime(item["t"]),
-                    metadata=item["metadata"],
+                    metadata=cast(JSON, sensitive.open_message(principal.tenant, item["metadata"])),
                     cursor=cursor(message_id, index),
                 )

@@ -1,4 +1,5 @@
-"""Root fields for personal data: `eraseUser`, `setRetention` and `retention`."""
+"""Root fields for personal data: `eraseUser`, `setRetention`, `retention`,
+`setSensitiveKeys` and `sensitiveKeys`."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ class PrivacyQuery:
     @strawberry.field(description="The caller's tenant's retention policy.")
     async def retention(self, info: Info) -> Retention | None:
         return await resolvers.resolve_retention(info)
+
+    @strawberry.field(
+        description="The caller's tenant's sensitive event metadata keys: their values are "
+        "encrypted at rest, and cannot be grouped or filtered on."
+    )
+    async def sensitive_keys(self, info: Info) -> list[str] | None:
+        return await resolvers.resolve_sensitive_keys(info)
 
 
 @strawberry.type
@@ -47,3 +55,19 @@ class PrivacyMutation:
         ] = None,
     ) -> Retention:
         return await resolvers.resolve_set_retention(info, events, metrics)
+
+    @strawberry.mutation(
+        description="Mark event metadata keys of the caller's tenant sensitive (admin), at "
+        "most 50; replaces the list, an empty one marks none. Their values in events ingested "
+        "from then on are encrypted (AES-256-GCM) before any store or live history holds "
+        "them, and read back in plaintext by the tenant only; events ingested before stay as "
+        "they were. Sensitive keys cannot be grouped or filtered on."
+    )
+    async def set_sensitive_keys(
+        self,
+        info: Info,
+        keys: Annotated[
+            list[str], strawberry.argument(description='Metadata key names, e.g. ["email"].')
+        ],
+    ) -> list[str]:
+        return await resolvers.resolve_set_sensitive_keys(info, keys)

@@ -19,6 +19,7 @@ from analytics_gateway.schema.key_roots import KeyQuery
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
 from analytics_gateway.schema.ml_roots import MlQuery
 from analytics_gateway.schema.privacy_roots import PrivacyQuery
+from analytics_gateway.schema.recommendations import RecommendationQuery
 
 
 @strawberry.type(
@@ -26,7 +27,15 @@ from analytics_gateway.schema.privacy_roots import PrivacyQuery
     "when one store is down its fields are null with a BACKEND_UNAVAILABLE error, and the "
     "other fields still answer."
 )
-class Query(DashboardQuery, AlertQuery, MlQuery, PrivacyQuery, AuditQuery, KeyQuery):
+class Query(
+    DashboardQuery,
+    AlertQuery,
+    MlQuery,
+    RecommendationQuery,
+    PrivacyQuery,
+    AuditQuery,
+    KeyQuery,
+):
     @strawberry.field(
         description="Series of one metric matching the query; raw or bucketed by `step`."
     )

@@ -1,4 +1,6 @@
 // GraphQL over HTTP with the API key, and one graphql-transport-ws connection for live data.
+// The credential is a key, or a function giving the current one (an identity provider's
+// access token, renewed while the UI runs).
 import { createClient } from "graphql-ws";
 
 export class Unauthorized extends Error {}
@@ -18,7 +20,7 @@ export class Api {
       headers: {
         "content-type": "application/json",
         accept: "application/json",
-        authorization: `Bearer ${this.key}`,
+        authorization: `Bearer ${this.credential()}`,
       },
       body: JSON.stringify({ query, variables }),
     });
@@ -34,7 +36,8 @@ export class Api {
     if (this.ws === null) {
       this.ws = createClient({
         url: this.urls.ws,
-        connectionParams: { Authorization: `Bearer ${this.key}` },
+        // read at every (re)connection, so a renewed token is the one sent
+        connectionParams: () => ({ Authorization: `Bearer ${this.credential()}` }),
         lazy: true,
         retryAttempts: Infinity,
         shouldRetry: () => true,
@@ -46,6 +49,17 @@ export class Api {
       });
     }
     return this.ws;
+  }
+
+  credential() {
+    return typeof this.key === "function" ? this.key() : this.key;
+  }
+
+  // The credential was renewed: the live connection, authenticated with the old one
+  // (and closed by the gateway when it expires), reconnects with the new one and
+  // resubscribes.
+  reauthenticate() {
+    this.ws?.terminate();
   }
 
   changed(state) {

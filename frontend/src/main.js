@@ -1,6 +1,8 @@
-// The dashboard UI: sign in with an API key, list dashboards, show one with live updates,
-// edit dashboards, explore one metric.
+// The dashboard UI: sign in with an API key (or the identity provider the gateway names),
+// list dashboards, show one with live updates, edit dashboards, explore one metric.
 import { Api, Unauthorized } from "./api.js";
+import { showIdentity } from "./auth/badge.js";
+import { OidcSession } from "./auth/oidc.js";
 import { gatewayConfig, graphqlUrls } from "./config.js";
 import { element } from "./format.js";
 import "./style.css";
@@ -22,6 +24,7 @@ const config = gatewayConfig();
 const urls = graphqlUrls(config);
 const app = document.getElementById("app");
 const signOut = document.getElementById("sign-out");
+const oidc = config.oidc?.issuer && config.oidc?.clientId ? new OidcSession(config.oidc) : null;
 
 let api = null;
 let current = null;
@@ -30,9 +33,27 @@ function statusChanged(state) {
   current?.setStatus?.(state);
 }
 
-function connect(key) {
+// This tab's credential: its API key, else its identity provider's access token.
+function credential() {
+  return sessionStorage.getItem(KEY) ?? oidc?.accessToken() ?? null;
+}
+
+function connect() {
   api?.dispose();
-  api = new Api(urls, key, statusChanged);
+  api = new Api(urls, credential, statusChanged);
+}
+
+// Renew the provider's token ahead of expiry; without a refresh token, sign in again.
+function keepFresh() {
+  oidc?.keepFresh({
+    onRenewed: () => api?.reauthenticate(),
+    onExpired: () => {
+      oidc.clear();
+      api?.dispose();
+      api = null;
+      oidc.signIn(window.location.hash).catch(() => route());
+    },
+  });
 }
 
 async function signIn(key, message) {
@@ -44,26 +65,29 @@ async function signIn(key, message) {
     message.textContent = error instanceof Unauthorized ? "That API key was refused." : String(error);
     return;
   }
+  oidc?.clear();
   sessionStorage.setItem(KEY, key);
-  connect(key);
+  connect();
   route();
 }
 
 function showLogin(error) {
   signOut.hidden = true;
-  renderLogin(app, { demoKey: config.demoKey, onKey: signIn, error });
+  showIdentity(null);
+  const provider = oidc && { name: oidc.providerName, onSignIn: () => oidc.signIn(window.location.hash) };
+  renderLogin(app, { demoKey: config.demoKey, onKey: signIn, error, provider });
 }
 
 async function route() {
   current?.destroy?.();
   current = null;
-  const key = sessionStorage.getItem(KEY);
-  if (!key) {
+  if (!credential()) {
     showLogin();
     return;
   }
-  if (api === null) connect(key);
+  if (api === null) connect();
   signOut.hidden = false;
+  showIdentity(sessionStorage.getItem(KEY) ? null : oidc?.identity());
   const hash = window.location.hash || "#/";
   const where = parseHash(hash);
   // each route renders into its own element: a view still loading when the next
@@ -88,18 +112,25 @@ async function route() {
     }
   } catch (error) {
     if (error instanceof Unauthorized) {
+      const key = sessionStorage.getItem(KEY);
       sessionStorage.removeItem(KEY);
-      showLogin("The API key is no longer valid.");
+      oidc?.clear();
+      api?.dispose();
+      api = null;
+      showLogin(key ? "The API key is no longer valid." : "Your sign-in is no longer valid.");
       return;
     }
     root.replaceChildren(element("p", "error", String(error)));
   }
 }
 
-signOut.addEventListener("click", () => {
+signOut.addEventListener("click", async () => {
+  const viaProvider = !sessionStorage.getItem(KEY) && oidc?.current();
   sessionStorage.removeItem(KEY);
   api?.dispose();
   api = null;
+  // with the provider's end_session endpoint, the page leaves for it and comes back
+  if (viaProvider && (await oidc.signOut())) return;
   route();
 });
 // A view with unsaved work (the editor) may keep the user: the address goes back.
@@ -110,4 +141,23 @@ window.addEventListener("hashchange", async (event) => {
   }
   route();
 });
-route();
+
+// The provider sending the user back (?code=..&state=..): finish signing in, then drop
+// the answer from the address. Otherwise renew a stored token if it needs it.
+async function start() {
+  if (oidc?.isCallback()) {
+    try {
+      const hash = await oidc.completeSignIn();
+      history.replaceState(null, "", `${window.location.pathname}${hash}`);
+    } catch (error) {
+      history.replaceState(null, "", window.location.pathname);
+      showLogin(`Sign-in failed: ${error.message}`);
+      return;
+    }
+  } else {
+    await oidc?.resume();
+  }
+  keepFresh();
+  route();
+}
+start();

@@ -55,3 +55,17 @@ async def delete_entry(config_url: str, tenant: str, entry_id: str) -> None:
         assert await client.xdel(_stream(tenant), entry_id) == 1
     finally:
         await client.aclose()
+
+
+async def erase_chain(config_url: str, tenant: str) -> None:
+    """Drop a tenant's entries and its anchor and head: the start of a full rewrite."""
+    if config_url.startswith("sqlite:"):
+        with sqlite3.connect(_sqlite_path(config_url)) as conn:
+            conn.execute("DELETE FROM audit_log WHERE tenant = ?", (tenant,))
+            conn.execute("DELETE FROM audit_chains WHERE tenant = ?", (tenant,))
+        return
+    client = aioredis.Redis.from_url(config_url, decode_responses=True)
+    try:
+        await client.delete(_stream(tenant), f"ag:audit-chain:{quote(tenant, safe='')}")
+    finally:
+        await client.aclose()

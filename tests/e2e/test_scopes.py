@@ -56,6 +56,7 @@ MUTATIONS: dict[str, tuple[str, str]] = {
     "revokeApiKey": ("admin", 'revokeApiKey(id: "x")'),
     "eraseUser": ("admin", 'eraseUser(userId: "u") { userId }'),
     "setRetention": ("admin", 'setRetention(events: "90d") { events }'),
+    "setSensitiveKeys": ("admin", 'setSensitiveKeys(keys: ["email"])'),
     "trainModel": ("write", 'trainModel(input: {metric: "m"}) { id }'),
     "predict": ("read", 'predict(modelId: "x") { model { id } }'),
     "deleteModel": ("write", 'deleteModel(id: "x")'),

@@ -1,7 +1,8 @@
-// Sign in with an API key; it is kept in this browser tab's session only.
+// Sign in with an API key; it is kept in this browser tab's session only. When the
+// gateway names an identity provider, "Sign in with <provider>" too (see auth/oidc.js).
 import { element } from "../format.js";
 
-export function renderLogin(app, { demoKey, onKey, error }) {
+export function renderLogin(app, { demoKey, onKey, error, provider = null }) {
   const form = element("form", "login");
   form.id = "login";
   const title = element("h1", "", "Sign in");
@@ -26,6 +27,19 @@ export function renderLogin(app, { demoKey, onKey, error }) {
   const message = element("p", "error", error ?? "");
   message.id = "login-error";
   form.append(title, help, input, button, message);
+  if (provider) {
+    const external = element("button", "primary", `Sign in with ${provider.name}`);
+    external.type = "button";
+    external.id = "oidc-sign-in";
+    external.addEventListener("click", () => {
+      external.disabled = true;
+      provider.onSignIn().catch((failure) => {
+        external.disabled = false;
+        message.textContent = String(failure.message ?? failure);
+      });
+    });
+    form.append(element("p", "hint", "or"), external);
+  }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     onKey(input.value.trim(), message);

@@ -77,6 +77,7 @@ class MetricSource(str, Enum):
 class ModelKind(str, Enum):
     ANOMALY = "ANOMALY"
     FORECAST = "FORECAST"
+    RECOMMENDER = "RECOMMENDER"
 
 
 class NotificationStatus(str, Enum):
@@ -93,6 +94,10 @@ class PanelUnit(str, Enum):
     BYTES = "BYTES"
     MS = "MS"
     CURRENCY = "CURRENCY"
+
+
+class RecommendationExclude(str, Enum):
+    PLAYED = "PLAYED"
 
 
 class Sensitivity(str, Enum):

@@ -266,11 +266,11 @@ class TrainModelInput(BaseModel):
     """What to train: one series, a range of it, and a method."""
 
     metric: str
-    "Metric name."
+    "Metric name; RECOMMENDER: the event type it learns from, e.g. song_play."
     labels: Optional[Any] = None
     "Labels selecting exactly one series of the metric."
     kind: ModelKind = ModelKind.ANOMALY
-    "ANOMALY (default) or FORECAST."
+    "ANOMALY (default), FORECAST or RECOMMENDER."
     window: Optional[str] = None
     'Training range ending now, e.g. "7d" (the default).'
     from_: Optional[datetime] = Field(alias="from", default=None)
@@ -280,9 +280,9 @@ class TrainModelInput(BaseModel):
     detector: Optional[str] = None
     "ANOMALY: ensemble (default), ecod, iforest, hbos, copod, knn or timeseries."
     method: Optional[str] = None
-    "FORECAST: auto (default: the best backtest of ets, theta, ces), ets, theta, ces, arima or seasonal_naive."
+    "FORECAST: auto (default: the best backtest of ets, theta, ces), ets, theta, ces, arima or seasonal_naive. RECOMMENDER: ease (default) or itemknn."
     parameters: Optional[Any] = None
-    'ANOMALY: detector parameters, e.g. {"n_neighbors": 10, "max_train": 5000}.'
+    'ANOMALY: detector parameters, e.g. {"n_neighbors": 10, "max_train": 5000}. RECOMMENDER: e.g. {"itemField": "song_id", "lengthField": "song_length", "maxItems": 5000, "minInteractions": 2}.'
     sensitivity: Sensitivity = Sensitivity.MEDIUM
     "ANOMALY: sets the model's threshold."
     horizon: Optional[str] = None
