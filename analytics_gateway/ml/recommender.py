@@ -17,8 +17,9 @@ with `allow_pickle=False`.
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,6 +160,15 @@ class Recommender:
         return cls(method, data.items, data.users, data.matrix.tocsr(), weights, popular)
 
     # -- scoring -----------------------------------------------------------------------
+
+    def without_users(self, users: Collection[str]) -> Recommender | None:
+        """This model with the histories of `users` taken out (an erasure), or None when
+        it holds none of them. The item weights hold no user id; the next retrain
+        refits them without those users."""
+        keep = ~np.isin(self.users, np.asarray(list(users), dtype=str))
+        if keep.all():
+            return None
+        return dataclasses.replace(self, users=self.users[keep], history=self.history[keep])
 
     def user_row(self, user: str) -> int | None:
         position = int(np.searchsorted(self.users, user))

@@ -246,6 +246,28 @@ class RecommenderService:
         found = await asyncio.to_thread(model.similar, item, count)
         return found or []
 
+    async def forget_users(self, tenant: str, users: list[str]) -> int:
+        """Take `users` (every stored form of one erased user) out of the tenant's
+        recommender models at once; returns how many models held them."""
+        changed = 0
+        for record in await self._registry.models(tenant):
+            if record.kind != RECOMMENDER:
+                continue
+            try:
+                model = await self._model(tenant, record)
+            except GatewayError:
+                # a model that cannot be read cannot be cleaned either: it goes
+                await self._registry.delete(tenant, record.id)
+                changed += 1
+                continue
+            trimmed = await asyncio.to_thread(model.without_users, users)
+            if trimmed is None:
+                continue
+            payload = await asyncio.to_thread(trimmed.to_bytes)
+            await self._registry.save(tenant, record, payload, previous=record)
+            changed += 1
+        return changed
+
     # -- retraining ------------------------------------------------------------------
 
     async def stale(self, now_ms: int, max_age_seconds: float) -> list[tuple[str, ModelRecord]]:

@@ -38,6 +38,7 @@ from analytics_gateway.subscriptions.channels import events_channel
 log = logging.getLogger(__name__)
 
 LIVE_HISTORY = "live-history"
+MODELS = "models:recommender"
 AUDIT_ACTION = "erasure"
 
 
@@ -97,6 +98,7 @@ class Erasure:
         *,
         audit: AuditLog | None = None,
         request_id: str = "",
+        models: Callable[[str, list[str]], Awaitable[int]] | None = None,
     ) -> ErasureReceipt:
         """Erase, then record it in `audit`; the trail never holds the original id (see
         `audit_target`)."""
@@ -104,6 +106,8 @@ class Erasure:
         deleted = await self._events.delete_events(tenant, forms)
         dropped = await self._broker.forget_history(events_channel(tenant))
         await self._invalidate(tenant)
+        # models that keep per-user histories (recommenders) lose this user's at once
+        cleaned = await models(tenant, forms) if models is not None else None
         audit_id = None
         if audit is not None:
             audit_id = await audit.record(
@@ -121,6 +125,7 @@ class Erasure:
             counts=[
                 StoreCount(f"events:{self._events_backend}", deleted),
                 StoreCount(LIVE_HISTORY, dropped),
+                *([StoreCount(MODELS, cleaned)] if cleaned is not None else []),
             ],
             audit_id=audit_id,
         )

@@ -31,6 +31,7 @@ async def resolve_erase_user(info: Info, user_id: str) -> ErasureReceipt:
         principal.actor,
         audit=services.audit,
         request_id=correlation_id.get(),
+        models=services.ml.recommender.forget_users,
     )
     return ErasureReceipt(
         user_id=receipt.user_id,

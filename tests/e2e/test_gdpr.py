@@ -119,7 +119,7 @@ async def test_erase_user_leaves_no_event_of_theirs_in_any_entry_point(
     assert isinstance(receipt["auditId"], str)  # the audit trail's `erasure` entry
     counts = {c["store"]: c["deleted"] for c in receipt["counts"]}
     events_store = "events:elasticsearch" if _production(app) else "events:duckdb"
-    assert counts == {events_store: 3, "live-history": 1}
+    assert counts == {events_store: 3, "live-history": 1, "models:recommender": 0}
     # the trail records the erasure, and never the erased id itself
     trail = (await data(base, admin, AUDIT_ALL))["auditLog"]["nodes"]
     assert {e["action"] for e in trail} >= {"eraseUser", "erasure"}
@@ -146,6 +146,7 @@ async def test_erase_user_leaves_no_event_of_theirs_in_any_entry_point(
     assert {c["store"]: c["deleted"] for c in again["counts"]} == {
         events_store: 0,
         "live-history": 0,
+        "models:recommender": 0,
     }
 
 

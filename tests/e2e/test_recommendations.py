@@ -173,3 +173,24 @@ async def test_bad_arguments_and_predict_are_refused(gql: GraphQLClient) -> None
         {"input": {"metric": "song_play", "kind": "RECOMMENDER", "method": "als"}},
     )
     assert wrong["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_an_erased_user_leaves_the_recommender_at_once(
+    gql: GraphQLClient, make_key: MakeKey
+) -> None:
+    """The model kept the user's plays as history: after eraseUser it personalises for
+    them no more (their row is gone), while everyone else's still works."""
+    await record(gql, plays({"a": "rock-", "b": "jazz-"}, users=10, seed=3))
+    model = await train(gql)
+    assert (await recommend(gql, "b3"))["personalised"]
+    admin = GraphQLClient(gql.http, await make_key("acme", "admin"))
+    erased = await admin.execute(
+        'mutation { eraseUser(userId: "b3") { counts { store deleted } } }'
+    )
+    assert "errors" not in erased, erased
+    counts = {c["store"]: c["deleted"] for c in erased["data"]["eraseUser"]["counts"]}
+    assert counts["models:recommender"] == 1
+    after = await recommend(gql, "b3")
+    assert not after["personalised"]  # popularity: the model no longer knows b3
+    assert after["modelId"] == model["id"]
+    assert (await recommend(gql, "b4"))["personalised"]
