@@ -15,9 +15,11 @@ from analytics_gateway.schema.audit import AuditConnection
 @strawberry.type(description="The audit trail of the caller's tenant (admin).")
 class AuditQuery:
     @strawberry.field(
-        description="The tenant's audit trail, newest first: every mutation, export of "
-        "the trail, and (for the operator's tenant) summaries of refused credentials. "
-        "Admin keys only, of the caller's tenant only."
+        description="The tenant's audit trail, newest first: every mutation, sign-ins "
+        "(a credential's first use in an hour), erasures, key and quota changes made "
+        "with the CLI, operators' reads of the tenant's metadata, exports of the trail, "
+        "and (for the operator's tenant) summaries of refused credentials. Admin keys "
+        "only, of the caller's tenant only."
     )
     async def audit_log(
         self,
