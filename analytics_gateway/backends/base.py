@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from analytics_gateway.domain import (
     ApiKeyRecord,
@@ -86,7 +87,91 @@ class EventStore(Protocol):
         """Retention: delete at most `limit` of the tenant's events older than `before_ms`;
         how many (fewer than `limit`: none are left)."""
 
+    def behaviour(self) -> BehaviourStore:
+        """Behaviour analytics (retention, funnels) run where these events are."""
+
+    def engagement(self) -> EngagementStore:
+        """Active users and top metadata values, counted where these events are."""
+
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetentionQuery:
+    """Users by the UTC period (day, or ISO week from Monday) of their first event in
+    [start_ms, end_ms), optionally of one event type only."""
+
+    tenant: str
+    event_type: str | None
+    start_ms: int
+    end_ms: int
+    week: bool
+    periods: int
+    max_users: int
+
+
+@dataclass(frozen=True)
+class FunnelQuery:
+    """Ordered event types (steps) done within `within_ms` of the first, in [start_ms, end_ms)."""
+
+    tenant: str
+    steps: tuple[str, ...]
+    start_ms: int
+    end_ms: int
+    within_ms: int
+    breakdown: str | None
+    max_users: int
+
+
+class BehaviourStore(Protocol):
+    async def retention(self, query: RetentionQuery) -> list[tuple[int, int, int]]:
+        """(cohort period start ms, offset k < periods, users of the cohort active in
+        period cohort+k); k = 0 is the cohort's size. `QueryTooComplex` when more than
+        `max_users` users had events. As few backend calls as the store allows."""
+
+    async def funnel(self, query: FunnelQuery) -> list[tuple[str | None, list[int]]]:
+        """For each user with a step-1 event in the range: the `breakdown` metadata value
+        of their first one (as text; None without one), and the times of the steps they
+        reached in order. Step 1 is their first step-1 event; step i is their first
+        step-i event after step i-1, if within `within_ms` of step 1. `QueryTooComplex`
+        past `max_users` users. As few backend calls as the store allows."""
+
+
+Interval = Literal["day", "week", "month"]
+"""A UTC calendar period: a day, an ISO week (from Monday), a month."""
+
+
+@dataclass(frozen=True)
+class ActiveUsersQuery:
+    """Distinct users per `interval` over [start_ms, end_ms), of one event type or all."""
+
+    tenant: str
+    event_type: str | None
+    start_ms: int
+    end_ms: int
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class TopItemsQuery:
+    """The `limit` values of metadata `key` with the most events (or distinct users)."""
+
+    tenant: str
+    event_type: str
+    key: str
+    start_ms: int
+    end_ms: int
+    by_users: bool
+    limit: int
+
+
+class EngagementStore(Protocol):
+    async def active_users(self, query: ActiveUsersQuery) -> tuple[list[tuple[int, int]], int]:
+        """(interval start ms, distinct users) of each interval with any, oldest first,
+        and the distinct users of the whole range; ONE backend call."""
+
+    async def top_items(self, query: TopItemsQuery) -> list[tuple[str, int, int]]:
+        """(value, events, distinct users), by the measure then value; ONE backend call."""
 
 
 class Cache(Protocol):

@@ -31,6 +31,8 @@ import pyarrow as pa
 
 from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
+from analytics_gateway.backends.duckdb_behaviour import DuckDBBehaviour
+from analytics_gateway.backends.duckdb_engagement import DuckDBEngagement
 from analytics_gateway.domain import (
     Aggregation,
     BatchColumns,
@@ -452,6 +454,14 @@ class DuckDBStore:
             return [r[0] for r in rows]
 
         return await self._run("event_types", read)
+
+    def behaviour(self) -> DuckDBBehaviour:
+        """Retention over this file's events, one statement on this store's pool."""
+        return DuckDBBehaviour(lambda read: self._run("count_events", read))
+
+    def engagement(self) -> DuckDBEngagement:
+        """Active users and top values, one statement on this store's pool."""
+        return DuckDBEngagement(lambda read: self._run("count_events", read))
 
     async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
         """One statement; what it deleted is gone for the next read."""

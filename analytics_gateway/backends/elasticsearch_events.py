@@ -58,11 +58,13 @@ from elasticsearch import ApiError, AsyncElasticsearch, TransportError
 
 from analytics_gateway import tracing
 from analytics_gateway.backends.calls import BackendCalls, Operation
+from analytics_gateway.backends.elasticsearch_behaviour import ElasticsearchBehaviour
 from analytics_gateway.backends.elasticsearch_client import (
     DEFAULT_PREFIX,
     build_client,
     index_prefix,
 )
+from analytics_gateway.backends.elasticsearch_engagement import ElasticsearchEngagement
 from analytics_gateway.backends.elasticsearch_mapping import (
     DAY_MS,
     MAPPINGS,
@@ -449,6 +451,65 @@ class ElasticsearchEventStore:
         )
         buckets = response.get("aggregations", {}).get("types", {}).get("buckets", [])
         return sorted(str(b["key"]) for b in buckets)
+
+    def behaviour(self) -> ElasticsearchBehaviour:
+        """Retention over these indices, through this store's client and breaker."""
+        return ElasticsearchBehaviour(self._aggregate, self._hits)
+
+    def engagement(self) -> ElasticsearchEngagement:
+        """Active users and top values: one `_search` each, through this store's client."""
+        return ElasticsearchEngagement(self._aggregate)
+
+    async def _aggregate(
+        self,
+        tenant: str,
+        start: int,
+        end: int,
+        filters: list[dict[str, Any]],
+        aggs: dict[str, Any],
+    ) -> Any:
+        """One `_search` of aggregations only, over the tenant's events in [start, end)."""
+        await self.ensure_ready()
+        return await self._call(
+            "count_events",
+            self._es.search(
+                index=self._pattern,
+                routing=tenant,
+                ignore_unavailable=True,
+                size=0,
+                track_total_hits=False,
+                query={"bool": {"filter": self._filters(tenant, start, end) + filters}},
+                aggs=aggs,
+            ),
+        )
+
+    async def _hits(
+        self,
+        tenant: str,
+        start: int,
+        end: int,
+        filters: list[dict[str, Any]],
+        sort: list[Any],
+        after: list[Any] | None,
+        size: int,
+    ) -> list[dict[str, Any]]:
+        """One `_search` page of the tenant's events in [start, end): their sources."""
+        await self.ensure_ready()
+        response = await self._call(
+            "query_events",
+            self._es.search(
+                index=self._pattern,
+                routing=tenant,
+                ignore_unavailable=True,
+                query={"bool": {"filter": self._filters(tenant, start, end) + filters}},
+                sort=sort,
+                search_after=after,
+                size=size,
+                source_excludes=["tenant", "dims"],
+                track_total_hits=False,
+            ),
+        )
+        return cast(list[dict[str, Any]], response["hits"]["hits"])
 
     # -- deletes ---------------------------------------------------------
 

@@ -13,7 +13,9 @@ from analytics_gateway.resolvers import events as event_resolvers
 from analytics_gateway.resolvers import metrics as metric_resolvers
 from analytics_gateway.schema.alert_roots import AlertQuery
 from analytics_gateway.schema.audit_roots import AuditQuery
+from analytics_gateway.schema.behaviour import BehaviourQuery
 from analytics_gateway.schema.dashboard_roots import DashboardQuery
+from analytics_gateway.schema.engagement import EngagementQuery
 from analytics_gateway.schema.events import EventConnection, EventFilter
 from analytics_gateway.schema.key_roots import KeyQuery
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
@@ -32,6 +34,8 @@ class Query(
     AlertQuery,
     MlQuery,
     RecommendationQuery,
+    BehaviourQuery,
+    EngagementQuery,
     PrivacyQuery,
     AuditQuery,
     KeyQuery,

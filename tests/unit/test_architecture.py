@@ -22,7 +22,7 @@ WIRING = ("app", "cli", "services")
 # feature packages and services: pure cores in thin shells, below the request layers
 BELOW_REQUESTS = (
     "alerting", "dashboards", "ml", "backends", "subscriptions", "ingest", "self_monitoring",
-    "audit", "privacy", "crypto",
+    "audit", "privacy", "crypto", "behaviour",
 )  # fmt: skip
 DRIVERS = ("redis", "duckdb", "elasticsearch", "influxdb_client", "aiohttp", "sqlite3")
 

@@ -65,12 +65,14 @@ from .delete_dashboard import DeleteDashboard
 from .delete_model import DeleteModel
 from .detect_anomalies import DetectAnomalies, DetectAnomaliesDetectAnomalies
 from .enums import (
+    ActivityInterval,
     Aggregation,
     AlertEventKind,
     AlertKind,
     AlertState,
     ChannelKind,
     ChartStyle,
+    CohortPeriod,
     DashboardLayout,
     DeliveryOutcome,
     MatchOperator,
@@ -81,6 +83,7 @@ from .enums import (
     RecommendationExclude,
     Sensitivity,
     Severity,
+    TopItemsMeasure,
     WidgetQueryKind,
     WidgetType,
 )
@@ -154,6 +157,7 @@ from .train_model import TrainModel, TrainModelTrainModel
 from .viewer import Viewer
 
 __all__ = [
+    "ActivityInterval",
     "Aggregation",
     "Alert",
     "AlertAlert",
@@ -183,6 +187,7 @@ __all__ = [
     "Channels",
     "ChannelsChannels",
     "ChartStyle",
+    "CohortPeriod",
     "CreateAlert",
     "CreateAlertCreateAlert",
     "CreateChannel",
@@ -296,6 +301,7 @@ __all__ = [
     "Severity",
     "SilenceInput",
     "ThresholdInput",
+    "TopItemsMeasure",
     "TrainModel",
     "TrainModelInput",
     "TrainModelTrainModel",

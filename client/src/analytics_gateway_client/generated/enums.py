@@ -4,6 +4,12 @@
 from enum import Enum
 
 
+class ActivityInterval(str, Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
 class Aggregation(str, Enum):
     AVG = "AVG"
     SUM = "SUM"
@@ -45,6 +51,11 @@ class ChannelKind(str, Enum):
 class ChartStyle(str, Enum):
     LINE = "LINE"
     AREA = "AREA"
+
+
+class CohortPeriod(str, Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
 
 
 class DashboardLayout(str, Enum):
@@ -110,6 +121,11 @@ class Severity(str, Enum):
     INFO = "INFO"
     WARNING = "WARNING"
     CRITICAL = "CRITICAL"
+
+
+class TopItemsMeasure(str, Enum):
+    PLAYS = "PLAYS"
+    UNIQUE_USERS = "UNIQUE_USERS"
 
 
 class WidgetQueryKind(str, Enum):

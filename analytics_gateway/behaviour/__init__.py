@@ -1,0 +1,1 @@
+"""Behaviour analytics of users: retention cohorts and funnels, over their events."""
