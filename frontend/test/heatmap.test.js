@@ -21,4 +21,7 @@ test("an absolute window keeps the buckets it overlaps", () => {
   // 01:20 to 01:40 lies within the 01:00 bucket
   assert.deepEqual(windowColumns(stamps, { from: hour + 1_200_000, to: hour + 2_400_000 }), [[hour, 1]]);
   assert.deepEqual(windowColumns(stamps, { from: hour + 1, to: 2 * hour }).map(([, c]) => c), [1, 2]);
+  // a lone bucket that starts before the window is kept, one after it is not
+  assert.deepEqual(windowColumns([hour], { from: hour + 1_200_000, to: hour + 2_400_000 }), [[hour, 0]]);
+  assert.deepEqual(windowColumns([3 * hour], { from: hour, to: 2 * hour }), []);
 });

@@ -175,8 +175,14 @@ async def test_absolute_ranges_zoom_and_refresh(
     if at > end_time + timedelta(hours=12):
         at -= timedelta(days=1)
     assert at.timestamp() * 1000 <= end, (legend, end)
-    # the heatmap keeps the buckets the range overlaps
-    assert int(await page.locator(f"{HEATMAP} .widget-body").get_attribute("data-points") or 0) > 0
+    # the heatmap keeps the buckets the range overlaps (waited for: the panel may still
+    # be drawing the range's answer when the others are ready)
+    await page.wait_for_function(
+        "(selector) => Number(document.querySelector(selector)"
+        "?.getAttribute('data-points') || 0) > 0",
+        arg=f"{HEATMAP} .widget-body",
+        timeout=30_000,
+    )
     await page.screenshot(path=str(tmp_path / "zoomed.png"), full_page=True)
 
     # from/to typed in (UTC here) are the range in the address

@@ -31,12 +31,14 @@ export function tickColumns(columns, count = 5) {
   return [...new Set(Array.from({ length: count }, (_, i) => Math.round((i * (columns - 1)) / (count - 1))))];
 }
 
-// [start, index] of the columns whose bucket overlaps `window` (all without one).
+// [start, index] of the columns whose bucket overlaps `window` (all without one). A
+// lone column's width is unknown: it is kept when it starts before the window ends (the
+// server only answers buckets of the range it was asked).
 export function windowColumns(timestamps, window) {
   const step = timestamps.length > 1 ? timestamps[1] - timestamps[0] : 0;
   return timestamps
     .map((t, c) => [t, c])
-    .filter(([t]) => !window || (t <= window.to && t + step > window.from));
+    .filter(([t]) => !window || (t <= window.to && (step === 0 || t + step > window.from)));
 }
 
 export function createHeatmap(body, widget, view = {}) {
