@@ -58,6 +58,7 @@ class MlWorkers:
         self._max_seconds = max_seconds
         self._pool: pebble.ProcessPool | None = None
         self._pool_lock = threading.Lock()
+        self._stopped = False  # no pool is made after `stop` (a late prestart thread)
         self._slots = TenantSlots(jobs_allowed, "ML jobs")
         self.stopped_jobs = 0
 
@@ -66,6 +67,8 @@ class MlWorkers:
         nothing. Called in a thread: the first call starts the forkserver and waits for
         its workers, seconds during which the event loop must go on serving."""
         with self._pool_lock:
+            if self._stopped:
+                raise BackendUnavailable("the ML workers are stopped", backend="ml")
             if self._pool is None:
                 _CONTEXT.set_forkserver_preload(PRELOAD)  # used when the forkserver starts
                 self._pool = pebble.ProcessPool(max_workers=self._processes, context=_CONTEXT)
@@ -111,6 +114,7 @@ class MlWorkers:
     def _take_pool(self) -> pebble.ProcessPool | None:
         with self._pool_lock:  # waits for a pool being started: in a thread
             pool, self._pool = self._pool, None
+            self._stopped = True
         return pool
 
     def prestart(self) -> None:
