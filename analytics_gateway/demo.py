@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 TENANT = "demo"
 STEP_MS = 60_000
+HOUR_MS = 3_600_000
 PLAYS_PER_HOUR = 200  # song_play events, in history and live alike
 HISTORY_MS = 7 * 86_400_000
 COUNTRIES = {"US": 1.0, "DE": 0.45, "GB": 0.4, "BR": 0.55, "JP": 0.35, "FR": 0.3}
@@ -94,14 +95,18 @@ def live_plays(interval_seconds: float, rng: random.Random) -> int:
     return whole + (1 if rng.random() < expected - whole else 0)
 
 
-def play_events(ts_ms: int, count: int, rng: random.Random) -> list[RawEvent]:
+def play_events(
+    ts_ms: int, count: int, rng: random.Random, spread_ms: int = 1000
+) -> list[RawEvent]:
+    """`count` plays in the `spread_ms` ending at `ts_ms`, spread evenly at random (the
+    history's hour holds its plays all through the hour, as live ones come)."""
     countries = list(COUNTRIES)
     weights = list(COUNTRIES.values())
     return [
         RawEvent(
             "song_play",
             f"user-{rng.randint(1, 500)}",
-            ts_ms - rng.randint(0, 999),
+            ts_ms - rng.randint(0, spread_ms - 1),
             {
                 "song_id": rng.choice(SONGS),
                 "duration": rng.randint(60, 300),
@@ -166,8 +171,9 @@ class Demo:
                 batch = []
         await self._store.write_batch(PointBatch.of(TENANT, batch))
         for hour in range(24, 0, -1):
-            ts = end - hour * 3_600_000
-            await self._ingest.ingest_events(TENANT, play_events(ts, PLAYS_PER_HOUR, self._rng))
+            ts = end - (hour - 1) * HOUR_MS - 1
+            plays = play_events(ts, PLAYS_PER_HOUR, self._rng, spread_ms=HOUR_MS)
+            await self._ingest.ingest_events(TENANT, plays)
         log.info("demo tenant seeded with a week of history")
 
     async def _seed_alerts(self) -> None:

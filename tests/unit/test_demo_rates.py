@@ -10,10 +10,12 @@ import pytest
 from analytics_gateway.demo import (
     COUNTRIES,
     COUNTS,
+    HOUR_MS,
     PLAYS_PER_HOUR,
     STEP_MS,
     live_plays,
     live_sample,
+    play_events,
 )
 
 T = 1_700_000_000_000 // STEP_MS * STEP_MS  # the start of a minute
@@ -39,3 +41,15 @@ def test_live_plays_come_at_the_history_hourly_rate() -> None:
     hours = 5
     total = sum(live_plays(1.0, rng) for _ in range(3600 * hours))
     assert total / hours == pytest.approx(PLAYS_PER_HOUR, rel=0.1)
+
+
+def test_history_plays_fill_their_hour() -> None:
+    """Not bunched at one instant an hour: any stretch of the history has its share."""
+    rng = random.Random(11)
+    end = T + HOUR_MS - 1
+    stamps = sorted(event.timestamp_ms for event in play_events(end, 2000, rng, HOUR_MS))
+    assert stamps[0] >= T
+    assert stamps[-1] <= end
+    quarters = Counter((ts - T) * 4 // HOUR_MS for ts in stamps)
+    assert sorted(quarters) == [0, 1, 2, 3]
+    assert min(quarters.values()) > 400
