@@ -22,12 +22,14 @@ from analytics_gateway.heap import freeze_startup_heap
 from analytics_gateway.http import (
     alerts,
     audit,
+    behaviour,
     dashboards,
     graphql,
     metrics,
     ml,
     operations,
     pages,
+    reports,
 )
 from analytics_gateway.http.compression import Compression
 from analytics_gateway.http.middleware import (
@@ -118,9 +120,11 @@ def create_app(
             *graphql.routes(settings, build_schema(settings, gateway.metrics)),
             *dashboards.routes(),
             *ml.routes(),
+            *behaviour.routes(),
             *alerts.routes(),
             *audit.routes(),
             *pages.routes(),
+            *reports.routes(),
         ],
         lifespan=gateway.lifespan,
         middleware=[

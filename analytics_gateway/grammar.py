@@ -6,12 +6,13 @@ One Lark grammar (LALR, contextual lexer, positions kept) with two start rules:
     formula     revenue / active_users      plays{country="$country"} * 2
 
 Both share numbers, `+ - * /`, parentheses, metric selectors with label
-matchers, windows and function calls; a condition adds comparisons,
+matchers, windows and function calls (of a metric, `avg(cpu[5m])`, or of a
+quoted string, `events("song_play")`); a condition adds comparisons,
 `and`/`or`/`not` and `outside band(...)` on top. Each language builds its own
 AST from the parse tree (`alerting.expr` for conditions, `dashboards.formula`
 for formulas) and refuses, with a message of its own, what it does not take:
-a condition takes no `$variables`, a formula no functions, windows,
-comparisons, or label matchers other than `=`.
+a condition takes no `$variables` and no string calls, a formula no functions
+but `events("type")`, windows, comparisons, or label matchers other than `=`.
 
 Metric names follow `analytics_gateway.names`, so they may contain `-`: `a-b`
 is the metric `a-b`, and subtraction after a name needs a space before the
@@ -64,8 +65,9 @@ band_arg: NAME "=" NAME
 ?sum: product | sum PLUS product -> arith | sum MINUS product -> arith
 ?product: unary | product TIMES unary -> arith | product DIVIDE unary -> arith
 ?unary: atom | MINUS unary -> minus
-?atom: NUMBER -> number | selector | call | "(" disj ")" -> paren
+?atom: NUMBER -> number | selector | call | string_call | "(" disj ")" -> paren
 call: NAME "(" NAME matchers? window? ")"
+string_call: NAME "(" STRING ")"
 selector: NAME matchers? window?
 matchers: "{{" [matcher ("," matcher)*] "}}"
 matcher: NAME MATCH_OP STRING

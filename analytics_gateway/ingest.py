@@ -137,10 +137,15 @@ class IngestService:
         # agents send the same series every flush, so they are checked once
         self._line_series: dict[str, tuple[Mapping[str, str], str] | str] = {}
         self._listeners = list(listeners)
+        self._event_listeners: list[Callable[[str], Awaitable[None]]] = []
 
     def on_stored(self, listener: Listener) -> None:
         """Tell `listener` of every batch stored from now on."""
         self._listeners.append(listener)
+
+    def on_events_stored(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Tell `listener` the tenant of every events batch stored (or buffered) from now on."""
+        self._event_listeners.append(listener)
 
     def _check_batch(self, size: int) -> None:
         if size > self._limits.max_batch_size:
@@ -374,6 +379,11 @@ class IngestService:
                     raise
                 await self._buffer.append_events(events)
                 self._metrics.buffered.labels(kind="event").inc(len(events))
+            for told in self._event_listeners:
+                try:
+                    await told(tenant)
+                except Exception:
+                    log.exception("an events listener failed; the events are stored")
             self._metrics.ingested.labels(kind="event").inc(len(events))
             grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for e in events:

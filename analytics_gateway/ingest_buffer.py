@@ -177,11 +177,13 @@ class IngestBuffer:
         stored: Callable[[PointBatch], Awaitable[None]],
         drained: Callable[[int], None],
         idle_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        events_stored: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """The drainer loop: claim stale entries, read new ones, store, acknowledge.
 
-        `stored` is told of every batch of points written (to invalidate cached
-        results), `drained` counts acknowledged entries.
+        `stored` is told of every batch of points written and `events_stored` of the
+        tenant of every events batch written (to invalidate cached results),
+        `drained` counts acknowledged entries.
         """
         backoff = 0.1
         task = asyncio.current_task()
@@ -195,8 +197,11 @@ class IngestBuffer:
                 entries = await self._next_entries()
                 for entry_id, payload in entries:
                     batch = await self._store(payload)
-                    if batch is not None:
+                    if isinstance(batch, PointBatch):
                         await stored(batch)
+                    elif events_stored is not None:
+                        for tenant in batch:
+                            await events_stored(tenant)
                     await self._client.xack(STREAM, GROUP, entry_id)
                     await self._client.xdel(STREAM, entry_id)
                     drained(1)
@@ -227,20 +232,20 @@ class IngestBuffer:
         )
         return _entries(fresh)
 
-    async def _store(self, payload: bytes) -> PointBatch | None:
-        """Write one entry to its store; the batch when it held points."""
+    async def _store(self, payload: bytes) -> PointBatch | list[str]:
+        """Write one entry to its store; the batch when it held points, else the tenants
+        of its events."""
         item = orjson.loads(payload)
         if item["kind"] == "points":
             batch = points_of(item)
             await self._metrics.write_batch(batch)
             return batch
-        await self._events.write_events(
-            [
-                Event(tenant, event_id, type_, user_id, ts, metadata)
-                for tenant, event_id, type_, user_id, ts, metadata in item["events"]
-            ]
-        )
-        return None
+        events = [
+            Event(tenant, event_id, type_, user_id, ts, metadata)
+            for tenant, event_id, type_, user_id, ts, metadata in item["events"]
+        ]
+        await self._events.write_events(events)
+        return sorted({e.tenant for e in events})
 
     async def ping(self) -> bool:
         try:

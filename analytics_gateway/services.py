@@ -23,12 +23,15 @@ from analytics_gateway.audit import AuditMetrics, AuditTrail
 from analytics_gateway.auth import Authenticator
 from analytics_gateway.backends.factory import Backends, build_backends
 from analytics_gateway.background import stop_task
+from analytics_gateway.behaviour import cache as behaviour_cache
 from analytics_gateway.config import Settings
 from analytics_gateway.dashboards.service import DashboardService
+from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.dataloaders.query_cache import invalidation
 from analytics_gateway.demo import Demo
 from analytics_gateway.ingest import IngestService
 from analytics_gateway.key_memory import KeyMemory, KeyUsage
+from analytics_gateway.kpis.service import KpiService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.observability import GatewayMetrics
 from analytics_gateway.oidc import IdentityProvider, OidcConfig
@@ -37,6 +40,8 @@ from analytics_gateway.operator.profiling import Profiles
 from analytics_gateway.privacy import Privacy, build_privacy
 from analytics_gateway.quotas import Quotas
 from analytics_gateway.reads import Reads
+from analytics_gateway.reports.repository import ReportRepository
+from analytics_gateway.reports.service import ReportService
 from analytics_gateway.self_monitoring.collector import SelfMonitor
 from analytics_gateway.subscriptions.budget import FanoutBudget
 from analytics_gateway.subscriptions.cohorts import CohortRegistry
@@ -72,6 +77,10 @@ class Services:
     """The per-tenant audit trail: mutations, sign-ins, refused credentials, exports."""
     privacy: Privacy
     """Erasure, pseudonymous user ids and retention (see `privacy`)."""
+    kpis: KpiService
+    """Per-tenant KPIs and their values (read through fresh loaders when a reader has none)."""
+    reports: ReportService
+    """Business reports: generated on demand, sent on their schedules through the outbox."""
 
 
 async def start_services(
@@ -110,6 +119,7 @@ async def start_services(
         pseudonymise=privacy.pseudonyms.stored if privacy.pseudonyms.enabled else None,
         sensitive=privacy.sensitive,
     )
+    ingest.on_events_stored(behaviour_cache.invalidation(backends.cache))
     alerts = AlertService(
         settings, backends.config, backends.metrics, backends.broker, hub,
         AlertMetrics(metrics.registry), clock, quotas=quotas,
@@ -136,6 +146,13 @@ async def start_services(
         # as `keys`: a hung store delays an acknowledged mutation this long at most
         timeout_seconds=min(2.0, settings.backend_timeout_seconds),
     )
+    # a reader without a request of its own (reports) reads through fresh loaders
+    kpis = KpiService(backends.config, clock, lambda tenant: Loaders.for_request(services, tenant))
+    reports = ReportService(
+        ReportRepository(backends.config, clock), kpis, ml, alerts.docs, alerts.outbox,
+        alerts.ownership, lambda tenant: Loaders.for_request(services, tenant),
+        backends.metrics.label_names, clock,
+    )  # fmt: skip
     services = Services(
         settings=settings,
         backends=backends,
@@ -151,7 +168,7 @@ async def start_services(
         sessions=sessions,
         alerts=alerts,
         ml=ml,
-        dashboards=DashboardService(backends.config, alerts, ml, hub, clock, quotas),
+        dashboards=DashboardService(backends.config, alerts, ml, hub, clock, quotas, kpis),
         reads=Reads(
             backends.metrics, backends.events, backends.prometheus, privacy.sensitive.open_events
         ),
@@ -163,13 +180,20 @@ async def start_services(
         profiles=Profiles(),
         audit=audit,
         privacy=privacy,
+        kpis=kpis,
+        reports=reports,
     )
     await _start(stack, services.log_levels.start, services.log_levels.stop)
     stack.push_async_callback(services.audit.stop)  # after its task: the last refusals
     background(stack, services.audit.run(), "audit")
+    background(stack, reports.run(), "reports")
     stack.push_async_callback(services.keys.close)
     if backends.buffer is not None:
-        drainer = backends.buffer.drain_forever(invalidate, metrics.buffer_drained.inc)
+        drainer = backends.buffer.drain_forever(
+            invalidate,
+            metrics.buffer_drained.inc,
+            events_stored=behaviour_cache.invalidation(backends.cache),
+        )
         background(stack, drainer, "ingest-buffer")
     if settings.retention_interval_seconds > 0:
         retention = privacy.retention.run_forever(settings.retention_interval_seconds)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import (
     alerts,
+    behaviour,
     cardinality,
     dashboard,
     fanout,
@@ -42,6 +43,7 @@ BENCHMARKS = (
     "isolation",
     "cardinality",
     "tracing",
+    "behaviour",
 )
 
 
@@ -102,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--cardinality-series", type=int, help="series of the cardinality benchmark (100,000)"
+    )
+    group.add_argument(
+        "--behaviour-events", type=int, help="events of the behaviour benchmark (10,000,000)"
+    )
+    group.add_argument(
+        "--behaviour-es-events",
+        type=int,
+        help="events of its Elasticsearch request count (200,000)",
     )
     group.add_argument(
         "--fanout-deflate",
@@ -227,6 +237,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += tracing_overhead.run(
                 tracing_overhead.TracingOptions(
                     requests=_pick(args.query_requests, 200, 50, q), warmup=10 if q else 20
+                ),
+                workdir,
+            )
+        if "behaviour" in only:
+            events = _pick(args.behaviour_events, 10_000_000, 1_000_000, q)
+            rows += behaviour.run(
+                behaviour.BehaviourOptions(
+                    events=events,
+                    users=max(events // 20, 1),
+                    repeats=3 if q else 5,
+                    es_events=_pick(args.behaviour_es_events, 200_000, 50_000, q),
                 ),
                 workdir,
             )

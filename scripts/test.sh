@@ -13,7 +13,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 need=()
 for pair in redis-server:redis-server influxd:influxdb prometheus:prometheus \
-  chromium:chromium node:nodejs npm:npm; do
+  chromium:chromium node:nodejs npm:npm pdftoppm:poppler-utils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair##*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then

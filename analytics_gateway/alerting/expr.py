@@ -228,6 +228,14 @@ class _Build(Transformer_NonRecursive[Token, Positioned]):
             Selector(metric, matchers, function, window or DEFAULT_LOOKBACK_MS), meta.column
         )
 
+    def string_call(self, meta: Any, children: list[Any]) -> Positioned:
+        raise ConditionError(
+            f"{children[0]!s}(...) of a quoted string belongs in dashboard formulas and KPIs; "
+            "a condition reads metrics, e.g. sum(plays[1h])",
+            meta.column,
+            self._source,
+        )
+
     def arith(self, meta: Any, children: list[Any]) -> Positioned:
         left, op, right = children
         return self._at(

@@ -155,7 +155,7 @@ class Outbox:
         notification = entry["notification"]
         attempts = int(entry["attempts"]) + 1
         try:
-            channel = await self._channel(tenant, notification["target"])
+            channel = await self._channel(tenant, notification)
             if channel is None:
                 raise DeliveryError(
                     f"no channel named {notification['target']!r}",
@@ -193,9 +193,12 @@ class Outbox:
         self._metrics.notifications_sent.inc()
         return True
 
-    async def _channel(self, tenant: str, name: str) -> Channel | None:
+    async def _channel(self, tenant: str, notification: dict[str, Any]) -> Channel | None:
+        """The channel by id when the notification names one (reports), else by name."""
         try:
-            return await self._docs.channel_named(tenant, name)
+            if notification.get("channelId"):
+                return await self._docs.channel(tenant, str(notification["channelId"]))
+            return await self._docs.channel_named(tenant, notification["target"])
         except SecretUnreadable as exc:  # retried: the operator may restore the key
             raise DeliveryError(exc.message, outcome=Outcome.INVALID) from None
 
@@ -217,7 +220,8 @@ def _record(
 ) -> dict[str, Any]:
     return {
         "target": notification["target"],
-        "alertId": notification["alertId"],
+        "alertId": notification.get("alertId"),
+        "reportId": notification.get("reportId"),
         "status": notification["status"],
         "delivered": error is None,
         "outcome": (Outcome.DELIVERED if error is None else error.outcome).value,

@@ -93,6 +93,12 @@ class EventStore(Protocol):
     def engagement(self) -> EngagementStore:
         """Active users and top metadata values, counted where these events are."""
 
+    def features(self) -> FeatureStore:
+        """Per-user activity figures (for segments and churn), computed where these events are."""
+
+    def journeys(self) -> JourneyStore:
+        """Sessions, next-event paths and new vs returning users, run where these events are."""
+
     async def close(self) -> None: ...
 
 
@@ -121,6 +127,27 @@ class FunnelQuery:
     within_ms: int
     breakdown: str | None
     max_users: int
+    max_groups: int  # breakdown values counted apart; the rest are counted together
+
+
+@dataclass(frozen=True)
+class FunnelCounts:
+    """Per step: the users who reached it and, from step 2 on, the lower and upper middle
+    of their milliseconds from the previous step (None when nobody reached it). The
+    median is the mean of the two, so a store returns counts, never a row per user."""
+
+    users: list[int]
+    middles: list[tuple[int, int] | None]
+
+
+@dataclass(frozen=True)
+class FunnelTally:
+    """A funnel counted for everyone and, with a breakdown, per value: the `max_groups`
+    values with most users (then by value, None last) and all others together."""
+
+    overall: FunnelCounts
+    groups: list[tuple[str | None, FunnelCounts]]
+    other: FunnelCounts | None
 
 
 class BehaviourStore(Protocol):
@@ -129,12 +156,13 @@ class BehaviourStore(Protocol):
         period cohort+k); k = 0 is the cohort's size. `QueryTooComplex` when more than
         `max_users` users had events. As few backend calls as the store allows."""
 
-    async def funnel(self, query: FunnelQuery) -> list[tuple[str | None, list[int]]]:
-        """For each user with a step-1 event in the range: the `breakdown` metadata value
-        of their first one (as text; None without one), and the times of the steps they
-        reached in order. Step 1 is their first step-1 event; step i is their first
-        step-i event after step i-1, if within `within_ms` of step 1. `QueryTooComplex`
-        past `max_users` users. As few backend calls as the store allows."""
+    async def funnel(self, query: FunnelQuery) -> FunnelTally:
+        """The users with a step-1 event in the range, counted per step they reached.
+        Step 1 is their first step-1 event; step i is their first step-i event after
+        step i-1, if within `within_ms` of step 1. A user's breakdown value is the
+        `breakdown` metadata value of that first event (as text; None without one).
+        `QueryTooComplex` past `max_users` users. As few backend calls as the store
+        allows."""
 
 
 Interval = Literal["day", "week", "month"]
@@ -172,6 +200,112 @@ class EngagementStore(Protocol):
 
     async def top_items(self, query: TopItemsQuery) -> list[tuple[str, int, int]]:
         """(value, events, distinct users), by the measure then value; ONE backend call."""
+
+
+@dataclass(frozen=True)
+class UserActivityQuery:
+    """Each user's activity over [start_ms, end_ms), of one event type or all; the range
+    is split at `middle_ms` into an early and a late part."""
+
+    tenant: str
+    event_type: str | None
+    start_ms: int
+    end_ms: int
+    middle_ms: int
+    max_users: int
+
+
+@dataclass(frozen=True)
+class UserActivity:
+    """One user's events in a `UserActivityQuery`'s range, as counted by the store."""
+
+    user_id: str
+    events: int
+    first_ms: int
+    last_ms: int
+    active_days: int  # distinct UTC days with an event
+    late_events: int  # events at or after `middle_ms`
+    event_types: int  # distinct event types
+    top_type_events: int  # events of the user's most frequent type
+
+
+class FeatureStore(Protocol):
+    async def user_activity(self, query: UserActivityQuery) -> list[UserActivity]:
+        """Every user with an event in the range, by user id; `QueryTooComplex` past
+        `max_users` users. ONE backend query (paged where the store pages)."""
+
+
+@dataclass(frozen=True)
+class SessionsQuery:
+    """Each user's events of [start_ms, end_ms) (of one type, or all) cut into sessions
+    wherever more than `gap_ms` passed since the user's previous event."""
+
+    tenant: str
+    event_type: str | None
+    start_ms: int
+    end_ms: int
+    gap_ms: int
+    interval: Interval
+    max_users: int
+    max_events: int
+
+
+@dataclass(frozen=True)
+class SessionFigures:
+    """Sessions as a store counts them; lengths in ms (last event - first event)."""
+
+    sessions: int
+    users: int
+    events: int
+    total_ms: int
+    median_ms: float | None
+    per_interval: list[tuple[int, int]]  # (start ms of the interval a session began in, sessions)
+
+
+@dataclass(frozen=True)
+class NextEventsQuery:
+    """What each user did next, within `within_ms`, after each event of type `after` in
+    [start_ms, end_ms); only events of the range count as next."""
+
+    tenant: str
+    after: str
+    start_ms: int
+    end_ms: int
+    within_ms: int
+    limit: int
+    max_users: int
+    max_events: int
+
+
+@dataclass(frozen=True)
+class NewUsersQuery:
+    """Users active per `interval` over [start_ms, end_ms), split by whether the interval
+    holds their first event ever (of any type)."""
+
+    tenant: str
+    start_ms: int
+    end_ms: int
+    interval: Interval
+    max_users: int
+
+
+class JourneyStore(Protocol):
+    async def sessions(self, query: SessionsQuery) -> SessionFigures:
+        """`QueryTooComplex` past `max_users` users or `max_events` events in the range.
+        As few backend calls as the store allows."""
+
+    async def next_events(
+        self, query: NextEventsQuery
+    ) -> tuple[int, list[tuple[str | None, int, int]]]:
+        """(events of type `after`, [(next type, None for none within `within_ms`,
+        transitions, distinct users)]): the `limit` most transitions, then by type with
+        None as "(end)". `QueryTooComplex` past `max_users` users with an `after` event or
+        `max_events` events in the range. As few backend calls as the store allows."""
+
+    async def new_users(self, query: NewUsersQuery) -> list[tuple[int, int, int]]:
+        """(interval start ms, new users, active users) of each interval with any, oldest
+        first. `QueryTooComplex` past `max_users` users seen up to `end_ms`. As few backend
+        calls as the store allows."""
 
 
 class Cache(Protocol):

@@ -33,6 +33,8 @@ from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.calls import BackendCalls, Operation
 from analytics_gateway.backends.duckdb_behaviour import DuckDBBehaviour
 from analytics_gateway.backends.duckdb_engagement import DuckDBEngagement
+from analytics_gateway.backends.duckdb_features import DuckDBFeatures
+from analytics_gateway.backends.duckdb_journeys import DuckDBJourneys
 from analytics_gateway.domain import (
     Aggregation,
     BatchColumns,
@@ -462,6 +464,14 @@ class DuckDBStore:
     def engagement(self) -> DuckDBEngagement:
         """Active users and top values, one statement on this store's pool."""
         return DuckDBEngagement(lambda read: self._run("count_events", read))
+
+    def features(self) -> DuckDBFeatures:
+        """Per-user activity, one statement on this store's pool."""
+        return DuckDBFeatures(lambda read: self._run("count_events", read))
+
+    def journeys(self) -> DuckDBJourneys:
+        """Sessions, paths and new users, one statement each on this store's pool."""
+        return DuckDBJourneys(lambda read: self._run("count_events", read))
 
     async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
         """One statement; what it deleted is gone for the next read."""

@@ -1,21 +1,24 @@
 """Behaviour analytics on Elasticsearch: aggregations, finished in Python.
 
-Retention is ONE `composite` aggregation over (user_id, UTC day) with
-`size` 10,000 buckets a page, so it costs ceil(active user-days / 10,000)
-`_search` requests (one for up to 10,000 user-days), each counted as
+Retention is ONE `composite` aggregation over (user_id, UTC period: a day,
+or a `calendar_interval` week, which starts on Monday as the cohorts do) with
+`size` 10,000 buckets a page, so it costs (active user-periods // 10,000) + 1
+`_search` requests (one for fewer than 10,000 user-periods), each counted as
 `count_events`. Composite is used because `osmem-server`, which the tests
 run against, supports it, and because unlike a `terms` aggregation with a
 `date_histogram` under it, it pages instead of failing on
 `search.max_buckets`. Buckets arrive ordered by user, so each user's first
-day (their cohort) and active periods are known when the user's last bucket
+period (their cohort) and active periods are known when the user's last bucket
 has been read; counting stops with `QueryTooComplex` past `max_users`.
 
 A funnel needs each user's step events in time order ("the first step-i
 event after step i-1"), which no aggregation gives, so it reads them: the
 steps' events sorted by (user_id, ts, id), 10,000 a `_search` page with
-`search_after`, i.e. ceil(step events / 10,000) requests (one up to 10,000),
-each counted as `query_events`; each user's steps are walked in Python as
-the DuckDB query does in SQL.
+`search_after`, i.e. (step events // 10,000) + 1 requests (one for fewer
+than 10,000), each counted as `query_events`; each user's steps are walked
+in Python as the DuckDB query does in SQL, and counted as it counts them
+(`FunnelTally`): only each user's step times are kept until the end, for the
+medians.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from analytics_gateway.backends.base import FunnelQuery, RetentionQuery
+from analytics_gateway.backends.base import (
+    FunnelCounts,
+    FunnelQuery,
+    FunnelTally,
+    RetentionQuery,
+)
 from analytics_gateway.errors import QueryTooComplex
 
 DAY_MS = 86_400_000
@@ -58,6 +66,39 @@ def _walk(query: FunnelQuery, events: list[tuple[int, str]]) -> list[int]:
     return times
 
 
+def _middles(delays: list[int]) -> tuple[int, int] | None:
+    if not delays:
+        return None
+    delays.sort()
+    return delays[(len(delays) - 1) // 2], delays[len(delays) // 2]
+
+
+def _counts(steps: int, users: list[list[int]]) -> FunnelCounts:
+    """Per step, from each user's step times (the steps they reached, in order)."""
+    reached = [sum(1 for times in users if len(times) > i) for i in range(steps)]
+    middles: list[tuple[int, int] | None] = [None]
+    for i in range(1, steps):
+        middles.append(_middles([times[i] - times[i - 1] for times in users if len(times) > i]))
+    return FunnelCounts(reached, middles)
+
+
+def _tally(query: FunnelQuery, users: list[tuple[str | None, list[int]]]) -> FunnelTally:
+    """As the DuckDB query counts: everyone, then the `max_groups` values with most
+    users (then by value, None last), then the rest together."""
+    steps = len(query.steps)
+    overall = _counts(steps, [times for _, times in users])
+    if query.breakdown is None:
+        return FunnelTally(overall, [], None)
+    by_value: dict[str | None, list[list[int]]] = {}
+    for value, times in users:
+        by_value.setdefault(value, []).append(times)
+    order = sorted(by_value, key=lambda v: (-len(by_value[v]), v is None, v or ""))
+    kept, rest = order[: query.max_groups], order[query.max_groups :]
+    groups = [(value, _counts(steps, by_value[value])) for value in kept]
+    other = _counts(steps, [t for v in rest for t in by_value[v]]) if rest else None
+    return FunnelTally(overall, groups, other)
+
+
 def _period(day: int, week: bool) -> int:
     """A day's period number: the day, or its week counted from Monday (day 0 is a Thursday)."""
     return (day + 3) // 7 if week else day
@@ -78,9 +119,11 @@ class ElasticsearchBehaviour:
         filters: list[dict[str, Any]] = []
         if query.event_type is not None:
             filters.append({"term": {"type": query.event_type}})
+        # a week's bucket holds a user's days of it: 7 times fewer buckets (and pages)
+        interval = {"calendar_interval": "1w"} if query.week else {"fixed_interval": "1d"}
         sources = [
             {"u": {"terms": {"field": "user_id"}}},
-            {"d": {"date_histogram": {"field": "ts", "fixed_interval": "1d"}}},
+            {"d": {"date_histogram": {"field": "ts", **interval}}},
         ]
         counts: Counter[tuple[int, int]] = Counter()
         users = 0
@@ -122,7 +165,7 @@ class ElasticsearchBehaviour:
         finish()
         return [(_period_start_ms(c, query.week), k, n) for (c, k), n in sorted(counts.items())]
 
-    async def funnel(self, query: FunnelQuery) -> list[tuple[str | None, list[int]]]:
+    async def funnel(self, query: FunnelQuery) -> FunnelTally:
         filters: list[dict[str, Any]] = [
             {"terms": {"type": list(dict.fromkeys(query.steps))}},
             {"exists": {"field": "user_id"}},
@@ -160,4 +203,4 @@ class ElasticsearchBehaviour:
                 break
             after = page[-1]["sort"]
         finish()
-        return out
+        return _tally(query, out)

@@ -65,6 +65,8 @@ from analytics_gateway.backends.elasticsearch_client import (
     index_prefix,
 )
 from analytics_gateway.backends.elasticsearch_engagement import ElasticsearchEngagement
+from analytics_gateway.backends.elasticsearch_features import ElasticsearchFeatures
+from analytics_gateway.backends.elasticsearch_journeys import ElasticsearchJourneys
 from analytics_gateway.backends.elasticsearch_mapping import (
     DAY_MS,
     MAPPINGS,
@@ -459,6 +461,14 @@ class ElasticsearchEventStore:
     def engagement(self) -> ElasticsearchEngagement:
         """Active users and top values: one `_search` each, through this store's client."""
         return ElasticsearchEngagement(self._aggregate)
+
+    def features(self) -> ElasticsearchFeatures:
+        """Per-user activity: one paged composite aggregation, through this store's client."""
+        return ElasticsearchFeatures(self._aggregate)
+
+    def journeys(self) -> ElasticsearchJourneys:
+        """Sessions and paths (paged hits), new users (a paged composite aggregation)."""
+        return ElasticsearchJourneys(self._aggregate, self._hits)
 
     async def _aggregate(
         self,

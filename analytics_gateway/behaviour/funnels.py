@@ -2,19 +2,21 @@
 
 A user's attempt starts at their first step-1 event in the range; step i is
 their first step-i event after step i-1, counted only within `within` of the
-attempt's start. The store finds those times (`BehaviourStore.funnel`); this
-module counts users per step, conversions, and the median time from the
-previous step, for everyone and per breakdown value (of the step-1 event's
-metadata key): the `MAX_BREAKDOWN` values with most users, the rest as
-"other".
+attempt's start. The store counts, per step, the users who reached it and
+the two middle delays from the previous step (`BehaviourStore.funnel`), for
+everyone and per breakdown value (of the step-1 event's metadata key): the
+`MAX_BREAKDOWN` values with most users, the rest as "other". This module turns
+those counts into conversions and median times, so both stores give the same
+answer and none sends a row per user.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from analytics_gateway.backends.base import FunnelCounts, FunnelTally
 from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.inputs import metric_name
@@ -62,40 +64,53 @@ def check_breakdown(key: str) -> str:
     return key
 
 
-def figures(steps: Sequence[str], users: Sequence[list[int]]) -> list[FunnelStep]:
-    """Per step, from each user's step times (the steps they reached, in order)."""
+def figures(steps: Sequence[str], counts: FunnelCounts) -> list[FunnelStep]:
+    """Per step, from a store's counts of one group of users."""
     out: list[FunnelStep] = []
-    first = sum(1 for times in users if times)
+    first = counts.users[0]
     for i, step in enumerate(steps):
-        reached = [times for times in users if len(times) > i]
+        reached = counts.users[i]
         previous = out[-1].users if out else None
-        delays = [(times[i] - times[i - 1]) / 1000 for times in reached] if i else []
+        middle = counts.middles[i] if i else None
         out.append(
             FunnelStep(
                 event_type=step,
-                users=len(reached),
-                from_previous=None if previous is None else _share(len(reached), previous),
-                from_first=_share(len(reached), first),
-                median_seconds=statistics.median(delays) if delays else None,
+                users=reached,
+                from_previous=None if previous is None else _share(reached, previous),
+                from_first=_share(reached, first),
+                median_seconds=None if middle is None else _median_seconds(*middle),
             )
         )
     return out
 
 
-def breakdown(
-    steps: Sequence[str], users: Sequence[tuple[str | None, list[int]]]
-) -> list[FunnelGroup]:
-    """Groups by value, most users first (then by value, null last), the rest as "other"."""
-    by_value: dict[str | None, list[list[int]]] = {}
-    for value, times in users:
-        by_value.setdefault(value, []).append(times)
-    order = sorted(by_value, key=lambda v: (-len(by_value[v]), v is None, v or ""))
-    kept, rest = order[:MAX_BREAKDOWN], order[MAX_BREAKDOWN:]
-    groups = [FunnelGroup(value, figures(steps, by_value[value])) for value in kept]
-    if rest:
-        others = [times for value in rest for times in by_value[value]]
-        groups.append(FunnelGroup(OTHER, figures(steps, others)))
+def breakdown(steps: Sequence[str], tally: FunnelTally) -> list[FunnelGroup]:
+    """Groups by value as the store ordered them (most users first, then by value, null
+    last), the rest as "other"."""
+    groups = [FunnelGroup(value, figures(steps, counts)) for value, counts in tally.groups]
+    if tally.other is not None:
+        groups.append(FunnelGroup(OTHER, figures(steps, tally.other)))
     return groups
+
+
+def decode(raw: Any) -> FunnelTally:
+    """A `FunnelTally` back from its JSON (as the behaviour cache keeps it)."""
+
+    def counts(item: Any) -> FunnelCounts:
+        middles = [None if m is None else (int(m[0]), int(m[1])) for m in item["middles"]]
+        return FunnelCounts([int(n) for n in item["users"]], middles)
+
+    return FunnelTally(
+        overall=counts(raw["overall"]),
+        groups=[(value, counts(item)) for value, item in raw["groups"]],
+        other=None if raw["other"] is None else counts(raw["other"]),
+    )
+
+
+def _median_seconds(low_ms: int, high_ms: int) -> float:
+    """As `statistics.median` of the delays in seconds: the middle one, or the mean of
+    the two middle ones."""
+    return (low_ms / 1000 + high_ms / 1000) / 2
 
 
 def _share(part: int, whole: int) -> float:

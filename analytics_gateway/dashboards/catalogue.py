@@ -1,4 +1,4 @@
-"""Named data sources, the presets of `createRealtimeDashboard`, and the demo dashboard.
+"""Named data sources, the presets of `createRealtimeDashboard`, and the demo dashboards.
 
 A component such as `{type: CHART, data: "daily_revenue"}` names a data
 source here; a name not listed is read as a metric name with default settings.
@@ -94,6 +94,21 @@ DATA_SOURCES: dict[str, Source] = {
         "Request latency p95 by endpoint",
         metric("request_latency_ms", Aggregation.P95, group_by=("endpoint",)),
     ),
+    "daily_plays": Source("Plays per day (28d)", events("song_play", step="1d", last="28d")),
+    "daily_signups": Source(
+        "Sign-ups per day by country (28d)",
+        events("sign_up", group_by="country", step="1d", last="28d"),
+    ),
+    "daily_subscriptions": Source(
+        "Subscriptions per day (28d)", events("subscribe", step="1d", last="28d")
+    ),
+    "artist_plays": Source(
+        "Plays per day by artist (7d)",
+        events("song_play", group_by="artist", step="1d", last="7d"),
+    ),
+    "song_plays_7d": Source(
+        "Plays by song (7d)", events("song_play", group_by="song_id", step="7d", last="7d")
+    ),
 }
 
 
@@ -150,6 +165,38 @@ PRESETS: dict[str, list[PresetWidget]] = {
         ),
         (WidgetType.KPI, "Conversion rate", DATA_SOURCES["conversion_rate"].query, ChartStyle.LINE),
         (WidgetType.CHART, "Revenue", DATA_SOURCES["revenue"].query, ChartStyle.AREA),
+    ],
+    # plays, users, sign-ups and subscriptions from product events (`serve --demo` has them)
+    "business": [
+        (WidgetType.KPI, "Plays", events("song_play"), ChartStyle.LINE),
+        (WidgetType.KPI, "Active users", DATA_SOURCES["active_users"].query, ChartStyle.LINE),
+        (WidgetType.KPI, "Sign-ups", events("sign_up"), ChartStyle.LINE),
+        (WidgetType.KPI, "Subscriptions", events("subscribe"), ChartStyle.LINE),
+        (
+            WidgetType.CHART,
+            "Plays per day (28d)",
+            DATA_SOURCES["daily_plays"].query,
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.CHART,
+            "Sign-ups per day by country (28d)",
+            DATA_SOURCES["daily_signups"].query,
+            ChartStyle.AREA,
+        ),
+        (
+            WidgetType.CHART,
+            "Subscriptions per day (28d)",
+            DATA_SOURCES["daily_subscriptions"].query,
+            ChartStyle.LINE,
+        ),
+        (
+            WidgetType.HEATMAP,
+            "Plays per day by artist (7d)",
+            DATA_SOURCES["artist_plays"].query,
+            ChartStyle.LINE,
+        ),
+        (WidgetType.TABLE, "Top songs (7d)", DATA_SOURCES["song_plays_7d"].query, ChartStyle.LINE),
     ],
     "alerts": [(WidgetType.ALERTS, "Alerts", None, ChartStyle.LINE)],
     "anomalies": [(WidgetType.ANOMALIES, "Anomalies", None, ChartStyle.LINE)],
@@ -315,4 +362,21 @@ def demo_spec() -> DashboardSpec:
     )
 
 
-__all__ = ["DATA_SOURCES", "PRESETS", "Position", "demo_spec", "realtime_spec", "source"]
+BUSINESS_NAME = "Business overview"
+
+
+def business_spec() -> DashboardSpec:
+    """The demo's second dashboard: the `business` preset over the last 7 days, so its
+    KPIs compare a week with the week before."""
+    return DashboardSpec(name=BUSINESS_NAME, widgets=laid_out(PRESETS["business"]), time_range="7d")
+
+
+__all__ = [
+    "DATA_SOURCES",
+    "PRESETS",
+    "Position",
+    "business_spec",
+    "demo_spec",
+    "realtime_spec",
+    "source",
+]

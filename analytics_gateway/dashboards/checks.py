@@ -7,6 +7,7 @@ again once substituted, when the data is read.
 from __future__ import annotations
 
 import math
+import re
 
 from analytics_gateway.dashboards import formula, variables
 from analytics_gateway.dashboards.model import (
@@ -30,7 +31,7 @@ from analytics_gateway.errors import BadUserInput
 from analytics_gateway.validation import LABEL_KEY_RE, NAME_RE
 
 ALLOWED_KINDS = {
-    WidgetType.KPI: {QueryKind.METRIC, QueryKind.EVENTS, QueryKind.FORMULA},
+    WidgetType.KPI: {QueryKind.METRIC, QueryKind.EVENTS, QueryKind.FORMULA, QueryKind.KPI},
     WidgetType.CHART: {QueryKind.METRIC, QueryKind.EVENTS, QueryKind.FORMULA},
     WidgetType.HEATMAP: {QueryKind.METRIC, QueryKind.EVENTS},
     WidgetType.TABLE: {QueryKind.METRIC, QueryKind.EVENTS},
@@ -39,6 +40,7 @@ ALLOWED_KINDS = {
     WidgetType.FORECAST: {QueryKind.METRIC},
 }
 MAX_RANGE_MS = 366 * 86_400_000
+KPI_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PANEL_SETTINGS = frozenset({"unit", "thresholds"})
 
 
@@ -150,6 +152,10 @@ def _check_query(query: WidgetQuery) -> None:
     for key in query.group_by or ():
         if not key or len(key) > 128:
             raise BadUserInput(f"groupBy: invalid label name {key!r}", field="groupBy")
+    if query.kind is QueryKind.KPI:
+        if not KPI_ID_RE.match(query.kpi_id):
+            raise BadUserInput(f"kpi: {query.kpi_id!r} is not a KPI id", field="query")
+        return
     if query.kind is QueryKind.FORMULA:
         for ref in formula.metric_refs(formula.parse(query.formula)):
             _name(ref.name, "formula metric")

@@ -1,7 +1,8 @@
 """Widgets from components as users give them, the same for GraphQL inputs and REST JSON.
 
 A component names its data as exactly one of `data` (a named data source or a
-metric name), `metric`, `formula`, `query` (a full metric query) or `events`;
+metric name), `metric`, `formula`, `query` (a full metric query), `events` or
+`kpi` (a saved KPI's id);
 shortcut knobs (aggregation, labels, groupBy, step, last) refine the first
 three. Ids are kept when given (so live updates keep their widget), else
 `w1`, `w2`...; positions are kept when given, else flowed below the others.
@@ -18,6 +19,7 @@ from analytics_gateway.dashboards import catalogue
 from analytics_gateway.dashboards.model import (
     ChartStyle,
     Position,
+    QueryKind,
     Threshold,
     Widget,
     WidgetQuery,
@@ -27,7 +29,7 @@ from analytics_gateway.dashboards.model import (
 from analytics_gateway.domain import Aggregation
 from analytics_gateway.errors import BadUserInput
 
-DATA_FIELDS = ("data", "metric", "formula", "query", "events")
+DATA_FIELDS = ("data", "metric", "formula", "query", "events", "kpi")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Component:
     last: str | None = None
     unit: str | None = None
     thresholds: tuple[Threshold, ...] = ()
+    kpi: str | None = None
 
 
 def _refine(query: WidgetQuery, item: Component) -> WidgetQuery:
@@ -84,6 +87,8 @@ def query_and_title(item: Component) -> tuple[WidgetQuery | None, str]:
         return _refine(catalogue.metric(item.metric), item), source.title
     if item.formula is not None:
         return _refine(catalogue.formula(item.formula), item), item.formula
+    if item.kpi is not None:
+        return WidgetQuery(QueryKind.KPI, kpi_id=item.kpi, last=item.last), "KPI"
     return None, item.type.name.capitalize()
 
 

@@ -1,8 +1,13 @@
 """KPI formulas such as `revenue / active_users`: the `formula` start rule of the
 shared expression grammar (`analytics_gateway.grammar`), never `eval`.
 
-    formula := sum of numbers and metrics: + - * /, unary minus, parentheses
+    formula := sum of numbers, metrics and event counts: + - * /, unary minus, parentheses
     metric  := NAME ( "{" NAME "=" STRING ("," NAME "=" STRING)* "}" )?
+    events  := "events" "(" STRING ")"      the number of events of that type
+
+`events("song_play")` counts the events of one type (per bucket for a series,
+over the whole range for a KPI's value); it is the only function a formula
+takes, and its argument is a quoted event type.
 
 Metric names follow `analytics_gateway.names` and may contain `-`: `a-b` is the
 metric `a-b`, so subtraction after a name is written with a space before the
@@ -10,7 +15,8 @@ minus sign (`http-errors - retries`, `a -1`). Names may hold dashboard variables
 (`$country`, `${country}`); they are checked as metric names once substituted.
 What only alert conditions take (functions, windows, comparisons, `and`/`or`,
 matchers other than `=`) is refused with a message saying so, as are more than
-`MAX_METRICS` metrics, `MAX_LENGTH` characters or `MAX_DEPTH` levels of nesting.
+`MAX_METRICS` metrics and event counts together, `MAX_LENGTH` characters or
+`MAX_DEPTH` levels of nesting.
 Evaluation is pointwise: a value that is missing, or a division by zero, gives no
 value (None) rather than an error.
 """
@@ -27,6 +33,7 @@ from lark.exceptions import VisitError
 
 from analytics_gateway import grammar
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.validation import NAME_RE
 
 MAX_LENGTH = 500
 MAX_METRICS = 10
@@ -56,7 +63,15 @@ class Binary:
     right: Node
 
 
-Node = Number | MetricRef | Negate | Binary
+@dataclass(frozen=True)
+class EventRef:
+    """`events("type")`: the number of events of one type."""
+
+    type: str
+
+
+Node = Number | MetricRef | EventRef | Negate | Binary
+EVENTS_FUNCTION = "events"
 
 
 def _refused(message: str, column: int) -> BadUserInput:
@@ -107,11 +122,28 @@ class _Build(Transformer_NonRecursive[Token, Node]):
         return children[0]
 
     def call(self, meta: Any, children: list[Any]) -> Node:
+        if str(children[0]) == EVENTS_FUNCTION:
+            self._fail(
+                f'events(...) takes a quoted event type, e.g. events("{children[1]!s}")',
+                meta.column,
+            )
         self._fail(
-            f"{children[0]!s}(...): a formula takes no functions; "
+            f'{children[0]!s}(...): a formula takes no functions but events("type"); '
             "set the widget's aggregation instead",
             meta.column,
         )
+
+    def string_call(self, meta: Any, children: list[Token]) -> Node:
+        function, raw = children
+        if str(function) != EVENTS_FUNCTION:
+            self._fail(
+                f'unknown function {function!s}(...); a formula counts events with events("type")',
+                meta.column,
+            )
+        event_type = grammar.unquote(raw)
+        if not NAME_RE.match(event_type):
+            self._fail(f"events({event_type!r}): not a valid event type", raw.column or 1)
+        return EventRef(event_type)
 
     def paren(self, meta: Any, children: list[Node]) -> Node:
         return children[0]
@@ -145,13 +177,15 @@ def parse(text: str) -> Node:
         if isinstance(exc.orig_exc, grammar.ExpressionError):
             raise _refused(exc.orig_exc.message, exc.orig_exc.column) from None
         raise
-    if len(metric_refs(node)) > MAX_METRICS:
-        raise BadUserInput(f"formula: at most {MAX_METRICS} metrics", field="formula")
+    if len(metric_refs(node)) + len(event_refs(node)) > MAX_METRICS:
+        raise BadUserInput(
+            f"formula: at most {MAX_METRICS} metrics and event counts", field="formula"
+        )
     return node
 
 
-def _walk(node: Node) -> Iterator[MetricRef]:
-    if isinstance(node, MetricRef):
+def _walk(node: Node) -> Iterator[MetricRef | EventRef]:
+    if isinstance(node, MetricRef | EventRef):
         yield node
     elif isinstance(node, Negate):
         yield from _walk(node.operand)
@@ -162,7 +196,12 @@ def _walk(node: Node) -> Iterator[MetricRef]:
 
 def metric_refs(node: Node) -> list[MetricRef]:
     """The distinct metrics the formula reads, in order of appearance."""
-    return list(dict.fromkeys(_walk(node)))
+    return list(dict.fromkeys(r for r in _walk(node) if isinstance(r, MetricRef)))
+
+
+def event_refs(node: Node) -> list[EventRef]:
+    """The distinct event counts the formula reads, in order of appearance."""
+    return list(dict.fromkeys(r for r in _walk(node) if isinstance(r, EventRef)))
 
 
 def transform(node: Node, fn: Callable[[MetricRef], MetricRef]) -> Node:
@@ -176,17 +215,24 @@ def transform(node: Node, fn: Callable[[MetricRef], MetricRef]) -> Node:
     return node
 
 
-def evaluate(node: Node, values: Mapping[MetricRef, float | None]) -> float | None:
-    """The formula's value given each metric's value; None when undefined."""
+def evaluate(
+    node: Node,
+    values: Mapping[MetricRef, float | None],
+    counts: Mapping[EventRef, float | None] | None = None,
+) -> float | None:
+    """The formula's value given each metric's value and each event count; None when
+    undefined."""
     if isinstance(node, Number):
         return node.value
     if isinstance(node, MetricRef):
         return values.get(node)
+    if isinstance(node, EventRef):
+        return (counts or {}).get(node)
     if isinstance(node, Negate):
-        inner = evaluate(node.operand, values)
+        inner = evaluate(node.operand, values, counts)
         return None if inner is None else -inner
-    left = evaluate(node.left, values)
-    right = evaluate(node.right, values)
+    left = evaluate(node.left, values, counts)
+    right = evaluate(node.right, values, counts)
     if left is None or right is None:
         return None
     if node.op == "+":

@@ -157,6 +157,7 @@ def component(value: Any) -> Component:
         last=_text(doc, "last"),
         unit=_text(doc, "unit"),
         thresholds=_thresholds(doc.get("thresholds")),
+        kpi=_text(doc, "kpi"),
     )
 
 

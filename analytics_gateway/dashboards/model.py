@@ -3,10 +3,11 @@
 A dashboard is a named grid of widgets. Each widget has a type, a title, a
 position and size on a 12-column grid, and (except for the panels that show
 alerts, anomalies or forecasts) the query that feeds it: a metric query, an
-event count, or a KPI formula over metrics. Strings in queries may name
-dashboard variables (`$country`), substituted when the data is read. A widget
-may also fix the unit of its values and colour them by thresholds; both are
-kept with the dashboard so every viewer sees the same panel.
+event count, a KPI formula over metrics and event counts, or a saved KPI.
+Strings in queries may name dashboard variables (`$country`), substituted when
+the data is read. A widget may also fix the unit of its values and colour them
+by thresholds; both are kept with the dashboard so every viewer sees the same
+panel.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class QueryKind(enum.StrEnum):
     METRIC = "metric"
     EVENTS = "events"
     FORMULA = "formula"
+    KPI = "kpi"
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,10 @@ class WidgetQuery:
 
     METRIC: `name`, `labels`, `aggregation`, `step`, `group_by`, `source`.
     EVENTS: `name` is the event type; `step`, `group_by` (one metadata field).
-    FORMULA: `formula` over metric names; `aggregation`, `step`, `labels`
-    (applied to every metric of the formula).
+    FORMULA: `formula` over metric names and `events("type")`; `aggregation`,
+    `step`, `labels` (applied to every metric of the formula).
+    KPI: `kpi_id` names a saved KPI of the tenant (see `analytics_gateway.kpis`),
+    which brings its own formula, aggregation and target.
     `last`, when set, is the widget's own range instead of the dashboard's.
     """
 
@@ -102,9 +106,11 @@ class WidgetQuery:
     formula: str = ""
     last: str | None = None
     source: MetricSource = MetricSource.STORE
+    kpi_id: str = ""
 
     def as_document(self) -> dict[str, Any]:
         return {
+            **({"kpiId": self.kpi_id} if self.kpi_id else {}),
             "kind": self.kind.value,
             "name": self.name,
             "labels": dict(self.labels),
@@ -130,6 +136,7 @@ class WidgetQuery:
             formula=doc.get("formula", ""),
             last=doc.get("last"),
             source=MetricSource(doc.get("source", "store")),
+            kpi_id=doc.get("kpiId", ""),
         )
 
 

@@ -1,5 +1,6 @@
 """Widget data, panels included: ALERTS from the alert service, ANOMALIES and
-FORECAST from the ML service over the series their plan read.
+FORECAST from the ML service over the series their plan read, saved KPIs from
+the KPI service (through the same loaders, so in the dashboard's batch).
 
 The planner reads every widget's series through the request's loaders (one
 store call per backend for the whole dashboard); this module then hands the
@@ -17,22 +18,25 @@ import numpy as np
 
 from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.dashboards import planner, variables
-from analytics_gateway.dashboards.model import Widget, WidgetType
+from analytics_gateway.dashboards.model import QueryKind, Widget, WidgetType
 from analytics_gateway.dashboards.results import (
     AlertsResult,
     AnomaliesResult,
     AnomalyMark,
     ChartResult,
     ForecastPanelResult,
+    KpiResult,
     PanelResult,
     WidgetResult,
 )
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Series
+from analytics_gateway.durations import parse_duration_ms
 from analytics_gateway.errors import BadUserInput, QueryTooComplex
 
 if TYPE_CHECKING:
     from analytics_gateway.alerting.service import AlertService
+    from analytics_gateway.kpis.service import KpiService
     from analytics_gateway.ml.service import MlService
 
 MAX_ALERTS = 50
@@ -50,11 +54,15 @@ class Features:
 
     alerts: AlertService | None = None
     ml: MlService | None = None
+    kpis: KpiService | None = None
 
 
 async def widget_data(
     widget: Widget, view: planner.View, loaders: Loaders, features: Features
 ) -> WidgetResult:
+    query = widget.query
+    if query is not None and query.kind is QueryKind.KPI and features.kpis is not None:
+        return await _kpi(widget, view, loaders, features.kpis)
     result = await planner.run(planner.plan(widget, view), loaders)
     if widget.type is WidgetType.ALERTS:
         return await _alerts(view.tenant, features.alerts) if features.alerts else result
@@ -66,6 +74,26 @@ async def widget_data(
     if widget.type is WidgetType.FORECAST:
         return await _forecast(view.tenant, result.series, features.ml)
     return result
+
+
+async def _kpi(widget: Widget, view: planner.View, loaders: Loaders, kpis: KpiService) -> KpiResult:
+    """A saved KPI over the widget's range; NOT_FOUND unless the viewer's tenant has it."""
+    assert widget.query is not None
+    query = widget.query
+    range_ms = parse_duration_ms(query.last, field="last") if query.last else view.range_ms
+    start = view.now_ms - range_ms  # with from/to: `from` (see `planner.make_view`)
+    value = await kpis.evaluate(view.tenant, query.kpi_id, start, view.now_ms + 1, loaders)
+    known = [(t, v) for t, v in value.series if v is not None]
+    sparkline = Series(value.definition.name, {}, [t for t, _ in known], [v for _, v in known])
+    return KpiResult(
+        value.value,
+        value.previous,
+        value.change,
+        sparkline,
+        status=value.status.value,
+        target=value.definition.target,
+        direction=value.definition.direction.value,
+    )
 
 
 async def _alerts(tenant: str, alerts: AlertService) -> AlertsResult:

@@ -208,6 +208,9 @@ def plan(widget: Widget, view: View) -> Plan:
         return Plan([], [], [], lambda m, e: result)
     query = variables.apply(widget.query, view.values)
     window = window_of(query, view)
+    if query.kind is QueryKind.KPI:  # read by `panels`, which has the KPI service
+        result = PanelResult(widget.type.value, "Saved KPIs are not available here.")
+        return Plan([], [], [], lambda m, e: result)
     if query.kind is QueryKind.FORMULA:
         return _formula_plan(widget, query, view, window)
     if query.kind is QueryKind.EVENTS:
@@ -272,6 +275,7 @@ def _formula_plan(widget: Widget, query: WidgetQuery, view: View, window: Window
 
     tree = formulas.transform(formulas.parse(query.formula), bind)
     refs = formulas.metric_refs(tree)
+    counts = formulas.event_refs(tree)
     aggregation = query.aggregation or Aggregation.AVG
     windows = [window, window.previous] if widget.type is WidgetType.KPI else [window]
     keys = [
@@ -279,21 +283,29 @@ def _formula_plan(widget: Widget, query: WidgetQuery, view: View, window: Window
         for w in windows
         for ref in refs
     ]
+    event_keys = [
+        EventCountQuery(view.tenant, c.type, w.start, w.end, w.step)
+        for w in windows
+        for c in counts
+    ]
     channels = [(metric_channel(view.tenant, ref.name), dict(ref.labels)) for ref in refs]
+    channels += [(events_channel(view.tenant), {"type": c.type}) for c in counts]
 
     def finish(m: list[list[Series]], e: list[list[Series]]) -> WidgetResult:
         current = [merged(s, r.name) for s, r in zip(m[: len(refs)], refs, strict=True)]
-        series = _pointwise(tree, refs, current, query.formula)
+        tallies = [merged(s, c.type) for s, c in zip(e[: len(counts)], counts, strict=True)]
+        series = _pointwise(tree, refs, current, query.formula, counts, tallies)
         if widget.type is not WidgetType.KPI:
             return ChartResult([series], widget.style)
         previous = [merged(s, r.name) for s, r in zip(m[len(refs) :], refs, strict=True)]
+        before = [merged(s, c.type) for s, c in zip(e[len(counts) :], counts, strict=True)]
         return KpiResult.of(
-            formulas.evaluate(tree, _values(refs, current, aggregation)),
-            formulas.evaluate(tree, _values(refs, previous, aggregation)),
+            formulas.evaluate(tree, _values(refs, current, aggregation), _totals(counts, tallies)),
+            formulas.evaluate(tree, _values(refs, previous, aggregation), _totals(counts, before)),
             series,
         )
 
-    return Plan(keys, [], channels, finish)
+    return Plan(keys, event_keys, channels, finish)
 
 
 def _values(
@@ -302,15 +314,36 @@ def _values(
     return {r: kpi_value(s, aggregation) for r, s in zip(refs, series, strict=True)}
 
 
+def _totals(
+    counts: list[formulas.EventRef], series: list[Series]
+) -> dict[formulas.EventRef, float | None]:
+    """Event counts are totals over the range, whatever the widget's aggregation."""
+    return {c: float(sum(s.values)) for c, s in zip(counts, series, strict=True)}
+
+
 def _pointwise(
-    tree: formulas.Node, refs: list[formulas.MetricRef], series: list[Series], name: str
+    tree: formulas.Node,
+    refs: list[formulas.MetricRef],
+    series: list[Series],
+    name: str,
+    counts: list[formulas.EventRef] | None = None,
+    tallies: list[Series] | None = None,
 ) -> Series:
-    """The formula at every bucket where all its metrics have a value."""
+    """The formula at every bucket where all its metrics have a value (a bucket without
+    events counts 0; a formula of event counts only has the buckets holding events)."""
     columns = [dict(zip(s.timestamps, s.values, strict=True)) for s in series]
-    shared = sorted(set.intersection(*(set(c) for c in columns))) if columns else []
+    count_columns = [dict(zip(s.timestamps, s.values, strict=True)) for s in tallies or []]
+    if columns:
+        shared = sorted(set.intersection(*(set(c) for c in columns)))
+    else:
+        shared = sorted(set().union(*(set(c) for c in count_columns)))
     out = Series(name=name, labels={})
     for ts in shared:
-        value = formulas.evaluate(tree, {r: c[ts] for r, c in zip(refs, columns, strict=True)})
+        value = formulas.evaluate(
+            tree,
+            {r: c[ts] for r, c in zip(refs, columns, strict=True)},
+            {c: col.get(ts, 0.0) for c, col in zip(counts or [], count_columns, strict=True)},
+        )
         if value is not None:
             out.timestamps.append(ts)
             out.values.append(value)

@@ -24,12 +24,16 @@ class ChartResult:
 
 @dataclass
 class KpiResult:
-    """One number, the same number over the previous period, and the series behind it."""
+    """One number, the same number over the previous period, and the series behind it;
+    for a saved KPI also its status against the target, the target and its direction."""
 
     value: float | None
     previous: float | None
     change: float | None
     sparkline: Series
+    status: str | None = None
+    target: float | None = None
+    direction: str | None = None
 
     @classmethod
     def of(cls, value: float | None, previous: float | None, sparkline: Series) -> KpiResult:
@@ -174,6 +178,11 @@ def as_json(result: WidgetResult) -> dict[str, Any]:
             "previous": result.previous,
             "change": result.change,
             "sparkline": {"t": spark.timestamps, "v": spark.values},
+            **(
+                {"status": result.status, "target": result.target, "direction": result.direction}
+                if result.status is not None
+                else {}
+            ),
         }
     if isinstance(result, HeatmapResult):
         return {

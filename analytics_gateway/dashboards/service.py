@@ -16,13 +16,20 @@ from dataclasses import dataclass
 from analytics_gateway.alerting.service import AlertService
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.dashboards import live, panels, planner
-from analytics_gateway.dashboards.model import Dashboard, DashboardSpec, Variable, Widget
+from analytics_gateway.dashboards.model import (
+    Dashboard,
+    DashboardSpec,
+    QueryKind,
+    Variable,
+    Widget,
+)
 from analytics_gateway.dashboards.planner import View
 from analytics_gateway.dashboards.repository import DashboardRepository
 from analytics_gateway.dashboards.results import WidgetResult
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import LabelValuesQuery
 from analytics_gateway.errors import BadUserInput
+from analytics_gateway.kpis.service import KpiService
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.quotas import Quotas
 from analytics_gateway.subscriptions.hub import Hub
@@ -50,10 +57,11 @@ class DashboardService:
         hub: Hub,
         clock: Callable[[], int],
         quotas: Quotas | None = None,
+        kpis: KpiService | None = None,
     ) -> None:
         self.repository = DashboardRepository(config, clock)
         self._quotas = quotas
-        self._features = panels.Features(alerts, ml)
+        self._features = panels.Features(alerts, ml, kpis)
         self._hub = hub
         self._clock = clock
 
@@ -118,7 +126,8 @@ class DashboardService:
         dashboard = await self.repository.get(tenant, dashboard_id)
         self.view(dashboard, tenant, time_range, values, absolute)  # bad input fails first
         while True:
-            routes = _routes(dashboard, self.view(dashboard, tenant, time_range, values, absolute))
+            view = self.view(dashboard, tenant, time_range, values, absolute)
+            routes = _routes(dashboard, view) + await self._kpi_routes(dashboard, tenant)
             async for widget_ids in live.dirty_widgets(self._hub, routes):
                 current = await self.repository.get(tenant, dashboard_id)
                 view = self.view(current, tenant, time_range, values, absolute)
@@ -128,6 +137,18 @@ class DashboardService:
                 yield Update(current, view, wanted, await self.render_all(wanted, view, loaders()))
                 if changed:
                     break
+
+    async def _kpi_routes(self, dashboard: Dashboard, tenant: str) -> list[live.Route]:
+        """Saved-KPI widgets listen where their KPI's metrics and events are announced."""
+        kpis = self._features.kpis
+        if kpis is None:
+            return []
+        return [
+            (widget.id, channel, wanted)
+            for widget in dashboard.spec.widgets
+            if widget.query is not None and widget.query.kind is QueryKind.KPI
+            for channel, wanted in await kpis.channels(tenant, widget.query.kpi_id)
+        ]
 
 
 def checked_values(values: object) -> Mapping[str, object] | None:

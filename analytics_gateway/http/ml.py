@@ -1,8 +1,9 @@
 """REST routes for models, thin shells over `MlService` (the same rules as GraphQL).
 
-- `POST /analytics/ml/train`: train (or retrain, with `modelId`) a model; 201.
+- `POST /analytics/ml/train`: train (or retrain, with `modelId`) a model (`kind`
+  anomaly, forecast or recommender, as `trainModel`); 201.
 - `POST /analytics/ml/predict`: use a model: anomalies or a forecast.
-- `GET /analytics/ml/models`: the tenant's models (`?kind=anomaly|forecast`).
+- `GET /analytics/ml/models`: the tenant's models (`?kind=anomaly|forecast|recommender`).
 
 Bodies are JSON with the GraphQL argument names; errors are
 `{"errors": [{"message", "extensions": {"code", "field"...}}]}`.
@@ -28,7 +29,7 @@ from analytics_gateway.http.handlers import (
     services_of,
 )
 from analytics_gateway.ml import detectors
-from analytics_gateway.ml.registry import ANOMALY, FORECAST, ModelRecord
+from analytics_gateway.ml.registry import ANOMALY, FORECAST, RECOMMENDER, ModelRecord
 from analytics_gateway.ml.scoring import AnomalyResult
 from analytics_gateway.ml.service import ForecastResult
 from analytics_gateway.ml.specs import columns_of, train_spec
@@ -142,8 +143,8 @@ async def train(request: Request) -> Response:
     principal = await principal_of(request, Scope.WRITE)
     body = await json_object(request)
     kind = (_text(body, "kind") or ANOMALY).lower()
-    if kind not in (ANOMALY, FORECAST):
-        raise BadUserInput("kind: must be anomaly or forecast", field="kind")
+    if kind not in (ANOMALY, FORECAST, RECOMMENDER):
+        raise BadUserInput("kind: must be anomaly, forecast or recommender", field="kind")
     metric = _text(body, "metric")
     if metric is None:
         raise BadUserInput("metric: required", field="metric")

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from analytics_gateway.backends.base import Cache, MetricStore
 from analytics_gateway.backends.factory import Backends
+from analytics_gateway.behaviour import cache as behaviour_cache
 from analytics_gateway.config import Settings
 from analytics_gateway.crypto.envelope import Secrets
 from analytics_gateway.crypto.keyring import keyring_for
@@ -43,9 +44,11 @@ class Privacy:
 
 def tenant_invalidation(cache: Cache, metrics: MetricStore) -> Callable[[str], Awaitable[None]]:
     """Every cached answer of a tenant made stale: the ingest listener's generation bump
-    (`query_cache.bump`), for each of the tenant's metrics."""
+    (`query_cache.bump`), for each of the tenant's metrics, and its events generation
+    (`behaviour.cache.bump`)."""
 
     async def invalidate(tenant: str) -> None:
+        await behaviour_cache.bump(cache, tenant)
         await bump(cache, tenant, await metrics.metric_names(tenant, None))
 
     return invalidate

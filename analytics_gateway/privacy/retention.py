@@ -9,7 +9,7 @@ cannot starve the others: at most `batch` rows per tenant and store in a round
 (InfluxDB's `DELETE` takes no bound, it is one statement per tenant), each
 tenant's deletes under a time limit, failures logged and the round going on,
 and each round starting one tenant further along than the last. What is left
-over goes in the next round. Deleting old points changes past-range answers,
+over goes in the next round. Deleting old points or events changes past-range answers,
 so the tenant's query cache is invalidated after a round deleted any.
 
 Every replica runs rounds; the deletes are idempotent, so replicas racing on
@@ -133,8 +133,8 @@ class Retention:
             points = await self._metrics.delete_points_before(
                 tenant, now - policy.metrics_ms, self._batch
             )
-            if points != 0:  # some, or the store cannot say
-                await self._invalidate(tenant)
+        if events or points != 0:  # some points, or the store cannot say
+            await self._invalidate(tenant)
         if events or points:
             log.info("retention of tenant %s: %s events, %s points", tenant, events, points)
         return TenantRound(events, points)

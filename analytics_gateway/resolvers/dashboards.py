@@ -43,6 +43,8 @@ from analytics_gateway.schema.dashboards import (
     ForecastData,
     HeatmapData,
     KpiData,
+    KpiDirection,
+    KpiStatus,
     PanelData,
     TableData,
     Widget,
@@ -77,6 +79,9 @@ def widget_data(result: results.WidgetResult) -> WidgetData:
             previous=result.previous,
             change=result.change,
             sparkline=_columns(result.sparkline),
+            status=KpiStatus[result.status.upper()] if result.status else None,
+            target=result.target,
+            direction=KpiDirection[result.direction.upper()] if result.direction else None,
         )
     if isinstance(result, results.HeatmapResult):
         return HeatmapData(
@@ -196,6 +201,7 @@ def component(item: WidgetInput) -> Component:
         last=item.last,
         unit=item.unit.name.lower() if item.unit else None,
         thresholds=tuple(model.Threshold(t.value, t.color) for t in item.thresholds or ()),
+        kpi=str(item.kpi) if item.kpi is not None else None,
     )
 
 

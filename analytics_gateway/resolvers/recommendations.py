@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from analytics_gateway.context import Info
-from analytics_gateway.domain import Scope
+from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.ml.recommender_service import Recommendations
+from analytics_gateway.services import Services
 
 MAX_FIRST = 100
 MAX_ID_LENGTH = 256
@@ -27,7 +28,13 @@ async def resolve_recommendations(
     info: Info, user_id: str, first: int, exclude_played: bool
 ) -> Recommendations:
     principal = info.context.require(Scope.READ)
-    services = info.context.services
+    return await recommend(principal, info.context.services, user_id, first, exclude_played)
+
+
+async def recommend(
+    principal: Principal, services: Services, user_id: str, first: int, exclude_played: bool
+) -> Recommendations:
+    """`recommendations` for an authorised caller (GraphQL and REST)."""
     # the model knows users by the id ingest stored (a pseudonym when that is on)
     stored = services.privacy.pseudonyms.stored_or_none(principal.tenant, _id(user_id, "userId"))
     return await services.ml.recommender.recommend(
@@ -37,6 +44,13 @@ async def resolve_recommendations(
 
 async def resolve_similar_items(info: Info, item_id: str, first: int) -> list[tuple[str, float]]:
     principal = info.context.require(Scope.READ)
-    return await info.context.services.ml.recommender.similar(
+    return await similar_items(principal, info.context.services, item_id, first)
+
+
+async def similar_items(
+    principal: Principal, services: Services, item_id: str, first: int
+) -> list[tuple[str, float]]:
+    """`similarItems` for an authorised caller (GraphQL and REST)."""
+    return await services.ml.recommender.similar(
         principal.tenant, _id(item_id, "itemId"), _first(first)
     )

@@ -11,6 +11,7 @@ import strawberry
 from analytics_gateway.behaviour import funnels
 from analytics_gateway.context import Info
 from analytics_gateway.resolvers import behaviour as resolvers
+from analytics_gateway.schema.engagement import ActivityInterval
 from analytics_gateway.schema.metrics import to_datetime
 
 
@@ -161,6 +162,143 @@ class FunnelQuery:
         )
 
 
+@strawberry.type(description="Sessions started in one interval.")
+class SessionsBucket:
+    start: datetime = strawberry.field(
+        description="The interval's calendar start (UTC); the first interval may start "
+        "before the range and counts only its part inside it."
+    )
+    sessions: int = strawberry.field(description="Sessions whose first event is in it.")
+
+
+@strawberry.type(
+    description="Sessions: runs of one user's events with no more than `gap` between "
+    "consecutive ones; a session lasts from its first event to its last (0 seconds for one "
+    "event). Only the range's events count, so sessions are cut at its edges."
+)
+class Sessions:
+    interval: ActivityInterval = strawberry.field(description="The interval counted by.")
+    gap_seconds: float = strawberry.field(description="The inactivity gap, in seconds.")
+    from_: datetime = strawberry.field(name="from", description="Range start (inclusive).")
+    to: datetime = strawberry.field(description="Range end (exclusive).")
+    count: int = strawberry.field(description="Sessions in the range.")
+    users: int = strawberry.field(description="Distinct users with a session.")
+    average_seconds: float | None = strawberry.field(
+        description="Average session length in seconds; null without sessions."
+    )
+    median_seconds: float | None = strawberry.field(
+        description="Median session length in seconds (the mean of the middle two for an "
+        "even count); null without sessions."
+    )
+    average_events: float | None = strawberry.field(
+        description="Average events per session; null without sessions."
+    )
+    buckets: list[SessionsBucket] = strawberry.field(
+        description="Every interval the range touches, oldest first, with the sessions that "
+        "started in it; 0 where none did."
+    )
+
+
+_LAST = strawberry.argument(description='Relative range ending now, e.g. "7d".')
+_FROM = strawberry.argument(name="from", description="Range start (inclusive).")
+_TO = strawberry.argument(description="Range end (exclusive); default now.")
+_JOURNEY_BOUNDS = (
+    " The range is `last` or `from`/`to`, the last 30 days by default, at most 366 days. "
+    "QUERY_TOO_COMPLEX past 1,000,000 events or 200,000 users in the range."
+)
+
+
+@strawberry.type(description="Sessions of the caller's tenant's users.")
+class SessionsQuery:
+    @strawberry.field(
+        description="Sessions built from each user's events with an inactivity gap: count, "
+        "average and median length, events per session, users, and sessions per interval."
+        + _JOURNEY_BOUNDS
+    )
+    async def sessions(
+        self,
+        info: Info,
+        event_type: Annotated[
+            str | None,
+            strawberry.argument(description="Only events of this type; null: every type."),
+        ] = None,
+        gap: Annotated[
+            str,
+            strawberry.argument(
+                description='Inactivity that ends a session, e.g. "30m"; from 1m to 24h.'
+            ),
+        ] = "30m",
+        interval: Annotated[
+            ActivityInterval,
+            strawberry.argument(description="Count sessions per this UTC interval."),
+        ] = ActivityInterval.DAY,
+        last: Annotated[str | None, _LAST] = None,
+        from_: Annotated[datetime | None, _FROM] = None,
+        to: Annotated[datetime | None, _TO] = None,
+    ) -> Sessions | None:
+        found = await resolvers.resolve_sessions(
+            info, event_type, gap, interval.name.lower(), last, from_, to
+        )
+        return Sessions(
+            interval=interval,
+            gap_seconds=found.gap_ms / 1000,
+            from_=to_datetime(found.start_ms),
+            to=to_datetime(found.end_ms),
+            count=found.count,
+            users=found.users,
+            average_seconds=found.average_seconds,
+            median_seconds=found.median_seconds,
+            average_events=found.average_events,
+            buckets=[
+                SessionsBucket(start=to_datetime(t), sessions=n) for t, n in found.per_interval
+            ],
+        )
+
+
+@strawberry.type(description="What users did next after an event, and how often.")
+class NextEvent:
+    event_type: str = strawberry.field(
+        description='The next event\'s type; "(end)" when the user had no next event in '
+        "the range within `within`."
+    )
+    transitions: int = strawberry.field(description="Events followed by this one.")
+    users: int = strawberry.field(description="Distinct users with such a transition.")
+    share: float = strawberry.field(
+        description="`transitions` divided by all events of the `after` type in the range."
+    )
+
+
+@strawberry.type(description="Paths of the caller's tenant's users.")
+class PathsQuery:
+    @strawberry.field(
+        description="The most common next event after each event of one type: for each "
+        "such event in the range, its user's next event in the range (by time, then id), "
+        'if within `within`, else "(end)". Most transitions first, then by type.' + _JOURNEY_BOUNDS
+    )
+    async def next_events(
+        self,
+        info: Info,
+        after: Annotated[str, strawberry.argument(description="Event type, e.g. search.")],
+        first: Annotated[int, strawberry.argument(description="How many, 1 to 100.")] = 10,
+        within: Annotated[
+            str,
+            strawberry.argument(
+                description='How soon the next event must come, e.g. "30m"; at most 24h.'
+            ),
+        ] = "30m",
+        last: Annotated[str | None, _LAST] = None,
+        from_: Annotated[datetime | None, _FROM] = None,
+        to: Annotated[datetime | None, _TO] = None,
+    ) -> list[NextEvent] | None:
+        found = await resolvers.resolve_next_events(info, after, first, within, last, from_, to)
+        return [
+            NextEvent(
+                event_type=n.event_type, transitions=n.transitions, users=n.users, share=n.share
+            )
+            for n in found
+        ]
+
+
 @strawberry.type(description="Behaviour of the caller's tenant's users, from their events.")
-class BehaviourQuery(RetentionQuery, FunnelQuery):
+class BehaviourQuery(RetentionQuery, FunnelQuery, SessionsQuery, PathsQuery):
     pass

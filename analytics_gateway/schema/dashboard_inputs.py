@@ -40,8 +40,9 @@ class EventCountQueryInput:
 @strawberry.input(
     description="One widget. Give its data as exactly one of: `data` (a named data source "
     "such as daily_revenue, active_users or user_activity, or a metric name), `metric` "
-    "(a metric name), `formula` (e.g. `revenue / active_users`), `query` (a MetricQuery) "
-    "or `events` (an event count). ALERTS, ANOMALIES and FORECAST panels may have none. "
+    "(a metric name), `formula` (e.g. `revenue / active_users`), `query` (a MetricQuery), "
+    "`events` (an event count) or `kpi` (a saved KPI). ALERTS, ANOMALIES and FORECAST "
+    "panels may have none. "
     "`aggregation`, `labels`, `groupBy`, `step` and `last` refine `data`, `metric` and "
     '`formula`. Strings may name dashboard variables, e.g. `{country: "$country"}`.'
 )
@@ -88,6 +89,11 @@ class WidgetInput:
     )
     thresholds: list[ThresholdInput] | None = strawberry.field(
         default=None, description="Colours of its values by threshold (at most 10)."
+    )
+    kpi: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A saved KPI of the tenant (KPI widgets): its value, change, status and "
+        "sparkline over the widget's range (`last`) or the dashboard's.",
     )
 
 

@@ -63,11 +63,28 @@ class Threshold:
     color: str = strawberry.field(description="One of green, yellow, orange, red, blue.")
 
 
+@strawberry.enum(description="Which way a KPI is better.")
+class KpiDirection(Enum):
+    HIGHER = strawberry.enum_value("higher", description="Higher is better: on target at or above.")
+    LOWER = strawberry.enum_value("lower", description="Lower is better: on target at or below.")
+
+
+@strawberry.enum(description="Where a KPI stands against its target.")
+class KpiStatus(Enum):
+    ON_TARGET = strawberry.enum_value("on_target", description="At the target or better.")
+    OFF_TARGET = strawberry.enum_value("off_target", description="Worse than the target.")
+    NO_TARGET = strawberry.enum_value("no_target", description="The KPI has no target.")
+    NO_DATA = strawberry.enum_value("no_data", description="No value over the range.")
+
+
 @strawberry.enum(description="What feeds a widget.")
 class WidgetQueryKind(Enum):
     METRIC = strawberry.enum_value("metric", description="A metric query.")
     EVENTS = strawberry.enum_value("events", description="Counts of one event type.")
-    FORMULA = strawberry.enum_value("formula", description="A formula over metrics.")
+    FORMULA = strawberry.enum_value(
+        "formula", description='A formula over metrics and event counts (`events("type")`).'
+    )
+    KPI = strawberry.enum_value("kpi", description="A saved KPI (see `kpis`).")
 
 
 @strawberry.type(description="Place and size of a widget on the 12-column grid.")
@@ -89,6 +106,7 @@ class WidgetQuery:
     group_by: list[str] | None = strawberry.field(description="Labels the series are split by.")
     last: str | None = strawberry.field(description="The widget's own range, if not the board's.")
     source: MetricSource = strawberry.field(description="Where metrics are read from.")
+    kpi_id: strawberry.ID | None = strawberry.field(description="The saved KPI of a KPI query.")
 
 
 @strawberry.type(description="Series to draw as a line or area chart.")
@@ -99,7 +117,8 @@ class ChartData:
 
 @strawberry.type(
     description="A KPI: its value over the range (a total for SUM and COUNT, else the latest "
-    "bucket), the same over the previous period of equal length, and the relative change."
+    "bucket), the same over the previous period of equal length, and the relative change. "
+    "For a saved KPI, its own value and comparison period (see `kpi`), status and target."
 )
 class KpiData:
     value: float | None = strawberry.field(description="Current value; null with no data.")
@@ -108,6 +127,15 @@ class KpiData:
         description="(value - previous) / |previous|; null when previous is null or 0."
     )
     sparkline: SeriesData = strawberry.field(description="The series behind the value.")
+    status: KpiStatus | None = strawberry.field(
+        default=None, description="Against the target, for a saved KPI; null otherwise."
+    )
+    target: float | None = strawberry.field(
+        default=None, description="The saved KPI's target; null without one."
+    )
+    direction: KpiDirection | None = strawberry.field(
+        default=None, description="Whether higher or lower is better, for a saved KPI."
+    )
 
 
 @strawberry.type(description="A matrix of values: one row per series, one column per bucket.")
@@ -185,6 +213,7 @@ def widget_query(query: model.WidgetQuery) -> WidgetQuery:
         group_by=list(query.group_by) if query.group_by is not None else None,
         last=query.last,
         source=MetricSource[query.source.name],
+        kpi_id=strawberry.ID(query.kpi_id) if query.kpi_id else None,
     )
 
 

@@ -63,6 +63,30 @@ class Stickiness:
     stickiness: float | None = strawberry.field(description="DAU / MAU; null without users.")
 
 
+@strawberry.type(description="New and returning users in one interval.")
+class NewUsersBucket:
+    start: datetime = strawberry.field(
+        description="The interval's calendar start (UTC); the first interval may start "
+        "before the range and counts only its part inside it."
+    )
+    new: int = strawberry.field(
+        description="Active users whose first event ever (for the tenant, of any type, "
+        "before the range too) is in this interval."
+    )
+    returning: int = strawberry.field(description="Active users first seen before it.")
+    total: int = strawberry.field(description="Distinct users with an event in it: both.")
+
+
+@strawberry.type(description="New vs returning users per interval over a range.")
+class NewUsers:
+    interval: ActivityInterval = strawberry.field(description="The interval counted by.")
+    from_: datetime = strawberry.field(name="from", description="Range start (inclusive).")
+    to: datetime = strawberry.field(description="Range end (exclusive).")
+    buckets: list[NewUsersBucket] = strawberry.field(
+        description="Every interval the range touches, oldest first; 0 where nobody was active."
+    )
+
+
 @strawberry.type(description="One value of a metadata key, with its events and users.")
 class TopItem:
     value: str = strawberry.field(description="The value, as text (e.g. a song_id).")
@@ -124,6 +148,36 @@ class EngagementQuery:
             average_daily_active_users=found.average_daily,
             monthly_active_users=found.monthly,
             stickiness=found.ratio,
+        )
+
+    @strawberry.field(
+        description="New vs returning users per UTC day, week or month: an active user is "
+        "new in the interval holding their first event ever for the tenant (looked up over "
+        "all history), returning otherwise." + _RANGE + " QUERY_TOO_COMPLEX when the tenant "
+        "has more than 200,000 users up to the range's end, or the range more than 10,000 "
+        "intervals."
+    )
+    async def new_users(
+        self,
+        info: Info,
+        interval: Annotated[ActivityInterval, strawberry.argument(description="Per what.")],
+        last: Annotated[str | None, _LAST] = None,
+        from_: Annotated[datetime | None, _FROM] = None,
+        to: Annotated[datetime | None, _TO] = None,
+    ) -> NewUsers | None:
+        start, end, found = await resolvers.resolve_new_users(
+            info, interval.name.lower(), last, from_, to
+        )
+        return NewUsers(
+            interval=interval,
+            from_=to_datetime(start),
+            to=to_datetime(end),
+            buckets=[
+                NewUsersBucket(
+                    start=to_datetime(b.start_ms), new=b.new, returning=b.returning, total=b.total
+                )
+                for b in found
+            ],
         )
 
     @strawberry.field(

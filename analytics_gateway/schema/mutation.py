@@ -18,9 +18,11 @@ from analytics_gateway.schema.ingest import (
     MetricPointInput,
 )
 from analytics_gateway.schema.key_roots import KeyMutation
+from analytics_gateway.schema.kpi_roots import KpiMutation
 from analytics_gateway.schema.ml_roots import MlMutation
 from analytics_gateway.schema.operator_roots import OperatorMutation
 from analytics_gateway.schema.privacy_roots import PrivacyMutation
+from analytics_gateway.schema.report_roots import ReportMutation
 
 
 @strawberry.type(
@@ -35,6 +37,8 @@ class Mutation(
     HealthMutation,
     PrivacyMutation,
     KeyMutation,
+    KpiMutation,
+    ReportMutation,
 ):
     @strawberry.mutation(
         description="Store metric points; valid ones are stored, invalid ones reported by index."

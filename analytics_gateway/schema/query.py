@@ -18,10 +18,13 @@ from analytics_gateway.schema.dashboard_roots import DashboardQuery
 from analytics_gateway.schema.engagement import EngagementQuery
 from analytics_gateway.schema.events import EventConnection, EventFilter
 from analytics_gateway.schema.key_roots import KeyQuery
+from analytics_gateway.schema.kpi_roots import KpiQuery
 from analytics_gateway.schema.metrics import MetricQueryInput, MetricSource, Series
 from analytics_gateway.schema.ml_roots import MlQuery
 from analytics_gateway.schema.privacy_roots import PrivacyQuery
 from analytics_gateway.schema.recommendations import RecommendationQuery
+from analytics_gateway.schema.report_roots import ReportQuery
+from analytics_gateway.schema.segments import SegmentsQuery
 
 
 @strawberry.type(
@@ -39,6 +42,9 @@ class Query(
     PrivacyQuery,
     AuditQuery,
     KeyQuery,
+    KpiQuery,
+    ReportQuery,
+    SegmentsQuery,
 ):
     @strawberry.field(
         description="Series of one metric matching the query; raw or bucketed by `step`."

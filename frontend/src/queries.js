@@ -3,7 +3,7 @@ export const WIDGET_DATA = `
 fragment WidgetDataFields on WidgetData {
   __typename
   ... on ChartData { style series { name labels data } }
-  ... on KpiData { value previous change sparkline }
+  ... on KpiData { value previous change sparkline status target direction }
   ... on HeatmapData { rowLabels timestamps values }
   ... on TableData { rows { name labels summary { count min max avg last } } }
   ... on AlertsData { alerts { id name severity state instances { state value } } }

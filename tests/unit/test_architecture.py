@@ -22,7 +22,7 @@ WIRING = ("app", "cli", "services")
 # feature packages and services: pure cores in thin shells, below the request layers
 BELOW_REQUESTS = (
     "alerting", "dashboards", "ml", "backends", "subscriptions", "ingest", "self_monitoring",
-    "audit", "privacy", "crypto", "behaviour",
+    "audit", "privacy", "crypto", "behaviour", "kpis", "reports",
 )  # fmt: skip
 DRIVERS = ("redis", "duckdb", "elasticsearch", "influxdb_client", "aiohttp", "sqlite3")
 

@@ -7,6 +7,7 @@ Failures report a reason of our own, never the server's reply text.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
@@ -21,11 +22,29 @@ from analytics_gateway.egress import EgressPolicy, EgressRefused, open_socket
 
 
 def compose(channel: Channel, notification: Mapping[str, Any]) -> EmailMessage:
+    """The mail of an alert notification, or of one that brings its own `subject` and
+    `text` (reports); `attachments` (base64 `data`, `filename`, `contentType`) go with it."""
     mail = EmailMessage()
-    mail["Subject"] = summary(notification)
+    mail["Subject"] = notification.get("subject") or summary(notification)
     mail["From"] = channel.sender
     mail["To"] = ", ".join(channel.recipients)
     mail["X-Alert-Notification-Id"] = str(notification["id"])
+    if "text" in notification:
+        mail.set_content(str(notification["text"]))
+    else:
+        mail.set_content(_alert_text(notification))
+    for attachment in notification.get("attachments") or ():
+        maintype, _, subtype = str(attachment["contentType"]).partition("/")
+        mail.add_attachment(
+            base64.b64decode(attachment["data"]),
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
+            filename=str(attachment["filename"]),
+        )
+    return mail
+
+
+def _alert_text(notification: Mapping[str, Any]) -> str:
     lines = [summary(notification), ""]
     for alert in notification["alerts"]:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
@@ -33,8 +52,7 @@ def compose(channel: Channel, notification: Mapping[str, Any]) -> EmailMessage:
         if alert["value"] is not None:
             lines.append(f"  value: {format_value(alert['value'])}")
         lines += [f"  {k}: {v}" for k, v in alert["annotations"].items()]
-    mail.set_content("\n".join(lines) + "\n")
-    return mail
+    return "\n".join(lines) + "\n"
 
 
 class EmailSender:

@@ -1,7 +1,8 @@
 // A KPI tile: the value, its change against the previous period, and a sparkline.
 // The change reads green when it is good news: up for most metrics, down for the
 // ones where rising is bad (errors, latency). With thresholds, the value takes the
-// colour of the highest one it reaches.
+// colour of the highest one it reaches. A saved KPI also says whether it is on target,
+// and its direction (higher or lower is better) decides which change is good news.
 import uPlot from "uplot";
 import { element, formatChange } from "../format.js";
 import { colorHex, thresholdColor } from "../thresholds.js";
@@ -12,8 +13,9 @@ export function createKpi(body, widget, view = {}) {
   const badWhenUp = risingIsBad(view.metric ?? widget?.query?.name ?? "");
   const value = element("div", "kpi-value", "–");
   const change = element("div", "kpi-change");
+  const status = element("div", "kpi-status");
   const spark = element("div", "sparkline");
-  body.append(value, change, spark);
+  body.append(value, change, status, spark);
   let plot = null;
 
   const observer = new ResizeObserver(() => {
@@ -31,9 +33,11 @@ export function createKpi(body, widget, view = {}) {
       value.style.color = colorHex(color) ?? "";
       change.textContent = formatChange(data.change);
       const direction = data.change > 0 ? "up" : data.change < 0 ? "down" : "";
-      const good = direction === "" ? "" : (direction === "up") !== badWhenUp ? "good" : "bad";
+      const lowerIsBetter = data.direction ? data.direction === "LOWER" : badWhenUp;
+      const good = direction === "" ? "" : (direction === "up") !== lowerIsBetter ? "good" : "bad";
       change.className = `kpi-change ${direction} ${good}`.trim();
       change.title = data.previous === null ? "" : `previous period: ${formatValue(data.previous, unit)}`;
+      showStatus(status, data, unit);
       const points = [data.sparkline.t.map((t) => t / 1000), data.sparkline.v];
       body.dataset.points = String(points[0].length);
       if (plot === null) {
@@ -59,4 +63,21 @@ export function createKpi(body, widget, view = {}) {
       plot?.destroy();
     },
   };
+}
+
+const STATUS_TEXT = { ON_TARGET: "on target", OFF_TARGET: "off target" };
+const STATUS_COLOR = { ON_TARGET: "green", OFF_TARGET: "red" };
+
+// "on target (≥ 2.5)" under the change, for a saved KPI with a target; empty otherwise.
+function showStatus(node, data, unit) {
+  const text = STATUS_TEXT[data.status];
+  node.dataset.status = data.status ?? "";
+  if (!text || data.target === null || data.target === undefined) {
+    node.textContent = "";
+    return;
+  }
+  const side = data.direction === "LOWER" ? "≤" : "≥";
+  node.textContent = `${text} (${side} ${formatValue(data.target, unit)})`;
+  node.style.color = colorHex(STATUS_COLOR[data.status]) ?? "";
+  node.style.fontSize = "0.8rem";
 }

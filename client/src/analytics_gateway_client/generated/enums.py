@@ -73,6 +73,30 @@ class DeliveryOutcome(str, Enum):
     INVALID = "INVALID"
 
 
+class InsightKind(str, Enum):
+    MOVER = "MOVER"
+    ANOMALY = "ANOMALY"
+    FORECAST = "FORECAST"
+    KPI_OFF_TARGET = "KPI_OFF_TARGET"
+
+
+class KpiComparison(str, Enum):
+    PREVIOUS_PERIOD = "PREVIOUS_PERIOD"
+    PREVIOUS_WEEK = "PREVIOUS_WEEK"
+
+
+class KpiDirection(str, Enum):
+    HIGHER = "HIGHER"
+    LOWER = "LOWER"
+
+
+class KpiStatus(str, Enum):
+    ON_TARGET = "ON_TARGET"
+    OFF_TARGET = "OFF_TARGET"
+    NO_TARGET = "NO_TARGET"
+    NO_DATA = "NO_DATA"
+
+
 class MatchOperator(str, Enum):
     EQUAL = "EQUAL"
     NOT_EQUAL = "NOT_EQUAL"
@@ -111,6 +135,16 @@ class RecommendationExclude(str, Enum):
     PLAYED = "PLAYED"
 
 
+class ReportPeriod(str, Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+
+
+class ReportWindow(str, Enum):
+    LAST = "LAST"
+
+
 class Sensitivity(str, Enum):
     LOW = "LOW"
     MEDIUM = "MEDIUM"
@@ -132,6 +166,7 @@ class WidgetQueryKind(str, Enum):
     METRIC = "METRIC"
     EVENTS = "EVENTS"
     FORMULA = "FORMULA"
+    KPI = "KPI"
 
 
 class WidgetType(str, Enum):

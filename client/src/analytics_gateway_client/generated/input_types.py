@@ -12,10 +12,13 @@ from .enums import (
     ChannelKind,
     ChartStyle,
     DashboardLayout,
+    KpiComparison,
+    KpiDirection,
     MatchOperator,
     MetricSource,
     ModelKind,
     PanelUnit,
+    ReportPeriod,
     Sensitivity,
     Severity,
     WidgetType,
@@ -191,6 +194,29 @@ class GridPositionInput(BaseModel):
     "Height in rows, 1 to 24."
 
 
+class KpiInput(BaseModel):
+    """A KPI definition."""
+
+    name: str
+    "Name, 1 to 200 characters."
+    formula: str
+    'Formula over metrics and event counts, e.g. `revenue / events("song_play")` (+ - * /, parentheses, `metric{label="value"}`, `events("type")`; at most 500 characters and 10 metrics and event counts).'
+    aggregation: Aggregation
+    "How each metric is reduced over the range: SUM for totals, AVG for gauges... Event counts are always totals."
+    direction: KpiDirection = KpiDirection.HIGHER
+    "Whether higher or lower is better."
+    target: Optional[float] = None
+    "The target, if any."
+    unit: Optional[PanelUnit] = None
+    "Unit of the value."
+    description: str = ""
+    "At most 1000 characters."
+    comparison: KpiComparison = KpiComparison.PREVIOUS_PERIOD
+    "The period compared with."
+    labels: Optional[Any] = None
+    "Label filter applied to every metric (at most 10)."
+
+
 class MatcherInput(BaseModel):
     """One label condition of a silence."""
 
@@ -236,6 +262,38 @@ class MetricQuery(BaseModel):
     "Combine series sharing these label values ([] merges all series)."
     source: MetricSource = MetricSource.STORE
     "Where to read: the gateway's store (default) or the configured Prometheus. With PROMETHEUS, LAST and percentiles cannot be combined with groupBy."
+
+
+class ReportInput(BaseModel):
+    """A report's definition. At most 50 reports per tenant, 8 panels and 20 KPIs each, 3 groupBy labels per panel and 10 recipients."""
+
+    name: str
+    "Name, 1 to 200 characters."
+    kpis: list[str] = Field(default_factory=lambda: [])
+    "Ids of the tenant's KPIs (kpis), at most 20."
+    panels: list["ReportPanelInput"] = Field(default_factory=lambda: [])
+    "Metrics charted and explained, at most 8."
+    period: ReportPeriod = ReportPeriod.WEEK
+    "What one report covers."
+    schedule: Optional[str] = None
+    'When it is sent: "every day 07:30 UTC", "every Monday 08:00 Europe/Paris" or "every month on day 1 09:00 America/New_York" (IANA zones; local wall-clock time across daylight saving changes). Null: on demand only.'
+    recipients: list[str] = Field(default_factory=lambda: [])
+    "Ids of EMAIL channels (get the PDF attached) and WEBHOOK channels (get the summary as JSON), at most 10; needs a schedule."
+
+
+class ReportPanelInput(BaseModel):
+    """One metric of a report, as a dashboard's METRIC query."""
+
+    metric: str
+    "Metric name."
+    labels: Optional[Any] = None
+    'Exact-match label filter, e.g. {"plan": "pro"}.'
+    aggregation: Aggregation = Aggregation.SUM
+    "How buckets and periods are aggregated."
+    group_by: Optional[list[str]] = Field(alias="groupBy", default=None)
+    "Labels whose values may explain a change (at most 3); default: the metric's labels (at most 5)."
+    title: Optional[str] = None
+    "Title; default: metric."
 
 
 class SilenceInput(BaseModel):
@@ -296,7 +354,7 @@ class TrainModelInput(BaseModel):
 
 
 class WidgetInput(BaseModel):
-    """One widget. Give its data as exactly one of: `data` (a named data source such as daily_revenue, active_users or user_activity, or a metric name), `metric` (a metric name), `formula` (e.g. `revenue / active_users`), `query` (a MetricQuery) or `events` (an event count). ALERTS, ANOMALIES and FORECAST panels may have none. `aggregation`, `labels`, `groupBy`, `step` and `last` refine `data`, `metric` and `formula`. Strings may name dashboard variables, e.g. `{country: "$country"}`."""
+    """One widget. Give its data as exactly one of: `data` (a named data source such as daily_revenue, active_users or user_activity, or a metric name), `metric` (a metric name), `formula` (e.g. `revenue / active_users`), `query` (a MetricQuery), `events` (an event count) or `kpi` (a saved KPI). ALERTS, ANOMALIES and FORECAST panels may have none. `aggregation`, `labels`, `groupBy`, `step` and `last` refine `data`, `metric` and `formula`. Strings may name dashboard variables, e.g. `{country: "$country"}`."""
 
     type_: WidgetType = Field(alias="type")
     "What the widget shows."
@@ -332,8 +390,11 @@ class WidgetInput(BaseModel):
     "Unit of its values; default: detected from the metric."
     thresholds: Optional[list["ThresholdInput"]] = None
     "Colours of its values by threshold (at most 10)."
+    kpi: Optional[str] = None
+    "A saved KPI of the tenant (KPI widgets): its value, change, status and sparkline over the widget's range (`last`) or the dashboard's."
 
 
 DashboardInput.model_rebuild()
+ReportInput.model_rebuild()
 SilenceInput.model_rebuild()
 WidgetInput.model_rebuild()
