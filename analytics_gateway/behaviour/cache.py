@@ -27,7 +27,7 @@ from analytics_gateway.errors import BackendUnavailable
 log = logging.getLogger(__name__)
 
 GENERATION = "events-generation"
-# larger answers (a funnel's per-user step times) are recomputed rather than kept
+# larger answers are recomputed rather than kept
 MAX_ENTRY_BYTES = 1 << 20
 T = TypeVar("T")
 
