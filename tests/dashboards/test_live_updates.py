@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
+import time
 from datetime import datetime
 from typing import Any
 
@@ -84,16 +86,22 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
             arrivals.append((await ws.next_data(timeout=10))["payload"]["data"])
 
     reader = asyncio.create_task(receive())
-    for _ in range(8):  # 8 points in about a second
+    started = time.monotonic()
+    for _ in range(8):  # 8 points in about a second (longer on a busy machine)
         await post_points(base, gql.key, [{"name": "revenue", "value": 1.0}])
         await asyncio.sleep(0.1)
-    await asyncio.sleep(1.5)
+    posting = time.monotonic() - started
+    deadline = time.monotonic() + 30  # until the update holding every point
+    while not arrivals or arrivals[-1]["dashboardUpdates"]["widgets"][0]["data"]["value"] < 8:
+        assert time.monotonic() < deadline, arrivals
+        await asyncio.sleep(0.05)
     reader.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await reader
     updates = [a["dashboardUpdates"] for a in arrivals]
-    # the first point at once, then at most one update a second, the last holding every point
-    assert 2 <= len(updates) <= 3, updates
+    # the first point at once, then at most one update a second while points come, and one
+    # after the last, holding every point (posting took longer on a busy machine: more)
+    assert 2 <= len(updates) <= math.ceil(posting) + 2, (posting, updates)
     times = [datetime.fromisoformat(u["timestamp"]).timestamp() for u in updates]
     assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times)), times
     assert updates[-1]["widgets"][0]["data"]["value"] == 8.0

@@ -158,8 +158,9 @@ async def test_twenty_aliased_metrics_fields_make_one_influxql_request(
 
 async def test_stalled_influxdb_is_reported_as_backend_unavailable(tmp_path: Path) -> None:
     with influx_server(tmp_path / "influx") as server:
+        # long enough that a healthy server answers on a busy machine; a paused one never does
         async with influx_gateway(
-            tmp_path / "data", server.url("stall"), backend_timeout_seconds=0.5
+            tmp_path / "data", server.url("stall"), backend_timeout_seconds=3.0
         ) as (gql, _):
             body = await gql.execute(INGEST, {"points": [{"name": "up", "value": 1.0}]})
             assert body["data"]["ingestMetrics"]["accepted"] == 1
