@@ -140,10 +140,10 @@ async def funnel(
 
 
 def _range(
-    info: Info, last: str | None, start: datetime | None, end: datetime | None
+    services: Services, last: str | None, start: datetime | None, end: datetime | None
 ) -> tuple[int, int]:
     """`last` or `from`/`to`, the last 30 days by default (as engagement reads)."""
-    now = info.context.services.clock()
+    now = services.clock()
     start_ms, end_ms = time_range(last, start, end, now_ms=now, default_ms=DEFAULT_RANGE_MS)
     assert start_ms is not None
     assert end_ms is not None
@@ -166,10 +166,25 @@ async def resolve_sessions(
     end: datetime | None,
 ) -> sessions.Sessions:
     principal = info.context.require(Scope.READ)
+    return await user_sessions(
+        principal, info.context.services, event_type, gap, interval_name, last, start, end
+    )
+
+
+async def user_sessions(
+    principal: Principal,
+    services: Services,
+    event_type: str | None,
+    gap: str,
+    interval_name: str,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> sessions.Sessions:
+    """`sessions` for an authorised caller (GraphQL and REST)."""
     gap_ms = sessions.check_gap(gap)
     interval = check_interval(interval_name)
-    services = info.context.services
-    start_ms, end_ms = _range(info, last, start, end)
+    start_ms, end_ms = _range(services, last, start, end)
     sessions.check_span(start_ms, end_ms)
     interval_starts(start_ms, end_ms, interval)  # refused before the store is asked
     query = SessionsQuery(
@@ -202,11 +217,26 @@ async def resolve_next_events(
     end: datetime | None,
 ) -> list[paths.NextEvent]:
     principal = info.context.require(Scope.READ)
+    return await next_events(
+        principal, info.context.services, after, first, within, last, start, end
+    )
+
+
+async def next_events(
+    principal: Principal,
+    services: Services,
+    after: str,
+    first: int,
+    within: str,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[paths.NextEvent]:
+    """`nextEvents` for an authorised caller (GraphQL and REST)."""
     kind = metric_name(after, "after")
     first = paths.check_first(first)
     within_ms = paths.check_within(within)
-    services = info.context.services
-    start_ms, end_ms = _range(info, last, start, end)
+    start_ms, end_ms = _range(services, last, start, end)
     sessions.check_span(start_ms, end_ms)
     query = NextEventsQuery(
         tenant=principal.tenant,

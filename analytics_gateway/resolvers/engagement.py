@@ -183,11 +183,24 @@ async def resolve_new_users(
 ) -> tuple[int, int, list[new_users.NewUsers]]:
     """(start, end, new, returning and active users of every interval of the range)."""
     principal = info.context.require(Scope.READ)
+    return await new_and_returning(
+        principal, info.context.services, interval_name, last, start, end
+    )
+
+
+async def new_and_returning(
+    principal: Principal,
+    services: Services,
+    interval_name: str,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[int, int, list[new_users.NewUsers]]:
+    """`newUsers` for an authorised caller (GraphQL and REST)."""
     interval = check_interval(interval_name)
-    start_ms, end_ms = _range(info.context.services, last, start, end)
+    start_ms, end_ms = _range(services, last, start, end)
     interval_starts(start_ms, end_ms, interval)  # refused before the store is asked
     query = NewUsersQuery(principal.tenant, start_ms, end_ms, interval, new_users.MAX_USERS)
-    services = info.context.services
     counts = await _cache(services).answer(
         principal.tenant,
         end_ms,

@@ -12,7 +12,8 @@ from analytics_gateway import domain
 from analytics_gateway.alerting import model as alert_model
 from analytics_gateway.alerting.engine import RuleState
 from analytics_gateway.context import Info
-from analytics_gateway.domain import Scope
+from analytics_gateway.dataloaders import Loaders
+from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import NotFound
 from analytics_gateway.inputs import bounded_range, label_filter
 from analytics_gateway.kpis import alerts as kpi_alerts
@@ -24,6 +25,7 @@ from analytics_gateway.schema.dashboards import KpiDirection, KpiStatus, PanelUn
 from analytics_gateway.schema.kpis import Kpi, KpiComparison, KpiInput, KpiReading
 from analytics_gateway.schema.metrics import Aggregation, to_datetime
 from analytics_gateway.schema.scalars import SeriesData
+from analytics_gateway.services import Services
 
 
 def service(info: Info) -> KpiService:
@@ -87,11 +89,25 @@ async def resolve_kpis(info: Info) -> list[Kpi]:
 async def resolve_kpi(
     info: Info, kpi_id: str, last: str | None, start: datetime | None, end: datetime | None
 ) -> KpiReading:
-    tenant = info.context.require(Scope.READ).tenant
-    now = info.context.services.clock()
-    start_ms, end_ms = bounded_range(last, start, end, now_ms=now)
-    value = await service(info).evaluate(tenant, kpi_id, start_ms, end_ms, info.context.loaders)
-    return to_reading(value)
+    principal = info.context.require(Scope.READ)
+    services = info.context.services
+    return to_reading(
+        await reading(principal, services, kpi_id, last, start, end, info.context.loaders)
+    )
+
+
+async def reading(
+    principal: Principal,
+    services: Services,
+    kpi_id: str,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    loaders: Loaders,
+) -> model.KpiValue:
+    """`kpi` for an authorised caller (GraphQL and REST), read through `loaders`."""
+    start_ms, end_ms = bounded_range(last, start, end, now_ms=services.clock())
+    return await services.kpis.evaluate(principal.tenant, kpi_id, start_ms, end_ms, loaders)
 
 
 async def resolve_create_kpi(info: Info, given: KpiInput) -> Kpi:
@@ -105,10 +121,15 @@ async def resolve_update_kpi(info: Info, kpi_id: str, version: int, given: KpiIn
 
 
 async def resolve_delete_kpi(info: Info, kpi_id: str) -> bool:
-    tenant = info.context.require(Scope.WRITE).tenant
-    if not await service(info).delete(tenant, kpi_id):
-        raise NotFound(f"no KPI {kpi_id!r}", id=kpi_id)
+    principal = info.context.require(Scope.WRITE)
+    await delete(principal, info.context.services, kpi_id)
     return True
+
+
+async def delete(principal: Principal, services: Services, kpi_id: str) -> None:
+    """`deleteKpi` for an authorised caller (GraphQL and REST): NOT_FOUND if there is none."""
+    if not await services.kpis.delete(principal.tenant, kpi_id):
+        raise NotFound(f"no KPI {kpi_id!r}", id=kpi_id)
 
 
 async def resolve_create_kpi_alert(
@@ -121,11 +142,30 @@ async def resolve_create_kpi_alert(
     name: str | None,
 ) -> Alert:
     principal = info.context.require(Scope.WRITE)
-    definition = await service(info).get(principal.tenant, kpi_id)
-    spec = kpi_alerts.rule_spec(
-        definition, for_, window, alert_model.Severity(severity.value), channels, name
-    )
-    created = await info.context.services.alerts.create_rule(
-        principal.tenant, spec, principal.key_id
+    created = await create_alert(
+        principal,
+        info.context.services,
+        kpi_id,
+        for_,
+        window,
+        alert_model.Severity(severity.value),
+        channels,
+        name,
     )
     return to_alert(created, RuleState())
+
+
+async def create_alert(
+    principal: Principal,
+    services: Services,
+    kpi_id: str,
+    for_: str,
+    window: str,
+    severity: alert_model.Severity,
+    channels: list[str],
+    name: str | None,
+) -> alert_model.AlertRule:
+    """`createKpiAlert` for an authorised caller (GraphQL and REST)."""
+    definition = await services.kpis.get(principal.tenant, kpi_id)
+    spec = kpi_alerts.rule_spec(definition, for_, window, severity, channels, name)
+    return await services.alerts.create_rule(principal.tenant, spec, principal.key_id)

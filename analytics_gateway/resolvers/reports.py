@@ -10,7 +10,7 @@ from strawberry.scalars import JSON
 
 from analytics_gateway import domain
 from analytics_gateway.context import Info
-from analytics_gateway.domain import Scope
+from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, NotFound
 from analytics_gateway.inputs import epoch_ms, label_filter
 from analytics_gateway.reports import model
@@ -28,6 +28,7 @@ from analytics_gateway.schema.reports import (
     ReportPeriod,
     ReportWindow,
 )
+from analytics_gateway.services import Services
 
 
 def service(info: Info) -> ReportService:
@@ -154,7 +155,20 @@ async def resolve_generate(
     end: datetime | None,
     period: ReportWindow | None,
 ) -> GeneratedReport:
-    tenant = info.context.require(Scope.READ).tenant
+    principal = info.context.require(Scope.READ)
+    found = await generate(principal, info.context.services, report_id, start, end, period)
+    return to_generated(found)
+
+
+async def generate(
+    principal: Principal,
+    services: Services,
+    report_id: str,
+    start: datetime | None,
+    end: datetime | None,
+    period: ReportWindow | None,
+) -> Generated:
+    """`generateReport` for an authorised caller (GraphQL and REST)."""
     span = None
     if start is not None or end is not None:
         if start is None or end is None:
@@ -164,7 +178,7 @@ async def resolve_generate(
         if period is not None:
             raise BadUserInput("give period or from/to, not both", field="period")
         span = (epoch_ms(start), epoch_ms(end))
-    return to_generated(await service(info).generate(tenant, report_id, span))
+    return await services.reports.generate(principal.tenant, report_id, span)
 
 
 async def resolve_create(info: Info, given: ReportInput) -> Report:
@@ -180,7 +194,12 @@ async def resolve_update(info: Info, report_id: str, version: int, given: Report
 
 
 async def resolve_delete(info: Info, report_id: str) -> bool:
-    tenant = info.context.require(Scope.WRITE).tenant
-    if not await service(info).delete(tenant, report_id):
-        raise NotFound(f"no report {report_id[:100]!r}", id=report_id[:100])
+    principal = info.context.require(Scope.WRITE)
+    await delete(principal, info.context.services, report_id)
     return True
+
+
+async def delete(principal: Principal, services: Services, report_id: str) -> None:
+    """`deleteReport` for an authorised caller (GraphQL and REST): NOT_FOUND if there is none."""
+    if not await services.reports.delete(principal.tenant, report_id):
+        raise NotFound(f"no report {report_id[:100]!r}", id=report_id[:100])

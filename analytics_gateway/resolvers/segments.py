@@ -20,9 +20,10 @@ from analytics_gateway.behaviour.features import (
     matrix,
 )
 from analytics_gateway.context import Info
-from analytics_gateway.domain import Scope
+from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.inputs import metric_name, time_range
+from analytics_gateway.services import Services
 
 MAX_FIRST = 1_000
 
@@ -49,10 +50,10 @@ class ChurnRisk:
 
 
 def _range(
-    info: Info, last: str | None, start: datetime | None, end: datetime | None
+    services: Services, last: str | None, start: datetime | None, end: datetime | None
 ) -> tuple[int, int]:
     """`last` or `from`/`to` as other event reads take them; default the last 90 days."""
-    now = info.context.services.clock()
+    now = services.clock()
     start_ms, end_ms = time_range(last, start, end, now_ms=now, default_ms=DEFAULT_RANGE_MS)
     assert start_ms is not None
     assert end_ms is not None
@@ -65,16 +66,16 @@ def _event_type(event_type: str | None) -> str | None:
 
 
 async def _activity(
-    info: Info, tenant: str, event_type: str | None, start_ms: int, end_ms: int
+    services: Services, tenant: str, event_type: str | None, start_ms: int, end_ms: int
 ) -> list[UserActivity]:
     query = activity_query(tenant, event_type, start_ms, end_ms)
-    return await info.context.services.backends.events.features().user_activity(query)
+    return await services.backends.events.features().user_activity(query)
 
 
 async def _features(
-    info: Info, tenant: str, event_type: str | None, start_ms: int, end_ms: int
+    services: Services, tenant: str, event_type: str | None, start_ms: int, end_ms: int
 ) -> list[UserFeatures]:
-    return all_features(await _activity(info, tenant, event_type, start_ms, end_ms), end_ms)
+    return all_features(await _activity(services, tenant, event_type, start_ms, end_ms), end_ms)
 
 
 async def resolve_user_features(
@@ -87,10 +88,26 @@ async def resolve_user_features(
     end: datetime | None,
 ) -> list[UserFeatures]:
     principal = info.context.require(Scope.READ)
+    return await user_features(
+        principal, info.context.services, event_type, first, after, last, start, end
+    )
+
+
+async def user_features(
+    principal: Principal,
+    services: Services,
+    event_type: str | None,
+    first: int,
+    after: str | None,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[UserFeatures]:
+    """`userFeatures` for an authorised caller (GraphQL and REST)."""
     if not 1 <= first <= MAX_FIRST:
         raise BadUserInput(f"first: must be from 1 to {MAX_FIRST}", field="first")
-    start_ms, end_ms = _range(info, last, start, end)
-    users = await _features(info, principal.tenant, _event_type(event_type), start_ms, end_ms)
+    start_ms, end_ms = _range(services, last, start, end)
+    users = await _features(services, principal.tenant, _event_type(event_type), start_ms, end_ms)
     return [u for u in users if after is None or u.user_id > after][:first]
 
 
@@ -104,13 +121,29 @@ async def resolve_user_segments(
     end: datetime | None,
 ) -> Segmentation:
     principal = info.context.require(Scope.READ)
+    return await user_segments(
+        principal, info.context.services, event_type, k, examples, last, start, end
+    )
+
+
+async def user_segments(
+    principal: Principal,
+    services: Services,
+    event_type: str | None,
+    k: int | None,
+    examples: int,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Segmentation:
+    """`userSegments` for an authorised caller (GraphQL and REST)."""
     k = segments.check_k(k)
     examples = segments.check_examples(examples)
-    start_ms, end_ms = _range(info, last, start, end)
-    users = await _features(info, principal.tenant, _event_type(event_type), start_ms, end_ms)
+    start_ms, end_ms = _range(services, last, start, end)
+    users = await _features(services, principal.tenant, _event_type(event_type), start_ms, end_ms)
     segments.check_users(len(users), k)
     x = matrix(users)
-    workers = info.context.services.ml.workers
+    workers = services.ml.workers
     clustering = await workers.run(principal.tenant, segments.cluster, x, k)
     return Segmentation(
         start_ms=start_ms,
@@ -131,23 +164,39 @@ async def resolve_churn_risk(
     start: datetime | None,
     end: datetime | None,
 ) -> ChurnRisk:
-    """Two feature reads (the training window to the cutoff, and the scoring window of the
-    same length to the range's end), one fit."""
     principal = info.context.require(Scope.READ)
+    return await churn_risk(
+        principal, info.context.services, horizon, event_type, first, last, start, end
+    )
+
+
+async def churn_risk(
+    principal: Principal,
+    services: Services,
+    horizon: str,
+    event_type: str | None,
+    first: int,
+    last: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> ChurnRisk:
+    """`churnRisk` for an authorised caller (GraphQL and REST): two feature reads (the
+    training window to the cutoff, and the scoring window of the same length to the range's
+    end), one fit."""
     horizon_ms = churn.check_horizon(horizon)
     first = churn.check_first(first)
     kind = _event_type(event_type)
-    start_ms, end_ms = _range(info, last, start, end)
+    start_ms, end_ms = _range(services, last, start, end)
     cutoff_ms = churn.cutoff(start_ms, end_ms, horizon_ms)
-    training = await _features(info, principal.tenant, kind, start_ms, cutoff_ms)
-    recent = await _activity(info, principal.tenant, kind, start_ms + horizon_ms, end_ms)
+    training = await _features(services, principal.tenant, kind, start_ms, cutoff_ms)
+    recent = await _activity(services, principal.tenant, kind, start_ms + horizon_ms, end_ms)
     scored = all_features(recent, end_ms)
     last_seen = {a.user_id: a.last_ms for a in recent}
     labels = np.array(
         [int(last_seen.get(u.user_id, 0) < cutoff_ms) for u in training], dtype=np.int64
     )
     churn.check_labels(labels)
-    workers = info.context.services.ml.workers
+    workers = services.ml.workers
     fit = await workers.run(principal.tenant, churn.fit, matrix(training), labels, matrix(scored))
     ranked = sorted(
         zip(scored, fit.scores.tolist(), strict=True), key=lambda p: (-p[1], p[0].user_id)
