@@ -9,9 +9,12 @@ import "./style.css";
 import "./styles/ui.css";
 import "./styles/editor.css";
 import "./styles/alerting.css";
+import "./styles/reports.css";
 import { VIEWER } from "./queries.js";
 import { parseHash } from "./router.js";
 import { AlertsView } from "./views/alerts.js";
+import { KpisView } from "./views/kpis.js";
+import { ReportsView } from "./views/reports.js";
 import { parseRoute } from "./time.js";
 import { DashboardView } from "./views/dashboard.js";
 import { EditorView } from "./views/editor.js";
@@ -106,6 +109,12 @@ async function route() {
       await current.load();
     } else if (where.view === "alerts") {
       current = new AlertsView(root, api, where);
+      await current.load();
+    } else if (where.view === "reports") {
+      current = new ReportsView(root, api, where);
+      await current.load();
+    } else if (where.view === "kpis") {
+      current = new KpisView(root, api, where);
       await current.load();
     } else {
       await renderList(root, api);
