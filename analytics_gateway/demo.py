@@ -327,8 +327,9 @@ class Listeners:
         return DayPlan(day, events, returning)
 
     def between(self, start_ms: int, end_ms: int) -> Iterator[RawEvent]:
-        """Every event in [start_ms, end_ms), in time order."""
-        for day in range(_day_of(start_ms), _day_of(end_ms - 1) + 1):
+        """Every event in [start_ms, end_ms), day by day (a session late in a day may end
+        in the next, so the day before is read too)."""
+        for day in range(_day_of(start_ms) - 1, _day_of(end_ms - 1) + 1):
             for event in self.day(day).events:
                 if start_ms <= event.timestamp_ms < end_ms:
                     yield event

@@ -59,7 +59,8 @@ class DashboardQuery:
 class DashboardMutation:
     @strawberry.mutation(
         description="A live dashboard from named presets: system_health, user_activity, "
-        "revenue, alerts, anomalies, forecast, gateway_health (the operator's tenant: what "
+        "revenue, alerts, anomalies, forecast, business (plays, active users, sign-ups, "
+        "subscriptions, top songs), gateway_health (the operator's tenant: what "
         "self-monitoring and `analytics-gateway agent` record)."
     )
     async def create_realtime_dashboard(

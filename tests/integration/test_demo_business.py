@@ -21,6 +21,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from analytics_gateway.app import create_app
+from analytics_gateway.dashboards.catalogue import BUSINESS_NAME, DEMO_NAME
 from analytics_gateway.demo import ARTISTS
 from tests.conftest import GraphQLClient, asgi_transport, make_settings, new_key, started
 
@@ -138,8 +139,13 @@ async def plays_have_a_weekly_season(demo: GraphQLClient) -> None:
 
 
 async def the_business_dashboard_answers_every_widget(demo: GraphQLClient) -> None:
+    listed = (await data(demo, "{ dashboards { id name } }"))["dashboards"]
+    assert sorted((d["id"], d["name"]) for d in listed) == [
+        ("business", BUSINESS_NAME),
+        ("overview", DEMO_NAME),
+    ]
     board = (await data(demo, BUSINESS))["dashboard"]
-    assert board["name"] == "Business overview"
+    assert board["name"] == BUSINESS_NAME
     widgets = board["widgets"]
     assert {w["type"] for w in widgets} == {"KPI", "CHART", "TABLE", "HEATMAP"}
     for widget in widgets:
