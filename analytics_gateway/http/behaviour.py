@@ -20,7 +20,6 @@ keys, times as ISO-8601 UTC. Errors are `{"errors": [{"message", "extensions":
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -37,6 +36,7 @@ from analytics_gateway.http.handlers import (
     principal_of,
     services_of,
 )
+from analytics_gateway.http.params import integer, iso, required, text, time_span
 from analytics_gateway.resolvers import behaviour, engagement, recommendations
 
 INTERVALS = ("DAY", "WEEK", "MONTH")
@@ -45,58 +45,11 @@ COHORTS = ("DAY", "WEEK")
 EXCLUDES = ("PLAYED",)
 
 
-def _iso(ms: int) -> str:
-    """An instant as the GraphQL `DateTime` scalar writes it."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat()
-
-
-def _text(params: Mapping[str, Any], name: str) -> str | None:
-    value = params.get(name)
-    if value is not None and not isinstance(value, str):
-        raise BadUserInput(f"{name}: must be a string", field=name)
-    return value
-
-
-def _required(params: Mapping[str, Any], name: str) -> str:
-    value = _text(params, name)
-    if value is None:
-        raise BadUserInput(f"{name}: required", field=name)
-    return value
-
-
-def _int(params: Mapping[str, Any], name: str, default: int) -> int:
-    value = params.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        raise BadUserInput(f"{name}: must be an integer", field=name)
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadUserInput(f"{name}: must be an integer", field=name) from None
-
-
-def _moment(params: Mapping[str, Any], name: str) -> datetime | None:
-    text = _text(params, name)
-    if text is None:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadUserInput(f"{name}: must be an ISO-8601 date-time", field=name) from None
-
-
 def _choice(params: Mapping[str, Any], name: str, choices: tuple[str, ...], default: str) -> str:
-    value = (_text(params, name) or default).upper()
+    value = (text(params, name) or default).upper()
     if value not in choices:
         raise BadUserInput(f"{name}: must be one of {', '.join(choices)}", field=name)
     return value
-
-
-def _range(params: Mapping[str, Any]) -> tuple[str | None, datetime | None, datetime | None]:
-    return _text(params, "last"), _moment(params, "from"), _moment(params, "to")
 
 
 def _steps(found: list[funnels.FunnelStep]) -> list[dict[str, Any]]:
@@ -124,15 +77,15 @@ async def active_users(request: Request) -> Response:
         principal,
         services_of(request),
         interval.lower(),
-        _text(params, "eventType"),
-        *_range(params),
+        text(params, "eventType"),
+        *time_span(params),
     )
     return json_response(
         {
             "interval": interval,
-            "from": _iso(start),
-            "to": _iso(end),
-            "buckets": [{"start": _iso(at), "users": users} for at, users in counts],
+            "from": iso(start),
+            "to": iso(end),
+            "buckets": [{"start": iso(at), "users": users} for at, users in counts],
             "total": total,
         }
     )
@@ -142,12 +95,12 @@ async def stickiness(request: Request) -> Response:
     principal = await principal_of(request, Scope.READ)
     params = request.query_params
     found = await engagement.user_stickiness(
-        principal, services_of(request), _text(params, "eventType"), *_range(params)
+        principal, services_of(request), text(params, "eventType"), *time_span(params)
     )
     return json_response(
         {
-            "from": _iso(found.start_ms),
-            "to": _iso(found.end_ms),
+            "from": iso(found.start_ms),
+            "to": iso(found.end_ms),
             "days": found.days,
             "dailyActiveUsers": found.daily_active_users,
             "averageDailyActiveUsers": found.average_daily,
@@ -163,11 +116,11 @@ async def top_items(request: Request) -> Response:
     found = await engagement.top_items(
         principal,
         services_of(request),
-        _required(params, "eventType"),
-        _required(params, "field"),
+        required(params, "eventType"),
+        required(params, "field"),
         _choice(params, "by", MEASURES, "PLAYS") == "UNIQUE_USERS",
-        _int(params, "first", 10),
-        *_range(params),
+        integer(params, "first", 10),
+        *time_span(params),
     )
     return json_response(
         {"items": [{"value": v, "plays": plays, "users": users} for v, plays, users in found]}
@@ -180,16 +133,16 @@ async def retention(request: Request) -> Response:
     found = await behaviour.retention(
         principal,
         services_of(request),
-        _text(params, "eventType"),
+        text(params, "eventType"),
         _choice(params, "cohort", COHORTS, "WEEK") == "WEEK",
-        _int(params, "periods", 8),
-        *_range(params),
+        integer(params, "periods", 8),
+        *time_span(params),
     )
     return json_response(
         {
             "cohorts": [
                 {
-                    "start": _iso(c.start_ms),
+                    "start": iso(c.start_ms),
                     "size": c.size,
                     "retained": c.retained,
                     "rates": c.rates,
@@ -210,9 +163,9 @@ async def funnel(request: Request) -> Response:
         principal,
         services_of(request),
         steps,
-        _text(body, "within") or "1d",
-        _text(body, "breakdown"),
-        *_range(body),
+        text(body, "within") or "1d",
+        text(body, "breakdown"),
+        *time_span(body),
     )
     return json_response(
         {
@@ -234,8 +187,8 @@ async def recommend(request: Request) -> Response:
     found = await recommendations.recommend(
         principal,
         services_of(request),
-        _required(params, "userId"),
-        _int(params, "first", 10),
+        required(params, "userId"),
+        integer(params, "first", 10),
         "PLAYED" in exclude,
     )
     return json_response(
@@ -251,7 +204,7 @@ async def similar(request: Request) -> Response:
     principal = await principal_of(request, Scope.READ)
     params = request.query_params
     found = await recommendations.similar_items(
-        principal, services_of(request), _required(params, "itemId"), _int(params, "first", 10)
+        principal, services_of(request), required(params, "itemId"), integer(params, "first", 10)
     )
     return json_response({"items": _items(found)})
 
