@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import GraphQLClient, MakeKey, open_ws, post_points
 from tests.dashboards.helpers import create
@@ -42,19 +43,30 @@ def _error_code(message: dict[str, Any]) -> str:
     return code
 
 
+async def _listening(app: Starlette, listeners: int) -> None:
+    """Until the process's hub holds `listeners` queues: a subscription registers its
+    channels after `subscribe` returns, later on a busy machine."""
+    hub = app.state.gateway.services.hub
+    deadline = time.monotonic() + 30
+    while hub.active < listeners:
+        assert time.monotonic() < deadline, hub.active
+        await asyncio.sleep(0.02)
+
+
 async def _no_message(ws: GraphQLWS, seconds: float) -> None:
     with pytest.raises(TimeoutError):
         await ws.next_data(timeout=seconds)
 
 
 async def test_updates_carry_only_the_widgets_new_points_touch(
-    base: str, gql: GraphQLClient
+    app: Starlette, base: str, gql: GraphQLClient
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "live", COMPONENTS)
     ws = await open_ws(base, gql.key)
+    listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await asyncio.sleep(0.2)
+    await _listening(app, listening + 2)  # revenue and cpu_usage
 
     await post_points(base, gql.key, [{"name": "revenue", "value": 12.5}])
     message = await ws.next_data(timeout=5)
@@ -72,13 +84,14 @@ async def test_updates_carry_only_the_widgets_new_points_touch(
 
 
 async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
-    base: str, gql: GraphQLClient
+    app: Starlette, base: str, gql: GraphQLClient
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "burst", COMPONENTS)
     ws = await open_ws(base, gql.key)
+    listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await asyncio.sleep(0.2)
+    await _listening(app, listening + 2)  # revenue and cpu_usage
     arrivals: list[dict[str, Any]] = []
 
     async def receive() -> None:
@@ -109,19 +122,20 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
 
 
 async def test_live_updates_are_tenant_scoped(
-    base: str, gql: GraphQLClient, make_key: MakeKey
+    app: Starlette, base: str, gql: GraphQLClient, make_key: MakeKey
 ) -> None:
     assert gql.key is not None
     other_key = await make_key("globex", "ingest,read,write")
     board = await create(gql, "acme's", COMPONENTS)
     mine = await open_ws(base, gql.key)
+    listening = app.state.gateway.services.hub.active
     await mine.subscribe(UPDATES, {"id": board["id"]})
 
     intruder = await open_ws(base, other_key)
     await intruder.subscribe(UPDATES, {"id": board["id"]})
     assert _error_code(await intruder.receive()) == "NOT_FOUND"
 
-    await asyncio.sleep(0.2)
+    await _listening(app, listening + 2)
     # the same metric name in another tenant neither wakes nor feeds acme's dashboard
     await post_points(base, other_key, [{"name": "revenue", "value": 1000.0}])
     await _no_message(mine, 1.5)
@@ -132,13 +146,14 @@ async def test_live_updates_are_tenant_scoped(
 
 
 async def test_a_new_version_resends_every_widget_and_deletion_ends_the_stream(
-    base: str, gql: GraphQLClient
+    app: Starlette, base: str, gql: GraphQLClient
 ) -> None:
     assert gql.key is not None
     board = await create(gql, "edit", COMPONENTS)
     ws = await open_ws(base, gql.key)
+    listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await asyncio.sleep(0.2)
+    await _listening(app, listening + 2)  # revenue and cpu_usage
     body = await gql.execute(
         """mutation($id: ID!, $input: DashboardInput!) {
              updateDashboard(id: $id, version: 1, input: $input) { version } }""",
