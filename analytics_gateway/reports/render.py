@@ -243,10 +243,12 @@ def _text_pages(title: str, lines: Sequence[str]) -> list[Figure]:
 
 def to_pdf(doc: Document) -> bytes:
     out = io.BytesIO()
-    # TrueType fonts (not Type 3), so text can be searched and extracted from the PDF
+    # TrueType fonts (not Type 3), so text can be searched and extracted from the PDF; text
+    # is text, never mathtext: names and label values are the tenant's, and a `$...$` in
+    # them would be parsed as maths (or fail to parse)
     with (
         _PDF_LOCK,
-        matplotlib.rc_context({"pdf.fonttype": 42}),
+        matplotlib.rc_context({"pdf.fonttype": 42, "text.parse_math": False}),
         PdfPages(out, metadata={"Title": doc.title}) as pdf,
     ):
         pdf.savefig(_title_page(doc))
