@@ -21,6 +21,9 @@ from analytics_gateway.validation import NAME_RE
 DEFAULT_RANGE_MS = 3_600_000
 MAX_BUCKETS = 100_000
 MAX_GROUP_LABEL_LENGTH = 128
+# what a range may span: no point is stored before 1970 (ingest refuses them), and a
+# range's previous period or next run must still be a date Python can hold
+LATEST_MS = int(datetime(9000, 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
 def epoch_ms(value: datetime) -> int:
@@ -41,7 +44,10 @@ def time_range(
     if last is not None and (start is not None or end is not None):
         raise BadUserInput("give either `last` or `from`/`to`, not both", field="last")
     if last is not None:
-        return now_ms - parse_duration_ms(last, field="last"), now_ms + 1
+        begin = now_ms - parse_duration_ms(last, field="last")
+        if begin < 0:
+            raise BadUserInput("`last` reaches before 1970", field="last")
+        return begin, now_ms + 1
     if start is None and end is None:
         if default_ms is None:
             return None, None
@@ -52,6 +58,10 @@ def time_range(
         start_ms = end_ms - (default_ms or DEFAULT_RANGE_MS)
     if start_ms >= end_ms:
         raise BadUserInput("`from` must be before `to`", field="from")
+    if start_ms < 0:
+        raise BadUserInput("`from` must be in 1970 or later", field="from")
+    if end_ms > LATEST_MS:
+        raise BadUserInput("`to` must be before the year 9000", field="to")
     return start_ms, end_ms
 
 

@@ -21,7 +21,6 @@ JSON with `extensions.code`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -39,7 +38,6 @@ from analytics_gateway.http.handlers import (
     principal_of,
     services_of,
 )
-from analytics_gateway.inputs import epoch_ms
 from analytics_gateway.reports import model
 from analytics_gateway.reports.schedule import parse_schedule
 from analytics_gateway.reports.service import Generated
@@ -230,26 +228,17 @@ async def generate_report(request: Request) -> Response:
     return json_response(generated_json(found))
 
 
-def _instant(text: str | None, name: str) -> int | None:
-    if text is None:
-        return None
-    try:
-        return epoch_ms(datetime.fromisoformat(text))
-    except ValueError:
-        raise BadUserInput(f"{name}: not an ISO-8601 time", field=name) from None
-
-
 async def report_pdf(request: Request) -> Response:
     principal = await principal_of(request, Scope.READ)
-    start = _instant(request.query_params.get("from"), "from")
-    end = _instant(request.query_params.get("to"), "to")
-    if (start is None) != (end is None):
-        raise BadUserInput(
-            "give both from and to, or neither", field="to" if end is None else "from"
-        )
-    span = (start, end) if start is not None and end is not None else None
-    report_id = request.path_params["report_id"]
-    generated = await services_of(request).reports.generate(principal.tenant, report_id, span)
+    given = request.query_params
+    generated = await resolvers.generate(
+        principal,
+        services_of(request),
+        request.path_params["report_id"],
+        params.moment(given, "from"),
+        params.moment(given, "to"),
+        None,
+    )
     return Response(
         generated.pdf,
         media_type="application/pdf",

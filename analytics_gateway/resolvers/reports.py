@@ -12,7 +12,7 @@ from analytics_gateway import domain
 from analytics_gateway.context import Info
 from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, NotFound
-from analytics_gateway.inputs import epoch_ms, label_filter
+from analytics_gateway.inputs import bounded_range, label_filter
 from analytics_gateway.reports import model
 from analytics_gateway.reports.schedule import Period, parse_schedule
 from analytics_gateway.reports.service import Generated, ReportService
@@ -177,7 +177,7 @@ async def generate(
             )
         if period is not None:
             raise BadUserInput("give period or from/to, not both", field="period")
-        span = (epoch_ms(start), epoch_ms(end))
+        span = bounded_range(None, start, end, now_ms=services.clock())
     return await services.reports.generate(principal.tenant, report_id, span)
 
 

@@ -115,8 +115,10 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
     # the first point at once, then at most one update a second while points come, and one
     # after the last, holding every point (posting took longer on a busy machine: more)
     assert 2 <= len(updates) <= math.ceil(posting) + 2, (posting, updates)
+    # a second apart (an update's timestamp is taken after its reads, which take longer
+    # or shorter on a busy machine; uncoalesced, updates would come 0.1 s apart)
     times = [datetime.fromisoformat(u["timestamp"]).timestamp() for u in updates]
-    assert all(later - earlier >= 0.95 for earlier, later in itertools.pairwise(times)), times
+    assert all(later - earlier >= 0.75 for earlier, later in itertools.pairwise(times)), times
     assert updates[-1]["widgets"][0]["data"]["value"] == 8.0
     await ws.close()
 
