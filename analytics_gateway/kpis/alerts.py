@@ -61,6 +61,14 @@ def condition_of(definition: KpiDefinition, window: str) -> str:
     return f"{text} {worse} {definition.target!r}"
 
 
+def _literal(text: str) -> str:
+    """The KPI's name as plain text in an annotation template: the template language has
+    no escape, so braces are kept apart instead of opening a placeholder."""
+    while "{{" in text or "}}" in text:
+        text = text.replace("{{", "{ {").replace("}}", "} }")
+    return text
+
+
 def default_name(definition: KpiDefinition) -> str:
     """ "<KPI name> off target", in the characters a rule name takes."""
     cleaned = " ".join(_NOT_IN_NAMES.sub(" ", definition.name).split())
@@ -86,7 +94,7 @@ def rule_spec(
         channels=channels,
         labels={"kpi": definition.id},
         annotations={
-            "summary": f"KPI {definition.name} is {{{{ $value }}}} over {window}; "
+            "summary": f"KPI {_literal(definition.name)} is {{{{ $value }}}} over {window}; "
             f"the target is {better} {definition.target!r}"
         },
     )
