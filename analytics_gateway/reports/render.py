@@ -221,7 +221,8 @@ def _chart_page(charts: Sequence[Chart]) -> Figure:
             )
         ax.set_xticks([])
         ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7, loc="upper left")
+        if ax.get_legend_handles_labels()[0]:  # a panel with no data this period has none
+            ax.legend(fontsize=7, loc="upper left")
     fig.subplots_adjust(hspace=0.35)
     return fig
 

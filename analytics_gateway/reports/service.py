@@ -59,6 +59,7 @@ from analytics_gateway.reports.schedule import (
     previous_of,
     utc,
 )
+from analytics_gateway.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,10 @@ FORECAST_POINTS = 28  # at least this many buckets a period is forecast in
 FORECAST_STEPS_MS = (3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 86_400_000)
 FORECAST_CONFIDENCE = 0.95
 MAX_RENDERS = 2  # reports rendered at once in this process
+# one report generated at a time per tenant, a few more waiting, the rest RATE_LIMITED:
+# a tenant asking for many at once (aliases, a loop) waits for its own, not for others'
+GENERATIONS_PER_TENANT = 1
+WAITING_PER_TENANT = 2
 RETRY_MS = 5 * 60_000  # a scheduled run that failed is tried again after this
 TICK_SECONDS = 30.0
 SENDABLE = frozenset({ChannelKind.EMAIL, ChannelKind.WEBHOOK})
@@ -165,6 +170,9 @@ class ReportService:
         self._label_names = label_names
         self._clock = clock
         self._renders = asyncio.Semaphore(MAX_RENDERS)
+        self._generations = TenantSlots(
+            _per_tenant, "report generations", max_waiting=WAITING_PER_TENANT
+        )
         self._round = asyncio.Lock()
         self._wake = asyncio.Event()
         self._failed: dict[tuple[str, str, int], int] = {}
@@ -224,7 +232,8 @@ class ReportService:
     ) -> Generated:
         """The report over `span` ([from, to)), or over its last complete period."""
         report = await self.repository.get(tenant, report_id)
-        return await self._generate(tenant, report, span or self.last_period(report))
+        async with self._generations.slot(tenant):
+            return await self._generate(tenant, report, span or self.last_period(report))
 
     def last_period(self, report: Report, now_ms: int | None = None) -> tuple[int, int]:
         now = self._clock() if now_ms is None else now_ms
@@ -514,6 +523,10 @@ def _coarser(
             out.timestamps.append(start)
             out.values.append(combined)
     return out
+
+
+async def _per_tenant(tenant: str) -> int:
+    return GENERATIONS_PER_TENANT
 
 
 def _render_both(document: render.Document) -> tuple[str, bytes]:
