@@ -206,8 +206,16 @@ CHART_HEIGHTS = """() => [...document.querySelectorAll('.widget .chart canvas')]
   .map((canvas) => Math.round(canvas.getBoundingClientRect().height))"""
 
 
+EVERY_WIDGET_DONE = """() => {
+  const widgets = [...document.querySelectorAll('.widget')];
+  return widgets.length > 0 && widgets.every((w) => ['ready', 'error'].includes(w.dataset.state));
+}"""
+
+
 async def _settled_heights(page: Page) -> list[int]:
-    """Chart heights once two looks 300 ms apart agree (resizes run after layout)."""
+    """Chart heights once every widget has its answer (the ML panels' come last; a busy
+    machine takes a while) and two looks 300 ms apart agree (resizes run after layout)."""
+    await page.wait_for_function(EVERY_WIDGET_DONE, timeout=120_000)
     previous: list[int] = []
     for _ in range(100):
         heights: list[int] = await page.evaluate(CHART_HEIGHTS)
