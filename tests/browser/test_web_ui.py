@@ -226,6 +226,13 @@ async def _settled_heights(page: Page) -> list[int]:
     raise AssertionError(f"chart heights never settled: {previous}")
 
 
+def _about_the_same(heights: list[int], first: list[int]) -> None:
+    """Each chart as tall as at first, give or take a legend line (live values change
+    a legend's width, so how it wraps); a chart that shrank is a fraction of that."""
+    assert len(heights) == len(first), (heights, first)
+    assert all(abs(h - f) <= 40 for h, f in zip(heights, first, strict=True)), (heights, first)
+
+
 async def test_charts_fill_their_panels_again_after_navigating_and_resizing(
     browser: Browser, demo_gateway: DemoGateway
 ) -> None:
@@ -245,12 +252,12 @@ async def test_charts_fill_their_panels_again_after_navigating_and_resizing(
         await expect(page.get_by_role("link", name=DEMO_NAME)).to_be_visible()
         await page.go_forward()
         await expect(page.locator(DATA_WIDGETS).first).to_have_attribute("data-state", "ready")
-        assert await _settled_heights(page) == first
+        _about_the_same(await _settled_heights(page), first)
 
     # narrower: legends wrap and take more of each panel; wide again: as before
     await page.set_viewport_size({"width": 700, "height": 1400})
     narrow = await _settled_heights(page)
     assert narrow != first
     await page.set_viewport_size({"width": 1400, "height": 1400})
-    assert await _settled_heights(page) == first
+    _about_the_same(await _settled_heights(page), first)
     await context.close()
