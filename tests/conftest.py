@@ -30,6 +30,7 @@ from analytics_gateway.backends.calls import (
 )
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
+from analytics_gateway.subscriptions.hub import Hub
 from tests.graphql_ws import GraphQLWS
 from tests.servers import RedisServer, free_port, redis_server
 
@@ -243,6 +244,16 @@ async def base(app: Starlette) -> AsyncIterator[str]:
     """The (started) `app` under uvicorn on a free loopback port: its `host:port`."""
     async with serving(app, lifespan=False) as address:
         yield address
+
+
+async def until_listening(hub: Hub, count: int, deadline_s: float = 60.0) -> None:
+    """Until `count` queues listen on the process's hub: a subscribe is answered by
+    nothing, and a point published before its queue is registered is not its."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline_s
+    while hub.active < count:
+        assert loop.time() < give_up, f"only {hub.active} of {count} subscriptions listening"
+        await asyncio.sleep(0.02)
 
 
 async def until_ready(http: httpx.AsyncClient, deadline_seconds: float = 120.0) -> httpx.Response:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import GraphQLClient, MakeKey, open_ws, post_points
+from tests.conftest import GraphQLClient, MakeKey, open_ws, post_points, until_listening
 from tests.dashboards.helpers import create
 from tests.graphql_ws import GraphQLWS
 
@@ -43,16 +43,6 @@ def _error_code(message: dict[str, Any]) -> str:
     return code
 
 
-async def _listening(app: Starlette, listeners: int) -> None:
-    """Until the process's hub holds `listeners` queues: a subscription registers its
-    channels after `subscribe` returns, later on a busy machine."""
-    hub = app.state.gateway.services.hub
-    deadline = time.monotonic() + 30
-    while hub.active < listeners:
-        assert time.monotonic() < deadline, hub.active
-        await asyncio.sleep(0.02)
-
-
 async def _no_message(ws: GraphQLWS, seconds: float) -> None:
     with pytest.raises(TimeoutError):
         await ws.next_data(timeout=seconds)
@@ -66,7 +56,7 @@ async def test_updates_carry_only_the_widgets_new_points_touch(
     ws = await open_ws(base, gql.key)
     listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await _listening(app, listening + 2)  # revenue and cpu_usage
+    await until_listening(app.state.gateway.services.hub, listening + 2)  # revenue and cpu_usage
 
     await post_points(base, gql.key, [{"name": "revenue", "value": 12.5}])
     message = await ws.next_data(timeout=5)
@@ -91,7 +81,7 @@ async def test_bursts_are_coalesced_to_one_update_per_widget_per_second(
     ws = await open_ws(base, gql.key)
     listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await _listening(app, listening + 2)  # revenue and cpu_usage
+    await until_listening(app.state.gateway.services.hub, listening + 2)  # revenue and cpu_usage
     arrivals: list[dict[str, Any]] = []
 
     async def receive() -> None:
@@ -137,7 +127,7 @@ async def test_live_updates_are_tenant_scoped(
     await intruder.subscribe(UPDATES, {"id": board["id"]})
     assert _error_code(await intruder.receive()) == "NOT_FOUND"
 
-    await _listening(app, listening + 2)
+    await until_listening(app.state.gateway.services.hub, listening + 2)
     # the same metric name in another tenant neither wakes nor feeds acme's dashboard
     await post_points(base, other_key, [{"name": "revenue", "value": 1000.0}])
     await _no_message(mine, 1.5)
@@ -155,7 +145,7 @@ async def test_a_new_version_resends_every_widget_and_deletion_ends_the_stream(
     ws = await open_ws(base, gql.key)
     listening = app.state.gateway.services.hub.active
     await ws.subscribe(UPDATES, {"id": board["id"]})
-    await _listening(app, listening + 2)  # revenue and cpu_usage
+    await until_listening(app.state.gateway.services.hub, listening + 2)  # revenue and cpu_usage
     body = await gql.execute(
         """mutation($id: ID!, $input: DashboardInput!) {
              updateDashboard(id: $id, version: 1, input: $input) { version } }""",

@@ -9,7 +9,6 @@ series selects, counted by `gateway_fanout_deliveries_total`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from starlette.applications import Starlette
 
 from analytics_gateway.app import Gateway
 from analytics_gateway.config import Settings
-from tests.conftest import MakeKey, make_settings, open_ws
+from tests.conftest import MakeKey, make_settings, open_ws, until_listening
 from tests.graphql_ws import GraphQLWS
 
 POINTS = """subscription($labels: JSON) {
@@ -35,14 +34,6 @@ DEADLINE_S = 120.0
 def settings(tmp_path: Path) -> Settings:
     # 400 subscribes at once: each is a request, beyond the default burst of 200
     return make_settings(tmp_path / "data", quotas="request_burst=1000")
-
-
-async def _until_listening(gateway: Gateway, count: int) -> None:
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + DEADLINE_S
-    while gateway.services.hub.active < count:
-        assert loop.time() < give_up, f"only {gateway.services.hub.active} of {count} listening"
-        await asyncio.sleep(0.05)
 
 
 async def test_unmatched_subscriptions_cost_a_big_write_nothing(
@@ -61,7 +52,7 @@ async def test_unmatched_subscriptions_cost_a_big_write_nothing(
                 await ws.subscribe(POINTS, {"labels": {"host": f"never-{c}-{s}"}})
         watcher = sockets[0]
         await watcher.subscribe(POINTS, {"labels": {"host": "h7"}})
-        await _until_listening(gateway, CONNECTIONS * PER_CONNECTION)
+        await until_listening(gateway.services.hub, CONNECTIONS * PER_CONNECTION, DEADLINE_S)
         before = registry.get_sample_value("gateway_fanout_deliveries_total") or 0.0
 
         body = "\n".join(

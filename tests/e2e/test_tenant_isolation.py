@@ -9,7 +9,6 @@ tenant id in client input stays plain data.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -27,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from analytics_gateway.app import create_app
 from analytics_gateway.backends.factory import build_config_store
 from analytics_gateway.config import Settings
-from tests.conftest import GraphQLClient, MakeKey, serving
+from tests.conftest import GraphQLClient, MakeKey, serving, until_listening
 from tests.graphql_ws import GraphQLWS
 from tests.servers import RedisServer
 
@@ -735,12 +734,7 @@ class Live:
     async def until_listening(self, count: int, deadline_s: float = 60.0) -> None:
         """Wait until `count` subscriptions are registered with the hub: a subscribe is
         answered by nothing, and a point published before it is registered is not its."""
-        hub = self.app.state.gateway.services.hub
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + deadline_s
-        while hub.active < count:
-            assert loop.time() < give_up, f"only {hub.active} of {count} subscriptions listening"
-            await asyncio.sleep(0.02)
+        await until_listening(self.app.state.gateway.services.hub, count, deadline_s)
 
     @property
     def ws_url(self) -> str:
