@@ -19,7 +19,7 @@ from typing import Protocol
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.domain import ApiKeyRecord, Principal, Scope
 from analytics_gateway.errors import BadUserInput, Forbidden, NotFound, Unauthenticated
-from analytics_gateway.key_memory import KeyLookup, KeyUsage
+from analytics_gateway.key_memory import KeyLookup, KeyMemory, KeyUsage
 
 KEY_PREFIX = "agk_"
 _TENANT_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
@@ -184,6 +184,15 @@ class Authenticator:
         self._usage = usage
         self._clock = clock
         self._on_sign_in = on_sign_in
+
+    def recent_tenant(self, credential: str | None) -> str | None:
+        """The tenant of an API key verified lately (see `KeyMemory`), without asking
+        the store; None when unknown. Only ever used to refuse sooner, never to admit."""
+        if not credential or not credential.startswith(KEY_PREFIX):
+            return None
+        if not isinstance(self._keys, KeyMemory):
+            return None
+        return self._keys.recent_tenant(hash_key(credential))
 
     async def authenticate(self, credential: str | None) -> Principal:
         now = self._clock()

@@ -9,6 +9,10 @@ other work after every `SLICE_POINTS` points, and the final encode only copies
 those bytes in. Big encodes take turns in one lane (`sliced`): with four
 tenants' big answers sliced side by side, every loop turn would still carry
 four slices, and a small request needs many turns.
+
+Columns may be numpy arrays (a store's raw read, see `domain.Series`); orjson
+encodes them directly. Where no request notes them (a subscription's
+message), they become lists here, as every other encoder expects.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import numpy as np
 import orjson
 
 SLICE_POINTS = 10_000  # about a millisecond of encoding
@@ -39,21 +44,30 @@ class SeriesColumns(dict[str, Any]):
 
 def outgoing(value: Mapping[str, Any]) -> SeriesColumns:
     """Wrap a serialized `SeriesData` value, noting it for the request being answered."""
-    columns = SeriesColumns(value)
     noted = _noted.get()
-    if noted is not None:
-        noted.append(columns)
+    if noted is None:
+        return SeriesColumns({k: _as_list(v) for k, v in value.items()})
+    columns = SeriesColumns(value)
+    noted.append(columns)
     return columns
+
+
+def _as_list(column: object) -> object:
+    return column.tolist() if isinstance(column, np.ndarray) else column
 
 
 @contextmanager
 def noting() -> Iterator[None]:
     """Note the `SeriesData` values produced inside (one request's execution)."""
-    token = _noted.set([])
+    noted: list[SeriesColumns] = []
+    token = _noted.set(noted)
     try:
         yield
     finally:
         _noted.reset(token)
+        # emptied, not only unset: a timer scheduled during the request keeps a copy
+        # of its context (and this list) until the timer is due
+        noted.clear()
 
 
 _lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -89,7 +103,8 @@ class Slicer:
 
 
 def points_of(columns: Mapping[str, Any]) -> int:
-    return len(columns.get("t") or ())
+    column = columns.get("t")
+    return 0 if column is None else len(column)
 
 
 async def encode_noted() -> None:
@@ -100,7 +115,7 @@ async def encode_noted() -> None:
         return  # the response encode writes them; that is no stall
     async with sliced(total) as slicer:
         for columns in waiting:
-            columns.encoded = orjson.dumps(dict(columns))
+            columns.encoded = orjson.dumps(dict(columns), option=orjson.OPT_SERIALIZE_NUMPY)
             await slicer.encoded(points_of(columns))
 
 
@@ -121,4 +136,5 @@ def _default(value: object) -> object:
 
 def dumps(data: object) -> bytes:
     """JSON of a response, with the columns encoded ahead copied in as they are."""
-    return orjson.dumps(data, default=_default, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    options = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_SERIALIZE_NUMPY
+    return orjson.dumps(data, default=_default, option=options)

@@ -339,14 +339,87 @@ class LabelValuesQuery:
     label: str
 
 
-@dataclass
-class Series:
-    """One series as columns: timestamps (epoch ms) and values."""
+TimestampColumn = list[int] | npt.NDArray[np.int64]
+ValueColumn = list[float] | npt.NDArray[np.float64]
 
-    name: str
-    labels: dict[str, str]
-    timestamps: list[int] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
+
+class Series:
+    """One series as columns: timestamps (epoch ms) and values.
+
+    A store may hand over numpy columns. They stay numpy until something asks
+    for `timestamps` or `values` as lists: a raw read answered as `SeriesData`
+    (see `columns`) is encoded from the arrays and never becomes millions of
+    Python numbers in lists, which every young-generation garbage collection
+    would walk while the event loop waits.
+    """
+
+    __slots__ = ("_timestamps", "_values", "labels", "name")
+
+    def __init__(
+        self,
+        name: str,
+        labels: dict[str, str],
+        timestamps: TimestampColumn | None = None,
+        values: ValueColumn | None = None,
+    ) -> None:
+        self.name = name
+        self.labels = labels
+        self._timestamps: TimestampColumn = [] if timestamps is None else timestamps
+        self._values: ValueColumn = [] if values is None else values
+
+    @property
+    def timestamps(self) -> list[int]:
+        column = self._timestamps
+        if isinstance(column, list):
+            return column
+        converted: list[int] = column.tolist()
+        self._timestamps = converted
+        return converted
+
+    @timestamps.setter
+    def timestamps(self, column: list[int]) -> None:
+        self._timestamps = column
+
+    @property
+    def values(self) -> list[float]:
+        column = self._values
+        if isinstance(column, list):
+            return column
+        converted: list[float] = column.tolist()
+        self._values = converted
+        return converted
+
+    @values.setter
+    def values(self, column: list[float]) -> None:
+        self._values = column
+
+    def columns(self) -> tuple[TimestampColumn, ValueColumn]:
+        """The columns as held, lists or numpy arrays, for encoding without converting."""
+        return self._timestamps, self._values
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Series):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.labels == other.labels
+            and self.timestamps == other.timestamps
+            and self.values == other.values
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it replaced
+
+    def __repr__(self) -> str:
+        return (
+            f"Series(name={self.name!r}, labels={self.labels!r}, "
+            f"timestamps={self.timestamps!r}, values={self.values!r})"
+        )
+
+    def __getstate__(self) -> tuple[str, dict[str, str], TimestampColumn, ValueColumn]:
+        return self.name, self.labels, self._timestamps, self._values
+
+    def __setstate__(self, state: tuple[str, dict[str, str], TimestampColumn, ValueColumn]) -> None:
+        self.name, self.labels, self._timestamps, self._values = state
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ class KeyMemory:
         while len(self._verified) > MAX_REMEMBERED:
             self._verified.popitem(last=False)
 
+    def recent_tenant(self, secret_hash: str) -> str | None:
+        """The tenant of a key verified within `remember_seconds`, else None."""
+        found = self._verified.get(secret_hash)
+        if found is None or self._clock() - found[0] > self._remember:
+            return None
+        return found[1].tenant
+
     def _recent(self, secret_hash: str, failure: BaseException | None) -> ApiKeyRecord:
         found = self._verified.get(secret_hash)
         if found is not None and self._clock() - found[0] <= self._remember:

@@ -49,10 +49,14 @@ class QueryCost:
         self._deposit = 0  # taken from the bucket ahead of `charge`
 
     async def has_budget(self) -> None:
-        """Refuse (RATE_LIMITED) before counting series when the bucket is empty:
-        a tenant flooding past its budget then costs no store reads at all. The
-        point this takes is part of what `charge` takes next."""
+        """Refuse (RATE_LIMITED) before counting series when the bucket is empty, or
+        while the tenant's last refused charge says to wait (a bucket refilling at
+        250,000 points a second always holds the one point taken here): a tenant
+        flooding past its budget then costs no store reads at all. The point this
+        takes is part of what `charge` takes next."""
         if not self._deposit:
+            # a tenant refused a moment ago waits it out without a bucket call
+            self._quotas.refuse_while_waiting(self.tenant, "query_point_burst")
             await self._quotas.admit_query_points(self.tenant, 1)
             self._deposit = 1
 

@@ -13,7 +13,11 @@ gateway out of the box; operators raise or lower them per tenant with
 within `REFRESH_SECONDS`. Tenants cannot change their own.
 
 Refusals are `RATE_LIMITED` (with how long to wait: `Retry-After` over HTTP,
-`extensions.retryAfter` in GraphQL) and `QUOTA_EXCEEDED`.
+`extensions.retryAfter` in GraphQL) and `QUOTA_EXCEEDED`. A tenant refused for
+its request or query-point rate is refused again, without asking its bucket,
+until the wait it was given is over (`refuse_while_waiting`): a flood past the
+limit then costs neither an API-key lookup nor a count of series per request,
+work that other tenants' requests would otherwise queue behind.
 
 The operator tenant (`ANALYTICS_SELF_TENANT`) starts from more room
 (`operator_quotas`): every gateway stores its own figures there, and every
@@ -133,6 +137,16 @@ def parse_assignments(items: Iterable[str]) -> dict[str, float]:
     return changes
 
 
+EARLY_REFUSALS = frozenset({"request_burst", "query_point_burst"})
+
+
+def _rate_limited(what: str, rate: float, wait: float) -> RateLimited:
+    retry = max(1, math.ceil(wait))
+    return RateLimited(
+        f"too many {what} for this tenant ({rate:g}/s); retry in {retry} s", retryAfter=retry
+    )
+
+
 class Quotas:
     def __init__(
         self,
@@ -154,6 +168,8 @@ class Quotas:
         self._subscriptions: dict[str, int] = {}
         self._series: dict[str, tuple[int, set[str]]] = {}  # tenant -> (hour, series keys)
         self._requests = TenantSlots(self._concurrent_requests, "requests", MAX_WAITING)
+        # (tenant, bucket) -> (until, what it limits, rate): the last refusal's wait
+        self._refused: dict[tuple[str, str], tuple[float, str, float]] = {}
 
     @classmethod
     def of_settings(
@@ -236,13 +252,27 @@ class Quotas:
             )
         wait = await self._buckets.take(f"{tenant}:{quota}", rate, burst, amount)
         if wait > 0:
-            retry = max(1, math.ceil(wait))
-            raise RateLimited(
-                f"too many {what} for this tenant ({rate:g}/s); retry in {retry} s",
-                retryAfter=retry,
-            )
+            if quota in EARLY_REFUSALS:
+                self._refused[(tenant, quota)] = (self._clock() + wait, what, rate)
+            raise _rate_limited(what, rate, wait)
+
+    def refuse_while_waiting(self, tenant: str | None, quota: str = "request_burst") -> None:
+        """RATE_LIMITED, without a bucket call, while `tenant`'s last refusal for `quota`
+        (`request_burst` or `query_point_burst`) says to wait; nothing otherwise."""
+        if tenant is None:
+            return
+        refused = self._refused.get((tenant, quota))
+        if refused is None:
+            return
+        until, what, rate = refused
+        wait = until - self._clock()
+        if wait <= 0:
+            del self._refused[(tenant, quota)]
+            return
+        raise _rate_limited(what, rate, wait)
 
     async def admit_request(self, tenant: str) -> None:
+        self.refuse_while_waiting(tenant)
         q = await self.of(tenant)
         await self._take(
             tenant, "requests", q.requests_per_second, q.request_burst, 1, "request_burst"

@@ -581,5 +581,6 @@ def _split_columns(
         if has_nan:
             keep = ~np.isnan(vs)
             ts, vs = ts[keep], vs[keep]
-        keyed[qi].append((key, Series(names[qi], labels, ts.tolist(), vs.tolist())))
+        # numpy columns, not lists: see `Series`
+        keyed[qi].append((key, Series(names[qi], labels, ts, vs)))
     return [[s for _, s in sorted(found, key=lambda pair: pair[0])] for found in keyed]

@@ -72,3 +72,11 @@ class Loaders:
             ),
             label_values=LabelValuesLoader(backends.metrics),
         )
+
+    def release(self) -> None:
+        """Forget what was memoised, once the request is answered. An error a resolver
+        raised holds its frames, and through them these loaders, whose memo holds the
+        error: a cycle only a garbage collection would free, answers and all."""
+        for loader in (self.metrics, self.event_counts, self.label_values):
+            loader.clear_all()
+            loader.batch = None  # the last batch holds its answers too

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 
 from analytics_gateway import tracing
 from analytics_gateway.backends.base import EventStore
+from analytics_gateway.dataloaders.weak_load import WeakLoad
 from analytics_gateway.domain import EventCountQuery, Series
 from analytics_gateway.errors import GatewayError
 
@@ -21,7 +22,7 @@ RefuseGrouping = Callable[[str, str | None, str], Awaitable[None]]
 
 class EventCountLoader(DataLoader[EventCountQuery, list[Series]]):
     def __init__(self, store: EventStore, refuse_grouping: RefuseGrouping | None = None) -> None:
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=WeakLoad(self._load))
         self._store = store
         self._refuse_grouping = refuse_grouping
 

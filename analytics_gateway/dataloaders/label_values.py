@@ -8,12 +8,13 @@ from strawberry.dataloader import DataLoader
 
 from analytics_gateway import tracing
 from analytics_gateway.backends.base import MetricStore
+from analytics_gateway.dataloaders.weak_load import WeakLoad
 from analytics_gateway.domain import LabelValuesQuery
 
 
 class LabelValuesLoader(DataLoader[LabelValuesQuery, list[str]]):
     def __init__(self, store: MetricStore) -> None:
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=WeakLoad(self._load))
         self._store = store
 
     async def _load(self, keys: Sequence[LabelValuesQuery]) -> list[list[str]]:

@@ -18,6 +18,7 @@ from analytics_gateway import tracing
 from analytics_gateway.backends import read_budget
 from analytics_gateway.backends.base import MetricStore, PromQLSource
 from analytics_gateway.dataloaders.query_cache import QueryCache
+from analytics_gateway.dataloaders.weak_load import WeakLoad
 from analytics_gateway.domain import MetricQuery, MetricSource, Series
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.query_cost import QueryCost, estimate
@@ -33,7 +34,7 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
         cache: QueryCache | None = None,
         cost: QueryCost | None = None,
     ) -> None:
-        super().__init__(load_fn=self._load)
+        super().__init__(load_fn=WeakLoad(self._load))
         self._store = store
         self._prometheus = prometheus
         self._cache = cache

@@ -115,6 +115,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     try:
                         key = credential_from(request.headers)
                         services = services_of(request)
+                        # a tenant flooding past its rate: refused before any store call
+                        services.quotas.refuse_while_waiting(services.auth.recent_tenant(key))
                         principal = await services.auth.authenticate(key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
@@ -141,11 +143,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services = services_of(request)
         principal: Principal | None = request.scope["state"].get("principal")
-        return Context(
-            services=services,
-            loaders=Loaders.for_request(services, principal.tenant if principal else None),
-            principal=principal,
-        )
+        loaders = Loaders.for_request(services, principal.tenant if principal else None)
+        if isinstance(request, Request):
+            request.scope["state"]["loaders"] = loaders  # released once answered (`run`)
+        return Context(services=services, request_loaders=loaders, principal=principal)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = {str(k): v for k, v in (context.connection_params or {}).items()}
@@ -195,14 +196,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # not executed (parse, validation, variables); a field error that nulls
             # `data` is a partial response, 200 as the spec recommends
             request.state.request_error = True
+        _forget_frames(result)
         await bulk_json.encode_noted()
         return process_result(result)
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
+        if not isinstance(request, Request):  # a WebSocket: its whole connection runs here
+            return await super().run(request)
         try:
-            with bulk_json.noting():
+            with bulk_json.noting():  # this one request's columns, encoded ahead
                 response = await super().run(request)
         except HTTPException as exc:
+            _release_loaders(request)
             # refusals before execution get the same JSON error shape as everything else
             status, headers = exc.status_code, {}
             refused = isinstance(exc.__cause__, InvalidOperationTypeError)
@@ -212,6 +217,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             code = HTTP_CODES.get(status, "BAD_REQUEST")
             body = error_body(exc.reason, {"code": code})
             return JSONResponse(body, status_code=status, headers=headers)
+        _release_loaders(request)
         if isinstance(request, Request) and isinstance(response, Response):
             accept = request.headers.get("accept", "")
             media = response.headers.get("content-type", "")
@@ -220,6 +226,26 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 if getattr(request.state, "request_error", False) and response.status_code == 200:
                     response.status_code = 400
         return response
+
+
+def _forget_frames(result: ExecutionResult) -> None:
+    """Drop the tracebacks of the gateway's own errors (a refusal, a bad argument), once
+    they are answered: a traceback holds the resolvers' frames, which hold the request's
+    execution, which holds the error: a cycle per refused field, left for the garbage
+    collector, whose young-generation passes then stall every tenant's requests. Their
+    traces are never logged; unexpected errors keep theirs."""
+    for error in result.errors or ():
+        original = error.original_error
+        if isinstance(original, GatewayError):
+            error.__traceback__ = None
+            original.__traceback__ = None
+
+
+def _release_loaders(request: object) -> None:
+    if isinstance(request, Request):
+        loaders: Loaders | None = request.scope["state"].pop("loaders", None)
+        if loaders is not None:
+            loaders.release()
 
 
 def routes(settings: Settings, schema: BaseSchema) -> list[BaseRoute]:

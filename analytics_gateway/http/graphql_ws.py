@@ -16,7 +16,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
-from analytics_gateway.context import Context
+from analytics_gateway.context import Context, operation_loaders
+from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal
 from analytics_gateway.errors import GatewayError, QuotaExceeded, RateLimited
 from analytics_gateway.observability import client_error
@@ -108,7 +109,10 @@ class CohortTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 )
                 return
             if not subscription:
-                await super().run_operation(operation)
+                # loaders of its own: costed as one request, memoising only its reads
+                loaders = Loaders.for_request(context.services, principal.tenant)
+                with operation_loaders(loaders):
+                    await super().run_operation(operation)
                 return
         try:
             await self._run_subscription(operation, principal)

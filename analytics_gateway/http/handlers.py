@@ -111,6 +111,8 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
         headers["authorization"] = "Bearer " + _basic_password(auth[6:])
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
     services = services_of(request)
+    # a tenant flooding past its rate: refused before any store call
+    services.quotas.refuse_while_waiting(services.auth.recent_tenant(key))
     principal = require(await services.auth.authenticate(key), scope)
     await services.quotas.admit_request(principal.tenant)
     held: contextlib.AsyncExitStack | None = getattr(request.state, "held", None)

@@ -65,7 +65,8 @@ def service(info: Info) -> DashboardService:
 
 
 def _columns(series: domain.Series) -> SeriesData:
-    return cast(SeriesData, {"t": series.timestamps, "v": series.values})
+    timestamps, values = series.columns()
+    return cast(SeriesData, {"t": timestamps, "v": values})
 
 
 def widget_data(result: results.WidgetResult) -> WidgetData:

@@ -79,7 +79,8 @@ class Series:
 
     @strawberry.field(description="All points as columns; see the SeriesData scalar.")
     def data(self) -> SeriesData:
-        return cast(SeriesData, {"t": self.series.timestamps, "v": self.series.values})
+        timestamps, values = self.series.columns()
+        return cast(SeriesData, {"t": timestamps, "v": values})
 
     @strawberry.field(
         description=(

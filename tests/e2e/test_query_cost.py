@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -20,8 +21,10 @@ from tests.conftest import (
     backend_calls,
     make_settings,
     new_key,
+    serving,
     started,
 )
+from tests.graphql_ws import GraphQLWS
 
 HOUR_MS = 3_600_000
 INGEST = """mutation($p: [MetricPointInput!]!) { ingestMetrics(points: $p) { accepted } }"""
@@ -158,6 +161,72 @@ async def test_a_tenant_with_an_empty_bucket_is_refused_before_its_series_are_co
         assert backend_calls(registry, None, "series_count") == counted
         assert (await cost_of(other, QUERY, {"q": {**q, "step": "10m"}}))["points"] == 30
         assert backend_calls(registry, None, "series_count") == counted + 1
+
+
+async def test_a_tenant_refused_for_its_read_rate_waits_it_out_without_counting_series(
+    tmp_path: Path,
+) -> None:
+    """A bucket refilling at 100 points a second always holds the one point taken before
+    series are counted: without remembering the refusal, every request of a flood would
+    count its series (a store call each) before being refused."""
+    start = hour_ago()
+    quotas = "query_points_per_second=100,query_point_burst=180"
+    registry = CollectorRegistry()
+    async with tenants(tmp_path, registry, quotas=quotas, cache_ttl_seconds=0) as (acme, other):
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180  # the whole burst
+        counted = backend_calls(registry, None, "series_count")
+        for _ in range(6):
+            again = await acme.execute(QUERY, {"q": q})
+            assert again["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            assert 1 <= again["errors"][0]["extensions"]["retryAfter"] <= 2
+        # one count at most: the refusal of the whole charge (the first may come sooner,
+        # from an empty bucket, with a wait of milliseconds); the others are refused
+        # from memory until the wait it gave is over
+        assert backend_calls(registry, None, "series_count") <= counted + 1
+        assert (await cost_of(other, QUERY, {"q": {**q, "step": "10m"}}))["points"] == 30
+        # the wait is over within two seconds (180 points at 100/s): served again
+        deadline = time.monotonic() + 60
+        while "errors" in (answer := await acme.execute(QUERY, {"q": q})):
+            assert answer["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            assert time.monotonic() < deadline, answer
+            await asyncio.sleep(0.2)
+        assert answer["extensions"]["cost"]["points"] == 180
+
+
+async def test_each_operation_over_a_websocket_is_costed_on_its_own(tmp_path: Path) -> None:
+    """A WebSocket connection has one context for all its operations: its reads were not
+    costed at all (the caller is known only after `connection_init`), so a tenant could
+    read past its budget over a WebSocket."""
+    start = hour_ago()
+    quotas = "query_points_per_second=0.01,query_point_burst=400"
+    config = make_settings(tmp_path / "data", quotas=quotas, cache_ttl_seconds=0)
+    keys = [await new_key(config, tenant) for tenant in ("acme", "other")]
+    app = create_app(config, registry=CollectorRegistry())
+    async with (
+        started(app),
+        serving(app, lifespan=False) as address,
+        httpx.AsyncClient(base_url=f"http://{address}") as http,
+    ):
+        acme, other = (GraphQLClient(http, key) for key in keys)
+        await seed(acme, other, start)
+        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
+        ws = await GraphQLWS.open(f"ws://{address}/graphql", {"Authorization": f"Bearer {keys[0]}"})
+        try:
+            await ws.ack()
+            answers = []
+            for _ in range(3):  # 180 points each, 400 in the bucket: the third is refused
+                op = await ws.subscribe(QUERY, {"q": q})
+                answers.append((await ws.next_data())["payload"])
+                assert await ws.receive() == {"id": op, "type": "complete"}
+        finally:
+            await ws.close()
+        assert [a["extensions"]["cost"]["points"] for a in answers[:2]] == [180, 180]
+        assert "errors" not in answers[0]
+        assert "errors" not in answers[1]
+        assert answers[2]["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert (await cost_of(other, QUERY, {"q": q}))["points"] == 300  # its own bucket
 
 
 async def test_rest_reads_say_their_cost_in_a_header(tmp_path: Path) -> None:

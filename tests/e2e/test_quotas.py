@@ -16,8 +16,11 @@ from prometheus_client import CollectorRegistry
 from websockets.exceptions import ConnectionClosed
 
 from analytics_gateway.app import create_app
+from analytics_gateway.auth import KEY_PREFIX
 from analytics_gateway.backends.factory import build_config_store
+from analytics_gateway.backends.sqlite_config import SQLiteConfigStore
 from analytics_gateway.config import Settings
+from analytics_gateway.domain import ApiKeyRecord
 from analytics_gateway.quotas import MAX_WAITING, Quotas, TenantQuotas
 from tests.conftest import GraphQLClient, make_settings, new_key, serving, started
 from tests.fixtures.alert_receivers import hanging_receiver
@@ -94,6 +97,41 @@ async def test_requests_over_the_rate_are_429_with_retry_after_and_the_neighbour
         # the neighbour has its own bucket
         for _ in range(3):
             assert "errors" not in await gw.b.execute("{ metricNames }")
+
+
+async def test_a_tenant_refused_for_its_rate_is_refused_again_without_a_key_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood past the limit must cost as little as possible: once refused, a tenant's
+    key is not looked up again until its wait is over (the refusal said how long)."""
+    lookups: list[str] = []
+    real = SQLiteConfigStore.key_by_hash
+
+    async def counted(self: SQLiteConfigStore, secret_hash: str) -> ApiKeyRecord | None:
+        lookups.append(secret_hash)
+        return await real(self, secret_hash)
+
+    monkeypatch.setattr(SQLiteConfigStore, "key_by_hash", counted)
+    async with gateway_with(tmp_path, FEW_REQUESTS) as gw:
+        for _ in range(3):
+            assert "errors" not in await gw.a.execute("{ metricNames }")
+        assert (await gw.a.post("{ metricNames }")).status_code == 429
+        looked_up = len(lookups)
+        for _ in range(5):
+            refused = await gw.a.post("{ metricNames }")
+            assert refused.status_code == 429
+            assert 1 <= int(refused.headers["retry-after"]) <= 100
+            assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            rest = await gw.http.get(
+                "/analytics/metrics/noisy?name=m", headers={"Authorization": f"Bearer {gw.a.key}"}
+            )
+            assert rest.status_code == 429
+        assert len(lookups) == looked_up
+        # a key nobody verified is looked up as ever, and the neighbour is served
+        stranger = GraphQLClient(gw.http, KEY_PREFIX + "unknown")
+        assert (await stranger.post("{ metricNames }")).status_code == 401
+        assert "errors" not in await gw.b.execute("{ metricNames }")
+        assert len(lookups) == looked_up + 2
 
 
 async def test_points_over_the_rate_are_refused_whole_and_nothing_is_stored(
