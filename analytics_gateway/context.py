@@ -16,6 +16,7 @@ from typing import Any
 
 import strawberry
 
+from analytics_gateway import query_cost
 from analytics_gateway.auth import require
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal, Scope
@@ -30,7 +31,8 @@ def operation_loaders(loaders: Loaders) -> Iterator[None]:
     has a task of its own); released when it ends."""
     token = _operation_loaders.set(loaders)
     try:
-        yield
+        with query_cost.costing(loaders.cost):
+            yield
     finally:
         _operation_loaders.reset(token)
         loaders.release()

@@ -7,19 +7,30 @@ aggregate over the whole range, and for raw points one per
 series is until it reads it). Answers from the query cache read nothing and
 cost nothing; PromQL sent to Prometheus is bounded there (`query.max-samples`).
 
+Behaviour reads (retention, funnels, sessions, paths, new users, engagement,
+segments, churn risk) scan events, not series: each costs one point per event
+of the tenant in its range, counted before it runs (`charge_events`); answers
+from the cache cost nothing. They draw on the same budget, so aliasing a
+hundred of them into one request is refused like any other request too big.
+
 Each request adds its queries' costs up against the tenant's `query_points`
 quota (refused as QUERY_TOO_COMPLEX, naming the cost and the limit) and draws
 them from the tenant's `query_points_per_second` bucket (RATE_LIMITED), so
 neither one huge query nor a flood of medium ones can take every core. The
-total is reported in `extensions.cost` of every GraphQL response.
+total is reported in `extensions.cost` of every GraphQL response. The request
+being answered finds its `QueryCost` with `current()` (bound by `costing`):
+the behaviour functions are shared by GraphQL and REST, and take no cost
+argument.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from analytics_gateway.domain import MetricQuery
-from analytics_gateway.errors import QueryTooComplex
+from analytics_gateway.errors import GatewayError, QueryTooComplex
 from analytics_gateway.quotas import Quotas
 
 RAW_POINT_INTERVAL_MS = 10_000
@@ -37,6 +48,41 @@ def points_per_series(query: MetricQuery) -> int:
 def estimate(queries: Sequence[MetricQuery], series: Sequence[int]) -> int:
     """Points `queries` read, given how many series each matches."""
     return sum(n * points_per_series(q) for q, n in zip(queries, series, strict=True))
+
+
+_current: ContextVar[QueryCost | None] = ContextVar("query_cost", default=None)
+
+
+def current() -> QueryCost | None:
+    """The cost of the request being answered in this task, if it is costed."""
+    return _current.get()
+
+
+def bind(cost: QueryCost | None) -> None:
+    """Make `cost` the current one for the rest of this task (a request's own task)."""
+    _current.set(cost)
+
+
+@contextmanager
+def costing(cost: QueryCost | None) -> Iterator[None]:
+    """`cost` as the current one inside (an operation sharing its task's context)."""
+    token = _current.set(cost)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+async def charge_events(
+    tenant: str, count: Callable[[], Awaitable[int]], cost: QueryCost | None = None
+) -> None:
+    """Charge a behaviour read of `tenant`'s events, `count()` of them, to the current
+    request (or `cost`), before it runs; nothing when the request is not costed."""
+    cost = cost if cost is not None else current()
+    if cost is None or cost.tenant != tenant:
+        return
+    await cost.has_budget()
+    await cost.charge(await count())
 
 
 class QueryCost:
@@ -70,10 +116,16 @@ class QueryCost:
                 cost=total,
                 limit=limit,
             )
+        # counted before the bucket is asked (an await): charges running side by side,
+        # as aliased behaviour reads do, must each see the others' points
+        self.points = total
         owed = max(0, points - self._deposit)
         self._deposit = max(0, self._deposit - points)
-        await self._quotas.admit_query_points(self.tenant, owed)
-        self.points = total
+        try:
+            await self._quotas.admit_query_points(self.tenant, owed)
+        except GatewayError:
+            self.points -= points
+            raise
 
     async def report(self) -> dict[str, int]:
         """What `extensions.cost` says: points read so far and the per-request limit."""

@@ -79,6 +79,10 @@ class EventStore(Protocol):
     async def event_types(self, tenant: str, limit: int) -> list[str]:
         """At most `limit` of the tenant's event types, sorted, in ONE backend call."""
 
+    async def events_in_range(self, tenant: str, start_ms: int, end_ms: int) -> int:
+        """How many of the tenant's events fall in [start, end), in ONE backend call
+        (what a behaviour read of the range is costed at, before it runs)."""
+
     async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
         """Erasure: delete the tenant's events of these users, in ONE call, visible to
         the next read; how many were deleted."""

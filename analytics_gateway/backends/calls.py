@@ -37,6 +37,7 @@ Operation = Literal[
     "write_events",
     "query_events",  # event pages
     "count_events",  # event counts (a whole dataloader batch)
+    "events_in_range",  # a tenant's events in a range, for a behaviour read's cost
     "event_types",
     "setup",  # database or index template created
     "retention",  # expired events or points listed or deleted
@@ -57,6 +58,7 @@ OPERATIONS: Mapping[Backend, tuple[Operation, ...]] = {
         "write_events",
         "query_events",
         "count_events",
+        "events_in_range",
         "event_types",
         "delete_events",
         "retention",
@@ -75,6 +77,7 @@ OPERATIONS: Mapping[Backend, tuple[Operation, ...]] = {
         "write_events",
         "query_events",
         "count_events",
+        "events_in_range",
         "event_types",
         "setup",
         "retention",

@@ -447,6 +447,16 @@ class DuckDBStore:
 
         return await self._run("count_events", read)
 
+    async def events_in_range(self, tenant: str, start_ms: int, end_ms: int) -> int:
+        def read(cur: duckdb.DuckDBPyConnection) -> int:
+            row = cur.execute(
+                "SELECT count(*) FROM events WHERE tenant = ? AND ts >= ? AND ts < ?",
+                [tenant, int(start_ms), int(end_ms)],
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run("events_in_range", read)
+
     async def event_types(self, tenant: str, limit: int) -> list[str]:
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
             rows = cur.execute(

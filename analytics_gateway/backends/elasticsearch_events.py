@@ -37,7 +37,8 @@ sub-aggregation on `dims` for `groupBy`.
 
 Every API call is one call in `gateway_backend_calls_total` (`backends.calls`):
 `_bulk` as `write_events`, `_search` as `query_events`, `_msearch` as
-`count_events`, the index template as `setup`, listing and deleting expired
+`count_events`, the count of a range's events a behaviour read is costed at as
+`events_in_range`, the index template as `setup`, listing and deleting expired
 indices as `retention`. Per-tenant deletes are `_delete_by_query` on the `tenant`
 field, refreshed so the next read misses them: a user's erasure as
 `delete_events`, a tenant's retention (bounded by `max_docs`) as `retention`.
@@ -435,6 +436,22 @@ class ElasticsearchEventStore:
             buckets = result.get("aggregations", {}).get("t", {}).get("buckets", [])
             out.append(count_series(query, buckets))
         return out
+
+    async def events_in_range(self, tenant: str, start_ms: int, end_ms: int) -> int:
+        """One `_search` of size 0 counting the hits exactly."""
+        await self.ensure_ready()
+        response = await self._call(
+            "events_in_range",
+            self._es.search(
+                index=self._pattern,
+                routing=tenant,
+                ignore_unavailable=True,
+                size=0,
+                track_total_hits=True,
+                query={"bool": {"filter": self._filters(tenant, start_ms, end_ms)}},
+            ),
+        )
+        return int(response.get("hits", {}).get("total", {}).get("value", 0))
 
     async def event_types(self, tenant: str, limit: int) -> list[str]:
         """One terms aggregation on `type` over the tenant's events."""

@@ -9,6 +9,9 @@ of one type, so there is one generation per tenant, not per event type. A
 range that reaches the present (or ended under `SETTLED_MS` ago) is never
 cached, nor an answer over `MAX_ENTRY_BYTES` encoded. A cache that fails is
 skipped: the store answers as if there were none.
+
+A read the cache cannot answer is costed first (`query_cost.charge_events`):
+one point per event of the tenant in its range.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from analytics_gateway.backends.base import Cache
+from analytics_gateway import query_cost
+from analytics_gateway.backends.base import Cache, EventStore
 from analytics_gateway.dataloaders.query_cache import SETTLED_MS
 from analytics_gateway.errors import BackendUnavailable
 
@@ -49,11 +53,24 @@ def invalidation(cache: Cache) -> Callable[[str], Awaitable[None]]:
     return stored
 
 
+class RangeQuery(Protocol):
+    """A behaviour query: a frozen dataclass over a time range (its repr is its key)."""
+
+    @property
+    def start_ms(self) -> int: ...
+
+    @property
+    def end_ms(self) -> int: ...
+
+
 class BehaviourCache:
-    def __init__(self, cache: Cache, ttl_seconds: float, clock: Callable[[], int]) -> None:
+    def __init__(
+        self, cache: Cache, ttl_seconds: float, clock: Callable[[], int], events: EventStore
+    ) -> None:
         self._cache = cache
         self._ttl = ttl_seconds
         self._clock = clock
+        self._events = events
 
     def cacheable(self, end_ms: int) -> bool:
         return self._ttl > 0 and end_ms + SETTLED_MS <= self._clock()
@@ -61,15 +78,22 @@ class BehaviourCache:
     async def answer(
         self,
         tenant: str,
-        end_ms: int,
-        query: object,
+        query: RangeQuery,
         compute: Callable[[], Awaitable[T]],
         decode: Callable[[Any], T],
     ) -> T:
-        """The answer to `query` (a frozen dataclass: its repr is its key) from the cache
-        where current, from `compute` otherwise. `decode` rebuilds it from its JSON."""
-        if not self.cacheable(end_ms):
+        """The answer to `query` from the cache where current, from `compute` (costed
+        first) otherwise. `decode` rebuilds it from its JSON."""
+
+        async def costed() -> T:
+            await query_cost.charge_events(
+                tenant,
+                lambda: self._events.events_in_range(tenant, query.start_ms, query.end_ms),
+            )
             return await compute()
+
+        if not self.cacheable(query.end_ms):
+            return await costed()
         try:
             (generation,) = await self._cache.counters(tenant, [GENERATION])
             text = repr((query, generation))
@@ -77,10 +101,10 @@ class BehaviourCache:
             (raw,) = await self._cache.get_many(tenant, [key])
         except BackendUnavailable:
             log.warning("cache unavailable; answering from the store")
-            return await compute()
+            return await costed()
         if raw is not None:
             return decode(orjson.loads(raw))
-        found = await compute()
+        found = await costed()
         encoded = orjson.dumps(found)
         if len(encoded) <= MAX_ENTRY_BYTES:
             try:

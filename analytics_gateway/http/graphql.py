@@ -33,7 +33,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from analytics_gateway import bulk_json
+from analytics_gateway import bulk_json, query_cost
 from analytics_gateway.auth import credential_from
 from analytics_gateway.config import Settings
 from analytics_gateway.context import Context
@@ -146,6 +146,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         loaders = Loaders.for_request(services, principal.tenant if principal else None)
         if isinstance(request, Request):
             request.scope["state"]["loaders"] = loaders  # released once answered (`run`)
+            query_cost.bind(loaders.cost)  # behaviour reads find it (this request's task)
         return Context(services=services, request_loaders=loaders, principal=principal)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -16,11 +16,13 @@ import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
+from analytics_gateway import query_cost
 from analytics_gateway.auth import credential_from, require
 from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput, GatewayError, Unauthenticated
 from analytics_gateway.observability import client_error
+from analytics_gateway.query_cost import QueryCost
 from analytics_gateway.services import Services
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -115,6 +117,8 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
     services.quotas.refuse_while_waiting(services.auth.recent_tenant(key))
     principal = require(await services.auth.authenticate(key), scope)
     await services.quotas.admit_request(principal.tenant)
+    # behaviour reads of this request find their cost (this request's task)
+    query_cost.bind(QueryCost(principal.tenant, services.quotas))
     held: contextlib.AsyncExitStack | None = getattr(request.state, "held", None)
     if held is not None:  # a route behind `guarded`: one of the tenant's request slots
         await held.enter_async_context(services.quotas.running(principal.tenant))

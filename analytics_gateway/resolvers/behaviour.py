@@ -36,7 +36,10 @@ from analytics_gateway.services import Services
 
 def _cache(services: Services) -> BehaviourCache:
     return BehaviourCache(
-        services.backends.cache, services.settings.cache_ttl_seconds, services.clock
+        services.backends.cache,
+        services.settings.cache_ttl_seconds,
+        services.clock,
+        services.backends.events,
     )
 
 
@@ -80,7 +83,6 @@ async def retention(
     )
     counts = await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.behaviour().retention(query),
         lambda raw: [(int(c), int(k), int(n)) for c, k, n in raw],
@@ -130,7 +132,6 @@ async def funnel(
     )
     tally = await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.behaviour().funnel(query),
         funnels.decode,
@@ -199,7 +200,6 @@ async def user_sessions(
     )
     found = await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.journeys().sessions(query),
         _session_figures,
@@ -250,7 +250,6 @@ async def next_events(
     )
     total, found = await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.journeys().next_events(query),
         lambda raw: (int(raw[0]), [(k, int(n), int(u)) for k, n, u in raw[1]]),

@@ -51,7 +51,6 @@ async def _active_users(
 
     return await _cache(services).answer(
         query.tenant,
-        query.end_ms,
         query,
         lambda: services.backends.events.engagement().active_users(query),
         decode,
@@ -60,7 +59,10 @@ async def _active_users(
 
 def _cache(services: Services) -> BehaviourCache:
     return BehaviourCache(
-        services.backends.cache, services.settings.cache_ttl_seconds, services.clock
+        services.backends.cache,
+        services.settings.cache_ttl_seconds,
+        services.clock,
+        services.backends.events,
     )
 
 
@@ -167,7 +169,6 @@ async def top_items(
     )
     return await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.engagement().top_items(query),
         lambda raw: [(str(v), int(p), int(u)) for v, p, u in raw],
@@ -203,7 +204,6 @@ async def new_and_returning(
     query = NewUsersQuery(principal.tenant, start_ms, end_ms, interval, new_users.MAX_USERS)
     counts = await _cache(services).answer(
         principal.tenant,
-        end_ms,
         query,
         lambda: services.backends.events.journeys().new_users(query),
         lambda raw: [(int(at), int(new), int(total)) for at, new, total in raw],

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
+from analytics_gateway import query_cost
 from analytics_gateway.backends.base import UserActivity
 from analytics_gateway.behaviour import churn, segments
 from analytics_gateway.behaviour.features import (
@@ -69,7 +70,10 @@ async def _activity(
     services: Services, tenant: str, event_type: str | None, start_ms: int, end_ms: int
 ) -> list[UserActivity]:
     query = activity_query(tenant, event_type, start_ms, end_ms)
-    return await services.backends.events.features().user_activity(query)
+    events = services.backends.events
+    # one point per event in the range, as every behaviour read (`query_cost`)
+    await query_cost.charge_events(tenant, lambda: events.events_in_range(tenant, start_ms, end_ms))
+    return await events.features().user_activity(query)
 
 
 async def _features(

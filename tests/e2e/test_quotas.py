@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from analytics_gateway.app import create_app
 from analytics_gateway.auth import KEY_PREFIX
 from analytics_gateway.backends.factory import build_config_store
+from analytics_gateway.backends.redis_config import RedisConfigStore
 from analytics_gateway.backends.sqlite_config import SQLiteConfigStore
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import ApiKeyRecord
@@ -105,13 +106,15 @@ async def test_a_tenant_refused_for_its_rate_is_refused_again_without_a_key_look
     """A flood past the limit must cost as little as possible: once refused, a tenant's
     key is not looked up again until its wait is over (the refusal said how long)."""
     lookups: list[str] = []
-    real = SQLiteConfigStore.key_by_hash
+    for store in (SQLiteConfigStore, RedisConfigStore):  # the embedded one, or Redis
+        real = store.key_by_hash
 
-    async def counted(self: SQLiteConfigStore, secret_hash: str) -> ApiKeyRecord | None:
-        lookups.append(secret_hash)
-        return await real(self, secret_hash)
+        async def counted(self: Any, secret_hash: str, real: Any = real) -> ApiKeyRecord | None:
+            lookups.append(secret_hash)
+            record: ApiKeyRecord | None = await real(self, secret_hash)
+            return record
 
-    monkeypatch.setattr(SQLiteConfigStore, "key_by_hash", counted)
+        monkeypatch.setattr(store, "key_by_hash", counted)
     async with gateway_with(tmp_path, FEW_REQUESTS) as gw:
         for _ in range(3):
             assert "errors" not in await gw.a.execute("{ metricNames }")

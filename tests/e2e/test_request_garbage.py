@@ -30,6 +30,7 @@ from tests.conftest import (
     asgi_transport,
     make_settings,
     new_key,
+    production_backends,
     serving,
     started,
 )
@@ -73,8 +74,12 @@ async def freed(read: list[weakref.ref[object]]) -> bool:
 
 
 @pytest.fixture
-def read(monkeypatch: pytest.MonkeyPatch) -> list[weakref.ref[object]]:
+def read(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> list[weakref.ref[object]]:
     """Weak references to the values column of every series the embedded store reads."""
+    if production_backends(request):
+        pytest.skip("watches the embedded store's numpy columns (lists have no weak references)")
     columns: list[weakref.ref[object]] = []
     real = DuckDBStore.query_many
 
