@@ -40,6 +40,7 @@ from analytics_gateway.backends.base import Buckets, ConfigStore
 from analytics_gateway.backends.buckets import MemoryBuckets
 from analytics_gateway.config import Settings
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, QuotaExceeded, RateLimited
+from analytics_gateway.keyed_locks import KeyedLocks
 from analytics_gateway.tenant_slots import TenantSlots
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class Quotas:
         self._requests = TenantSlots(self._concurrent_requests, "requests", MAX_WAITING)
         # (tenant, bucket) -> (until, what it limits, rate): the last refusal's wait
         self._refused: dict[tuple[str, str], tuple[float, str, float]] = {}
+        self._creating = KeyedLocks()
 
     @classmethod
     def of_settings(
@@ -305,6 +307,11 @@ class Quotas:
             )
 
     # -- what a tenant holds ----------------------------------------------------------------
+
+    def creating(self, tenant: str, kind: str) -> AbstractAsyncContextManager[None]:
+        """Held across counting what `tenant` holds of `kind`, checking it and storing one
+        more, so that concurrent creates cannot all pass one count (see `keyed_locks`)."""
+        return self._creating.hold((tenant, kind))
 
     async def check_count(self, tenant: str, kind: str, held: int) -> None:
         """Before creating one more `kind` (alert_rules, channels, dashboards, models)."""

@@ -14,6 +14,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlparse
@@ -39,6 +40,7 @@ from analytics_gateway.config import Settings
 from analytics_gateway.crypto.envelope import Secrets
 from analytics_gateway.egress import EgressPolicy
 from analytics_gateway.errors import BackendUnavailable, BadUserInput, Conflict, NotFound
+from analytics_gateway.keyed_locks import KeyedLocks
 from analytics_gateway.quotas import Quotas
 from analytics_gateway.subscriptions.channels import alerts_channel
 from analytics_gateway.subscriptions.hub import Hub
@@ -78,6 +80,7 @@ class AlertService:
     ) -> None:
         self.settings = settings
         self._quotas = quotas
+        self._create_locks = KeyedLocks()
         self.replica_id = (
             replica_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         )
@@ -167,6 +170,10 @@ class AlertService:
                     field=field_name,
                 )
 
+    def _creating(self, tenant: str, kind: str) -> AbstractAsyncContextManager[None]:
+        """Held across a create's count and write (see `keyed_locks`)."""
+        return self._create_locks.hold((tenant, kind))
+
     async def create_rule(
         self, tenant: str, spec: RuleSpec, created_by: str, *, rule_id: str | None = None
     ) -> AlertRule:
@@ -175,11 +182,12 @@ class AlertService:
             tenant, rule_id or uuid.uuid4().hex, spec, now_ms=self.clock(), created_by=created_by
         )
         await self._check_targets(rule)
-        if self._quotas is not None:
-            await self._quotas.check_count(
-                tenant, "alert_rules", len(await self.docs.rules(tenant))
-            )
-        stored = await self.docs.put_rule(rule, expected_version=0)
+        async with self._creating(tenant, "alert_rules"):
+            if self._quotas is not None:
+                await self._quotas.check_count(
+                    tenant, "alert_rules", len(await self.docs.rules(tenant))
+                )
+            stored = await self.docs.put_rule(rule, expected_version=0)
         self.scheduler.upsert(stored, condition)
         await self.scheduler.update_listeners()
         return stored
@@ -296,12 +304,13 @@ class AlertService:
     async def create_channel(self, tenant: str, spec: ChannelSpec) -> Channel:
         channel = build_channel(tenant, uuid.uuid4().hex, spec)
         await self._check_destination(channel)
-        existing = await self.docs.channels(tenant)
-        if any(c.name == channel.name for c in existing):
-            raise Conflict(f"a channel named {channel.name!r} exists", field="name")
-        if self._quotas is not None:
-            await self._quotas.check_count(tenant, "channels", len(existing))
-        version = await self.docs.put_channel(channel, expected_version=0)
+        async with self._creating(tenant, "channels"):  # names and the count hold too
+            existing = await self.docs.channels(tenant)
+            if any(c.name == channel.name for c in existing):
+                raise Conflict(f"a channel named {channel.name!r} exists", field="name")
+            if self._quotas is not None:
+                await self._quotas.check_count(tenant, "channels", len(existing))
+            version = await self.docs.put_channel(channel, expected_version=0)
         return replace(channel, version=version)
 
     async def update_channel(self, tenant: str, channel_id: str, spec: ChannelSpec) -> Channel:

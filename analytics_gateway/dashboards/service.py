@@ -102,10 +102,12 @@ class DashboardService:
         return list(dict.fromkeys([*variable.options, *found]))
 
     async def create(self, tenant: str, spec: DashboardSpec) -> Dashboard:
-        if self._quotas is not None:
+        if self._quotas is None:
+            return await self.repository.create(tenant, spec)
+        async with self._quotas.creating(tenant, "dashboards"):
             held = len(await self.repository.list(tenant))
             await self._quotas.check_count(tenant, "dashboards", held)
-        return await self.repository.create(tenant, spec)
+            return await self.repository.create(tenant, spec)
 
     async def updates(
         self,

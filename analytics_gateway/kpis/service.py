@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 
 from analytics_gateway.backends.base import ConfigStore
 from analytics_gateway.dataloaders import Loaders
+from analytics_gateway.keyed_locks import KeyedLocks
 from analytics_gateway.kpis import evaluate
 from analytics_gateway.kpis.model import KpiDefinition, KpiSpec, KpiValue
 from analytics_gateway.kpis.repository import KpiRepository
@@ -33,6 +34,7 @@ class KpiService:
         self._clock = clock
         self._loaders = loaders
         self._quotas = quotas
+        self._creating = KeyedLocks()
 
     async def definitions(self, tenant: str) -> list[KpiDefinition]:
         """The tenant's KPIs, by name."""
@@ -43,8 +45,9 @@ class KpiService:
         return await self.repository.get(tenant, kpi_id)
 
     async def create(self, tenant: str, spec: KpiSpec) -> KpiDefinition:
-        held = len(await self.repository.list(tenant))
-        return await self.repository.create(tenant, spec, held)
+        async with self._creating.hold(tenant):  # the count holds until the KPI is stored
+            held = len(await self.repository.list(tenant))
+            return await self.repository.create(tenant, spec, held)
 
     async def update(
         self, tenant: str, kpi_id: str, spec: KpiSpec, expected_version: int

@@ -44,6 +44,7 @@ from analytics_gateway.errors import (
     QueryTooComplex,
     QuotaExceeded,
 )
+from analytics_gateway.keyed_locks import KeyedLocks
 from analytics_gateway.kpis.model import Direction, KpiDefinition, KpiStatus, KpiValue
 from analytics_gateway.ml.service import MlService
 from analytics_gateway.reports import insights, render
@@ -166,6 +167,7 @@ class ReportService:
         self._docs = docs
         self._outbox = outbox
         self._ownership = ownership
+        self._creating = KeyedLocks()
         self._loaders = loaders
         self._label_names = label_names
         self._clock = clock
@@ -208,9 +210,12 @@ class ReportService:
 
     async def create(self, tenant: str, spec: ReportSpec) -> Report:
         checked = await self._checked(tenant, spec)
-        if len(await self.repository.list(tenant)) >= MAX_REPORTS:
-            raise QuotaExceeded(f"a tenant holds at most {MAX_REPORTS} reports", field="reports")
-        report = await self.repository.create(tenant, checked)
+        async with self._creating.hold(tenant):  # the count holds until it is stored
+            if len(await self.repository.list(tenant)) >= MAX_REPORTS:
+                raise QuotaExceeded(
+                    f"a tenant holds at most {MAX_REPORTS} reports", field="reports"
+                )
+            report = await self.repository.create(tenant, checked)
         self._wake.set()
         return report
 

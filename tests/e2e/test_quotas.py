@@ -250,6 +250,36 @@ async def test_counts_of_rules_channels_and_dashboards_are_capped_per_tenant(
         assert "errors" not in await gw.a.execute(CREATE_ALERT, {"n": "three"})
 
 
+CREATE_KPI = """mutation($n: String!) {
+  createKpi(input: {name: $n, formula: "m", aggregation: SUM}) { id }
+}"""
+
+
+async def test_concurrent_creates_cannot_pass_a_count_together(tmp_path: Path) -> None:
+    """Each create counted what the tenant held, then stored: ten at once all counted
+    the same number and all passed (30 concurrent createKpi made 102 of 100)."""
+    from analytics_gateway.kpis.checks import MAX_KPIS
+
+    quotas = "alert_rules=3,channels=3,dashboards=3,concurrent_requests=16"
+    async with gateway_with(tmp_path, quotas, egress_allow="127.0.0.1/32") as gw:
+        for n in range(MAX_KPIS - 3):
+            assert "errors" not in await gw.a.execute(CREATE_KPI, {"n": f"k{n}"})
+        for create, listing in (
+            (CREATE_ALERT, "{ alerts { id } }"),
+            (CREATE_CHANNEL, "{ channels { id } }"),
+            (CREATE_DASHBOARD, "{ dashboards { id } }"),
+            (CREATE_KPI, "{ kpis { id } }"),
+        ):
+            answers = await asyncio.gather(
+                *(gw.a.execute(create, {"n": f"c{i}"}) for i in range(10))
+            )
+            refused = [a for a in answers if "errors" in a]
+            assert len(refused) == 7, (create, answers)
+            assert {c for a in refused for c in codes(a)} == {"QUOTA_EXCEEDED"}
+            held = (await gw.a.execute(listing))["data"]
+            assert len(next(iter(held.values()))) == (MAX_KPIS if "Kpi" in create else 3)
+
+
 async def test_new_series_beyond_the_active_series_quota_are_refused_per_point(
     tmp_path: Path,
 ) -> None:
