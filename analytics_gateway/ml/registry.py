@@ -159,7 +159,11 @@ class ModelRegistry:
         """Store the model; with `previous`, replace it only if it is still current.
 
         The new file is complete on disk before the document points at it, and
-        the previous file is removed only after the switch succeeded.
+        the previous file is removed only after the switch succeeded. When the
+        switch is refused (a newer version won) the new file is removed; when its
+        outcome is unknown (cancelled, or the store failed while answering) the
+        file stays unless the document is known not to name it: removing it after
+        the store did apply the write left a model whose file was missing.
         """
         revision = previous.revision + 1 if previous is not None else 1
         name = f"{record.id}-{revision}-{uuid.uuid4().hex[:8]}.model" if payload else None
@@ -176,13 +180,27 @@ class ModelRegistry:
                 saved.as_document(),
                 expected_version=previous.version if previous is not None else 0,
             )
-        except BaseException:
+        except Conflict:
             if name is not None:
                 await asyncio.to_thread(self._remove, tenant, name)
+            raise
+        except Exception:
+            if name is not None:
+                await self._remove_unless_named(tenant, record.id, name)
             raise
         if previous is not None and previous.file and previous.file != name:
             await asyncio.to_thread(self._remove, tenant, previous.file)
         return dataclasses.replace(saved, version=version)
+
+    async def _remove_unless_named(self, tenant: str, model_id: str, name: str) -> None:
+        """After a failed switch: remove the new file if the document does not name it
+        (if the store cannot say, keep it: an unused file costs less than a lost one)."""
+        try:
+            current = await self.find(tenant, model_id)
+        except Exception:
+            return
+        if current is None or current.file != name:
+            await asyncio.to_thread(self._remove, tenant, name)
 
     async def delete(self, tenant: str, model_id: str) -> bool:
         record = await self.find(tenant, model_id)

@@ -38,7 +38,9 @@ ERASE = """mutation($user: String!) {
   eraseUser(userId: $user) { userId erasedAt auditId counts { store deleted } }
 }"""
 LIVE = """subscription($since: String) { liveEvents(since: $since) { userId cursor } }"""
-POINTS = '{ metrics(query: {name: "cpu", last: "60d"}) { data } }'
+# daily buckets: 60 points a read, where raw points over 60 days cost 518,400 (one per
+# 10 s of range), and the retention loop below reads until its round has run
+POINTS = '{ metrics(query: {name: "cpu", last: "60d", step: "1d", aggregation: MAX}) { data } }'
 AUDIT = '{ auditLog(action: "erasure") { nodes { id target } } }'
 AUDIT_ALL = "{ auditLog(first: 100) { nodes { action target } } }"
 

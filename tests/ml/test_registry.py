@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -102,6 +104,33 @@ async def test_a_failed_write_keeps_the_previous_model(
     current = await registry.get("acme", "a1b2c3")
     assert (current.version, current.file) == (1, first.file)
     assert await registry.read("acme", current) == b"one"
+
+
+class AppliedThenCancelled:
+    """The config store, cancelled while its write's answer is on the way: the write
+    is applied, the caller never hears so (a retrain task cancelled at that moment)."""
+
+    def __init__(self, store: ConfigStore) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def put_document(self, *args: Any, **kwargs: Any) -> int:
+        await self._store.put_document(*args, **kwargs)
+        raise asyncio.CancelledError
+
+
+async def test_a_save_cancelled_after_the_store_applied_it_keeps_the_new_file(
+    registry: ModelRegistry, config_store: ConfigStore
+) -> None:
+    first = await registry.save("acme", record(), b"one")
+    cancelled = ModelRegistry(cast(ConfigStore, AppliedThenCancelled(config_store)), registry.root)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled.save("acme", record(), b"two", previous=first)
+    current = await registry.get("acme", "a1b2c3")
+    assert current.revision == 2
+    assert await registry.read("acme", current) == b"two"  # its file is there
 
 
 async def test_missing_and_corrupt_files_are_clear_errors(registry: ModelRegistry) -> None:
