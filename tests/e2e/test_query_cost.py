@@ -145,16 +145,25 @@ async def test_a_tenant_reading_too_much_per_second_is_rate_limited(tmp_path: Pa
         assert (await cost_of(other, QUERY, {"q": q}))["points"] == 300  # its own bucket
 
 
-async def test_a_tenant_with_an_empty_bucket_is_refused_before_its_series_are_counted(
-    tmp_path: Path,
-) -> None:
+@contextlib.asynccontextmanager
+async def burst_spent(
+    tmp_path: Path, rate: str
+) -> AsyncIterator[tuple[GraphQLClient, GraphQLClient, dict[str, str], CollectorRegistry]]:
+    """acme, other, a 180-point query, the registry: acme's burst of 180 spent on it."""
     start = hour_ago()
-    quotas = "query_points_per_second=0.01,query_point_burst=180"
+    quotas = f"query_points_per_second={rate},query_point_burst=180"
     registry = CollectorRegistry()
     async with tenants(tmp_path, registry, quotas=quotas, cache_ttl_seconds=0) as (acme, other):
         await seed(acme, other, start)
         q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
         assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180  # the whole burst
+        yield acme, other, q, registry
+
+
+async def test_a_tenant_with_an_empty_bucket_is_refused_before_its_series_are_counted(
+    tmp_path: Path,
+) -> None:
+    async with burst_spent(tmp_path, "0.01") as (acme, other, q, registry):
         counted = backend_calls(registry, None, "series_count")
         refused = await acme.execute(QUERY, {"q": q})
         assert refused["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
@@ -169,13 +178,7 @@ async def test_a_tenant_refused_for_its_read_rate_waits_it_out_without_counting_
     """A bucket refilling at 100 points a second always holds the one point taken before
     series are counted: without remembering the refusal, every request of a flood would
     count its series (a store call each) before being refused."""
-    start = hour_ago()
-    quotas = "query_points_per_second=100,query_point_burst=180"
-    registry = CollectorRegistry()
-    async with tenants(tmp_path, registry, quotas=quotas, cache_ttl_seconds=0) as (acme, other):
-        await seed(acme, other, start)
-        q = {"name": "m", "from": iso(start), "to": iso(start + HOUR_MS), "step": "1m"}
-        assert (await cost_of(acme, QUERY, {"q": q}))["points"] == 180  # the whole burst
+    async with burst_spent(tmp_path, "100") as (acme, other, q, registry):
         counted = backend_calls(registry, None, "series_count")
         for _ in range(6):
             again = await acme.execute(QUERY, {"q": q})
