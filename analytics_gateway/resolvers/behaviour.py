@@ -34,7 +34,8 @@ from analytics_gateway.inputs import bounded_range, metric_name, time_range
 from analytics_gateway.services import Services
 
 
-def _cache(services: Services) -> BehaviourCache:
+def behaviour_cache(services: Services) -> BehaviourCache:
+    """The cache (and costing) every behaviour and engagement read goes through."""
     return BehaviourCache(
         services.backends.cache,
         services.settings.cache_ttl_seconds,
@@ -81,7 +82,7 @@ async def retention(
         periods=periods,
         max_users=MAX_USERS,
     )
-    counts = await _cache(services).answer(
+    counts = await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.behaviour().retention(query),
@@ -130,7 +131,7 @@ async def funnel(
         max_users=MAX_USERS,
         max_groups=funnels.MAX_BREAKDOWN,
     )
-    tally = await _cache(services).answer(
+    tally = await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.behaviour().funnel(query),
@@ -198,7 +199,7 @@ async def user_sessions(
         max_users=sessions.MAX_USERS,
         max_events=sessions.MAX_EVENTS,
     )
-    found = await _cache(services).answer(
+    found = await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.journeys().sessions(query),
@@ -248,7 +249,7 @@ async def next_events(
         max_users=sessions.MAX_USERS,
         max_events=sessions.MAX_EVENTS,
     )
-    total, found = await _cache(services).answer(
+    total, found = await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.journeys().next_events(query),

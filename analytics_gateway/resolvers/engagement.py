@@ -9,7 +9,6 @@ from typing import Any
 
 from analytics_gateway.backends.base import ActiveUsersQuery, NewUsersQuery, TopItemsQuery
 from analytics_gateway.behaviour import new_users
-from analytics_gateway.behaviour.cache import BehaviourCache
 from analytics_gateway.behaviour.engagement import (
     DEFAULT_RANGE_MS,
     Stickiness,
@@ -25,6 +24,7 @@ from analytics_gateway.domain import Principal, Scope
 from analytics_gateway.errors import BadUserInput
 from analytics_gateway.inputs import metric_name, time_range
 from analytics_gateway.privacy.sensitive import KEY_RE
+from analytics_gateway.resolvers.behaviour import behaviour_cache
 from analytics_gateway.services import Services
 
 
@@ -49,20 +49,11 @@ async def _active_users(
     def decode(raw: Any) -> tuple[list[tuple[int, int]], int]:
         return [(int(at), int(n)) for at, n in raw[0]], int(raw[1])
 
-    return await _cache(services).answer(
+    return await behaviour_cache(services).answer(
         query.tenant,
         query,
         lambda: services.backends.events.engagement().active_users(query),
         decode,
-    )
-
-
-def _cache(services: Services) -> BehaviourCache:
-    return BehaviourCache(
-        services.backends.cache,
-        services.settings.cache_ttl_seconds,
-        services.clock,
-        services.backends.events,
     )
 
 
@@ -167,7 +158,7 @@ async def top_items(
         by_users=by_users,
         limit=first,
     )
-    return await _cache(services).answer(
+    return await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.engagement().top_items(query),
@@ -202,7 +193,7 @@ async def new_and_returning(
     start_ms, end_ms = _range(services, last, start, end)
     interval_starts(start_ms, end_ms, interval)  # refused before the store is asked
     query = NewUsersQuery(principal.tenant, start_ms, end_ms, interval, new_users.MAX_USERS)
-    counts = await _cache(services).answer(
+    counts = await behaviour_cache(services).answer(
         principal.tenant,
         query,
         lambda: services.backends.events.journeys().new_users(query),
