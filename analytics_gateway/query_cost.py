@@ -9,7 +9,7 @@ cost nothing; PromQL sent to Prometheus is bounded there (`query.max-samples`).
 
 Behaviour reads (retention, funnels, sessions, paths, new users, engagement,
 segments, churn risk) scan events, not series: each costs one point per event
-of the tenant in its range, counted before it runs (`charge_events`); answers
+of the tenant in its range, counted before it runs (`events_read`); answers
 from the cache cost nothing. They draw on the same budget, so aliasing a
 hundred of them into one request is refused like any other request too big.
 
@@ -25,8 +25,8 @@ argument.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 
 from analytics_gateway.domain import MetricQuery
@@ -34,6 +34,9 @@ from analytics_gateway.errors import GatewayError, QueryTooComplex
 from analytics_gateway.quotas import Quotas
 
 RAW_POINT_INTERVAL_MS = 10_000
+# a read costing this much or more is heavy: tens of milliseconds of the store on
+# every core, so a tenant runs `heavy_reads` of them at once (quotas)
+HEAVY_READ_POINTS = 50_000
 
 
 def points_per_series(query: MetricQuery) -> int:
@@ -75,14 +78,27 @@ def costing(cost: QueryCost | None) -> Iterator[None]:
 
 async def charge_events(
     tenant: str, count: Callable[[], Awaitable[int]], cost: QueryCost | None = None
-) -> None:
+) -> int:
     """Charge a behaviour read of `tenant`'s events, `count()` of them, to the current
-    request (or `cost`), before it runs; nothing when the request is not costed."""
+    request (or `cost`), before it runs, and say how many; nothing (0) when the
+    request is not costed."""
     cost = cost if cost is not None else current()
     if cost is None or cost.tenant != tenant:
-        return
+        return 0
     await cost.has_budget()
-    await cost.charge(await count())
+    points = await count()
+    await cost.charge(points)
+    return points
+
+
+@asynccontextmanager
+async def events_read(tenant: str, count: Callable[[], Awaitable[int]]) -> AsyncIterator[None]:
+    """A behaviour read of `tenant`'s events runs inside: charged first
+    (`charge_events`), and holding one of the tenant's heavy-read slots when heavy."""
+    points = await charge_events(tenant, count)
+    cost = current()
+    async with nullcontext() if cost is None else cost.reading(points):
+        yield
 
 
 class QueryCost:
@@ -126,6 +142,13 @@ class QueryCost:
         except GatewayError:
             self.points -= points
             raise
+
+    def reading(self, points: int) -> AbstractAsyncContextManager[None]:
+        """Hold one of the tenant's heavy-read slots around a read of `points`, when it
+        is heavy; a lighter read runs at once."""
+        if points < HEAVY_READ_POINTS:
+            return nullcontext()
+        return self._quotas.reading_heavy(self.tenant)
 
     async def report(self) -> dict[str, int]:
         """What `extensions.cost` says: points read so far and the per-request limit."""

@@ -72,6 +72,11 @@ class TenantQuotas:
     # requests running at once in one process (the rest wait in line): with the
     # store's threads and the event loop shared, not all of them for one tenant
     concurrent_requests: int = 4
+    # heavy reads (`query_cost.HEAVY_READ_POINTS` or more) running at once in one
+    # process, the rest wait in line: each keeps the store busy on every core for
+    # tens of milliseconds, and a tenant's several side by side left every other
+    # tenant's small reads waiting (bench: isolation)
+    heavy_reads: int = 1
     query_points: int = 2_000_000  # estimated points one request may read (`query_cost`)
     # all its requests together: a fraction of what one core serialises, and a burst
     query_points_per_second: float = 250_000.0
@@ -109,7 +114,7 @@ OPERATOR_ROOM = 10
 def operator_quotas(defaults: TenantQuotas) -> TenantQuotas:
     """What the operator tenant starts from: `OPERATOR_ROOM` times the defaults' request
     and point rates, bursts and active series (a thousand hosts' agents every 10 s,
-    and every replica's own figures), and four times the concurrent requests."""
+    and every replica's own figures), and four times the concurrent requests and heavy reads."""
     scaled = (
         "requests_per_second",
         "request_burst",
@@ -119,6 +124,7 @@ def operator_quotas(defaults: TenantQuotas) -> TenantQuotas:
     )
     changes: dict[str, float] = {name: getattr(defaults, name) * OPERATOR_ROOM for name in scaled}
     changes["concurrent_requests"] = defaults.concurrent_requests * 4
+    changes["heavy_reads"] = defaults.heavy_reads * 4
     return defaults.updated(changes)
 
 
@@ -169,6 +175,8 @@ class Quotas:
         self._subscriptions: dict[str, int] = {}
         self._series: dict[str, tuple[int, set[str]]] = {}  # tenant -> (hour, series keys)
         self._requests = TenantSlots(self._concurrent_requests, "requests", MAX_WAITING)
+        # no limit on those waiting: each holds one of its tenant's request slots
+        self._heavy_reads = TenantSlots(self._heavy_reads_allowed, "heavy reads")
         # (tenant, bucket) -> (until, what it limits, rate): the last refusal's wait
         self._refused: dict[tuple[str, str], tuple[float, str, float]] = {}
         self._creating = KeyedLocks()
@@ -239,6 +247,17 @@ class Quotas:
     def running(self, tenant: str) -> AbstractAsyncContextManager[None]:
         """Hold one of the tenant's request slots while a request runs (see `tenant_slots`)."""
         return self._requests.slot(tenant)
+
+    async def _heavy_reads_allowed(self, tenant: str) -> int:
+        return (await self.of(tenant)).heavy_reads
+
+    def reading_heavy(self, tenant: str) -> AbstractAsyncContextManager[None]:
+        """Hold one of the tenant's heavy-read slots while a heavy read runs."""
+        return self._heavy_reads.slot(tenant)
+
+    def heavy_reads_of(self, tenant: str) -> int:
+        """The tenant's heavy reads running or waiting for a slot, in this process."""
+        return self._heavy_reads.in_use(tenant)
 
     # -- rates ------------------------------------------------------------------------------
 

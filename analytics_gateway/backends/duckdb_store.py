@@ -271,7 +271,7 @@ class DuckDBStore:
         params = [p for _, ps in parts for p in ps]
 
         def read(cur: duckdb.DuckDBPyConnection) -> list[list[Series]]:
-            cols = cur.execute(sql, params).fetchnumpy()
+            cols = _fetch_columns(cur, sql, params)
             if len(cols["q"]) > self._max_points:
                 raise QueryTooComplex(
                     f"the request would return more than {self._max_points} points; "
@@ -443,7 +443,7 @@ class DuckDBStore:
         names = [q.type for q in queries]
 
         def read(cur: duckdb.DuckDBPyConnection) -> list[list[Series]]:
-            return _split_columns(len(queries), names, cur.execute(sql, params).fetchnumpy())
+            return _split_columns(len(queries), names, _fetch_columns(cur, sql, params))
 
         return await self._run("count_events", read)
 
@@ -543,6 +543,24 @@ def batch_fingerprint(tenant: str, columns: BatchColumns) -> bytes:
     return digest.digest()
 
 
+def _fetch_columns(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object]
+) -> dict[str, np.ndarray[Any, Any]]:
+    """A read's columns as numpy arrays, by way of Arrow: numbers are copied without
+    the interpreter lock, where `fetchnumpy` held it for most of a big read (a masked
+    object array for a column of nulls, a Python object per row), and every other
+    thread, the event loop's included, waited. A column with no value at all (`grp`
+    of a read by series) is left out; nulls of a number column become NaN."""
+    table = cur.sql(sql, params=list(params)).to_arrow_table()
+    columns: dict[str, np.ndarray[Any, Any]] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        if column.null_count == len(column) and pa.types.is_string(column.type):
+            continue
+        columns[name] = column.to_numpy()
+    return columns
+
+
 def _split_series(
     queries: Sequence[MetricQuery],
     cols: dict[str, np.ndarray[Any, Any]],
@@ -568,7 +586,6 @@ def _split_columns(
     n = len(q_col)
     if n == 0:
         return [[] for _ in range(count)]
-    grp_col = np.asarray(cols["grp"], dtype=object)
     sid_col = np.asarray(cols["sid"], dtype=np.int64) if "sid" in cols else np.full(n, -1)
     value_arr = cols["value"]
     if np.ma.isMaskedArray(value_arr):
@@ -577,14 +594,19 @@ def _split_columns(
     timestamps = np.asarray(cols["ts"], dtype=np.int64)
     changed = (q_col[1:] != q_col[:-1]) | (sid_col[1:] != sid_col[:-1])
     grouped = sid_col < 0
-    if grouped.any():  # strings compared only where there are groups
+    grp_col = np.asarray(cols["grp"], dtype=object) if grouped.any() else None
+    if grp_col is not None:  # strings compared only where there are groups
         changed |= grouped[1:] & (grp_col[1:] != grp_col[:-1])
     bounds = [0, *(np.flatnonzero(changed) + 1).tolist(), n]
     has_nan = bool(np.isnan(values).any())  # an aggregate with no defined value
     for start, end in itertools.pairwise(bounds):
         qi = int(q_col[start])
         sid = int(sid_col[start])
-        key = grp_col[start] if sid < 0 or labels_of is None else labels_of[sid]
+        if sid >= 0 and labels_of is not None:
+            key = labels_of[sid]
+        else:
+            assert grp_col is not None  # a row without a series id is a group's
+            key = grp_col[start]
         labels = {k: str(v) for k, v in json.loads(key).items() if v is not None}
         ts = timestamps[start:end]
         vs = values[start:end]

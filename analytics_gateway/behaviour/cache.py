@@ -10,7 +10,7 @@ range that reaches the present (or ended under `SETTLED_MS` ago) is never
 cached, nor an answer over `MAX_ENTRY_BYTES` encoded. A cache that fails is
 skipped: the store answers as if there were none.
 
-A read the cache cannot answer is costed first (`query_cost.charge_events`):
+A read the cache cannot answer is costed first (`query_cost.events_read`):
 one point per event of the tenant in its range.
 """
 
@@ -86,11 +86,11 @@ class BehaviourCache:
         first) otherwise. `decode` rebuilds it from its JSON."""
 
         async def costed() -> T:
-            await query_cost.charge_events(
+            async with query_cost.events_read(
                 tenant,
                 lambda: self._events.events_in_range(tenant, query.start_ms, query.end_ms),
-            )
-            return await compute()
+            ):
+                return await compute()
 
         if not self.cacheable(query.end_ms):
             return await costed()

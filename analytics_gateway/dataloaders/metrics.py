@@ -64,14 +64,15 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
 
     async def _query_store(self, queries: list[MetricQuery]) -> list[list[Series] | BaseException]:
         try:
-            matched = 0
-            if self._cost is not None:
-                await self._cost.has_budget()
-                series = await self._store.series_count_many(queries)
-                await self._cost.charge(estimate(queries, series))
-                matched = sum(series)
-            with read_budget.granted(matched):
+            if self._cost is None:
                 return list(await self._store.query_many(queries))
+            await self._cost.has_budget()
+            series = await self._store.series_count_many(queries)
+            points = estimate(queries, series)
+            await self._cost.charge(points)
+            with read_budget.granted(sum(series)):
+                async with self._cost.reading(points):  # one heavy read at a time
+                    return list(await self._store.query_many(queries))
         except Exception as exc:
             return [exc] * len(queries)
 

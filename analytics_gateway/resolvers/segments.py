@@ -72,8 +72,10 @@ async def _activity(
     query = activity_query(tenant, event_type, start_ms, end_ms)
     events = services.backends.events
     # one point per event in the range, as every behaviour read (`query_cost`)
-    await query_cost.charge_events(tenant, lambda: events.events_in_range(tenant, start_ms, end_ms))
-    return await events.features().user_activity(query)
+    async with query_cost.events_read(
+        tenant, lambda: events.events_in_range(tenant, start_ms, end_ms)
+    ):
+        return await events.features().user_activity(query)
 
 
 async def _features(

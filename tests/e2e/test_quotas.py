@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
 from analytics_gateway.app import create_app
@@ -22,6 +23,7 @@ from analytics_gateway.backends.redis_config import RedisConfigStore
 from analytics_gateway.backends.sqlite_config import SQLiteConfigStore
 from analytics_gateway.config import Settings
 from analytics_gateway.domain import ApiKeyRecord
+from analytics_gateway.query_cost import HEAVY_READ_POINTS
 from analytics_gateway.quotas import MAX_WAITING, Quotas, TenantQuotas
 from tests.conftest import GraphQLClient, make_settings, new_key, serving, started
 from tests.fixtures.alert_receivers import hanging_receiver
@@ -41,6 +43,7 @@ class Gateway:
     http: httpx.AsyncClient
     a: GraphQLClient  # the noisy tenant
     b: GraphQLClient  # its neighbour
+    app: Starlette
 
 
 @contextlib.asynccontextmanager
@@ -54,7 +57,7 @@ async def gateway_with(tmp_path: Path, quotas: str, **settings: Any) -> AsyncIte
         serving(app, lifespan=False) as address,
         httpx.AsyncClient(base_url=f"http://{address}") as http,
     ):
-        yield Gateway(address, http, GraphQLClient(http, key_a), GraphQLClient(http, key_b))
+        yield Gateway(address, http, GraphQLClient(http, key_a), GraphQLClient(http, key_b), app)
 
 
 def codes(body: dict[str, Any]) -> list[str]:
@@ -208,6 +211,48 @@ def test_replicas_on_one_redis_share_each_tenants_bucket(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+# a raw read of 70 series over 2 hours is estimated at 70 x 720 = 50,400 points: heavy;
+# their maximum over the same range, at 70
+WIDE_SERIES = 70
+HEAVY_READ = '{ metrics(query: {name: "wide", last: "2h"}) { labels } }'
+LIGHT_READ = '{ metrics(query: {name: "wide", last: "2h", aggregation: MAX}) { labels } }'
+
+
+async def test_a_tenants_heavy_reads_run_one_at_a_time_and_its_neighbours_do_not_wait(
+    tmp_path: Path,
+) -> None:
+    """With the noisy tenant's one heavy-read slot held, its next heavy read waits in
+    line, while its light read and the neighbour's heavy read are answered; once the
+    slot is free, the waiting read is answered too."""
+    assert WIDE_SERIES * 720 >= HEAVY_READ_POINTS
+    async with gateway_with(tmp_path, "") as gw:
+        points = [
+            {"name": "wide", "labels": {"host": f"h{i}"}, "value": 1.0} for i in range(WIDE_SERIES)
+        ]
+        for client in (gw.a, gw.b):
+            stored = await client.execute(INGEST, {"p": points})
+            assert stored["data"]["ingestMetrics"]["accepted"] == WIDE_SERIES
+        quotas = gw.app.state.gateway.services.quotas
+        async with quotas.reading_heavy("noisy"):
+            waiting = asyncio.create_task(gw.a.execute(HEAVY_READ))
+            async with asyncio.timeout(30):
+                while quotas.heavy_reads_of("noisy") < 2:  # the slot's holder and the read
+                    assert not waiting.done(), waiting.result()
+                    await asyncio.sleep(0.01)
+            light = await gw.a.execute(LIGHT_READ)
+            assert len(light["data"]["metrics"]) == WIDE_SERIES, light
+            assert light["extensions"]["cost"]["points"] == WIDE_SERIES
+            neighbour = await gw.b.execute(HEAVY_READ)
+            assert len(neighbour["data"]["metrics"]) == WIDE_SERIES, neighbour
+            heavy_cost = neighbour["extensions"]["cost"]["points"]
+            assert heavy_cost >= HEAVY_READ_POINTS
+            assert not waiting.done()
+        answered = await asyncio.wait_for(waiting, 30)
+        assert len(answered["data"]["metrics"]) == WIDE_SERIES, answered
+        assert answered["extensions"]["cost"]["points"] == heavy_cost
+        assert quotas.heavy_reads_of("noisy") == 0
 
 
 # -- what a tenant holds ---------------------------------------------------------------------
