@@ -100,6 +100,7 @@ async def test_the_operator_tenant_starts_with_room_and_takes_overrides(tmp_path
         assert operator.requests_per_second == tenant.requests_per_second * OPERATOR_ROOM
         assert operator.active_series == tenant.active_series * OPERATOR_ROOM
         assert operator.concurrent_requests == tenant.concurrent_requests * 4
+        assert operator.heavy_reads == tenant.heavy_reads * 4
         assert operator.alert_rules == tenant.alert_rules
         changed = await quotas.override(settings.self_tenant, {"requests_per_second": 5})
         assert changed.requests_per_second == 5
