@@ -95,8 +95,8 @@ async def charge_events(
 async def events_read(tenant: str, count: Callable[[], Awaitable[int]]) -> AsyncIterator[None]:
     """A behaviour read of `tenant`'s events runs inside: charged first
     (`charge_events`), and holding one of the tenant's heavy-read slots when heavy."""
-    points = await charge_events(tenant, count)
     cost = current()
+    points = await charge_events(tenant, count, cost)
     async with nullcontext() if cost is None else cost.reading(points):
         yield
 

@@ -575,7 +575,8 @@ def _split_columns(
     cols: dict[str, np.ndarray[Any, Any]],
     labels_of: Mapping[int, str] | None = None,
 ) -> list[list[Series]]:
-    """Cut the ordered (q, [sid,] grp, ts, value) columns into series per query.
+    """Cut the ordered (q, [sid,] [grp,] ts, value) columns of `_fetch_columns` into
+    series per query.
 
     A row with a series id (`sid` >= 0) has the labels `labels_of[sid]`; any
     other row has its group's labels JSON in `grp`. Each query's series come
@@ -587,10 +588,7 @@ def _split_columns(
     if n == 0:
         return [[] for _ in range(count)]
     sid_col = np.asarray(cols["sid"], dtype=np.int64) if "sid" in cols else np.full(n, -1)
-    value_arr = cols["value"]
-    if np.ma.isMaskedArray(value_arr):
-        value_arr = value_arr.filled(np.nan)
-    values = np.asarray(value_arr, dtype=np.float64)
+    values = np.asarray(cols["value"], dtype=np.float64)  # nulls are NaN already
     timestamps = np.asarray(cols["ts"], dtype=np.int64)
     changed = (q_col[1:] != q_col[:-1]) | (sid_col[1:] != sid_col[:-1])
     grouped = sid_col < 0
