@@ -127,11 +127,20 @@ class DuckDBStore:
             self._local.cursor = cursor
         return cursor
 
+    def _on_cursor(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+        """`fn` with this thread's cursor, which it leaves with no result pending: a
+        result read only in part (a `fetchone`) would refuse the next call's read."""
+        cursor = self._cursor()
+        try:
+            return fn(cursor)
+        finally:
+            cursor.abort()
+
     async def _run(self, operation: Operation, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         """`fn` on a pool thread: one statement (or one transaction), counted as one call."""
         with self._calls.call(operation):
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self._executor, lambda: fn(self._cursor()))
+            future = loop.run_in_executor(self._executor, self._on_cursor, fn)
             try:
                 return await asyncio.wait_for(future, read_budget.timeout(self._timeout))
             except TimeoutError as exc:

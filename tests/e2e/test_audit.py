@@ -261,9 +261,13 @@ async def test_refused_credentials_are_summarised_for_the_operator(
     await app.state.gateway.services.audit.flush_refusals()
     operator = GraphQLClient(client, await make_key("_system", "admin"))
     body = await audit_log(operator, action="refusedCredentials")
-    [entry] = [e["node"] for e in body["data"]["auditLog"]["edges"]]
-    assert (entry["count"], entry["outcome"], entry["tenant"]) == (4, "UNAUTHENTICATED", "_system")
-    assert entry["actor"].startswith("source:")
+    # the minute's own summary may have come in between: one entry, or two that add up
+    entries = [e["node"] for e in body["data"]["auditLog"]["edges"]]
+    assert 1 <= len(entries) <= 2, entries
+    assert sum(entry["count"] for entry in entries) == 4
+    for entry in entries:
+        assert (entry["outcome"], entry["tenant"]) == ("UNAUTHENTICATED", "_system")
+        assert entry["actor"].startswith("source:")
 
 
 async def test_a_store_outage_does_not_fail_the_mutation(
