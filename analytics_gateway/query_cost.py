@@ -37,6 +37,9 @@ RAW_POINT_INTERVAL_MS = 10_000
 # a read costing this much or more is heavy: tens of milliseconds of the store on
 # every core, so a tenant runs `heavy_reads` of them at once (quotas)
 HEAVY_READ_POINTS = 50_000
+# a read costing less is light: its series are counted and its points read in one
+# store call (`MetricStore.read_if_light`), and charged before it is answered
+LIGHT_READ_POINTS = 10_000
 
 
 def points_per_series(query: MetricQuery) -> int:

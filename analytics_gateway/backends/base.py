@@ -41,6 +41,13 @@ class MetricStore(Protocol):
         """How many series each query's name and labels match (whatever its range), in ONE
         backend call: what a query's cost is estimated from before it runs."""
 
+    async def read_if_light(
+        self, queries: Sequence[MetricQuery], light: Callable[[list[int]], bool]
+    ) -> tuple[list[int], list[list[Series]] | None]:
+        """`series_count_many`, then `query_many` if `light(counts)` says so, in ONE
+        backend call where the store can (else two): the answers, or None when the read
+        is not light and waits for its cost to be charged first."""
+
     async def delete_points_before(self, tenant: str, before_ms: int, limit: int) -> int | None:
         """Retention: delete the tenant's points older than `before_ms`, at most `limit`
         where the store can bound it; how many, or None when the store does not say."""

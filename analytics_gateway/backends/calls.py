@@ -29,11 +29,11 @@ from analytics_gateway.backends.breaker import CircuitBreaker
 Backend = Literal["duckdb", "influxdb", "elasticsearch", "prometheus"]
 Operation = Literal[
     "write_points",  # metric points written
-    "query_points",  # metric queries (a whole dataloader batch on the stores)
+    "query_points",  # metric queries (a whole dataloader batch; a light one's count too)
     "metric_names",
     "label_values",
     "label_names",
-    "series_count",  # matching series of metric queries, for their cost (a whole batch)
+    "series_count",  # matching series of a batch, for its cost, in a call of their own
     "write_events",
     "query_events",  # event pages
     "count_events",  # event counts (a whole dataloader batch)

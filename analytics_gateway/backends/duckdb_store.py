@@ -275,6 +275,27 @@ class DuckDBStore:
     async def query_many(self, queries: Sequence[MetricQuery]) -> list[list[Series]]:
         if not queries:
             return []
+        return await self._run("query_points", self._points_reader(queries))
+
+    async def read_if_light(
+        self, queries: Sequence[MetricQuery], light: Callable[[list[int]], bool]
+    ) -> tuple[list[int], list[list[Series]] | None]:
+        """One call (one pool thread hop, counted as `query_points`): a light read
+        waits for its turn on the event loop once, not twice; under a neighbour's load
+        every turn is a wait."""
+        if not queries:
+            return [], []
+        count, read = _series_counter(queries), self._points_reader(queries)
+
+        def run(cur: duckdb.DuckDBPyConnection) -> tuple[list[int], list[list[Series]] | None]:
+            counts = count(cur)
+            return counts, (read(cur) if light(counts) else None)
+
+        return await self._run("query_points", run)
+
+    def _points_reader(
+        self, queries: Sequence[MetricQuery]
+    ) -> Callable[[duckdb.DuckDBPyConnection], list[list[Series]]]:
         parts = [self._metric_sql(i, q) for i, q in enumerate(queries)]
         sql = " UNION ALL ".join(f"({s})" for s, _ in parts) + " ORDER BY q, sid, grp, ts"
         params = [p for _, ps in parts for p in ps]
@@ -291,7 +312,7 @@ class DuckDBStore:
             # milliseconds the event loop would otherwise spend away from other tenants
             return _split_series(queries, cols, self._series_labels)
 
-        return await self._run("query_points", read)
+        return read
 
     async def metric_names(self, tenant: str, prefix: str | None) -> list[str]:
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
@@ -323,24 +344,7 @@ class DuckDBStore:
         """One statement: a `UNION ALL` of one count per query, over the series table."""
         if not queries:
             return []
-        parts: list[str] = []
-        params: list[Any] = []
-        for i, q in enumerate(queries):
-            where = "tenant = ? AND name = ?"
-            params += [q.tenant, q.name]
-            for key, value in q.labels:
-                where += " AND json_extract_string(labels, ?) = ?"
-                params += [_label_path(key), value]
-            parts.append(f"SELECT {i} AS q, count(*) AS n FROM series WHERE {where}")
-        sql = " UNION ALL ".join(parts)
-
-        def read(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, int]]:
-            return [(int(q), int(n)) for q, n in cur.execute(sql, params).fetchall()]
-
-        counts = [0] * len(queries)
-        for index, count in await self._run("series_count", read):
-            counts[index] = count
-        return counts
+        return await self._run("series_count", _series_counter(queries))
 
     async def label_values_many(self, queries: Sequence[LabelValuesQuery]) -> list[list[str]]:
         """One statement: a `UNION ALL` of one `SELECT DISTINCT` per query."""
@@ -550,6 +554,30 @@ def batch_fingerprint(tenant: str, columns: BatchColumns) -> bytes:
     digest.update(np.ascontiguousarray(columns.timestamps, dtype=np.int64).tobytes())
     digest.update(np.ascontiguousarray(columns.values, dtype=np.float64).tobytes())
     return digest.digest()
+
+
+def _series_counter(
+    queries: Sequence[MetricQuery],
+) -> Callable[[duckdb.DuckDBPyConnection], list[int]]:
+    """How many series each query matches: a `UNION ALL` of one count per query."""
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, q in enumerate(queries):
+        where = "tenant = ? AND name = ?"
+        params += [q.tenant, q.name]
+        for key, value in q.labels:
+            where += " AND json_extract_string(labels, ?) = ?"
+            params += [_label_path(key), value]
+        parts.append(f"SELECT {i} AS q, count(*) AS n FROM series WHERE {where}")
+    sql = " UNION ALL ".join(parts)
+
+    def count(cur: duckdb.DuckDBPyConnection) -> list[int]:
+        counts = [0] * len(queries)
+        for index, n in cur.execute(sql, params).fetchall():
+            counts[int(index)] = int(n)
+        return counts
+
+    return count
 
 
 def _fetch_columns(

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -411,6 +411,14 @@ class InfluxDBStore:
         for i, result in zip(statements, results, strict=True):
             counts[i] = sum(int(n) for n in influxql.column(result, 0))
         return counts
+
+    async def read_if_light(
+        self, queries: Sequence[MetricQuery], light: Callable[[list[int]], bool]
+    ) -> tuple[list[int], list[list[Series]] | None]:
+        """Two requests: InfluxDB answers a count and a read in separate statements of
+        different kinds, and a read's statements are built per query."""
+        counts = await self.series_count_many(queries)
+        return counts, (await self.query_many(queries) if light(counts) else None)
 
     async def delete_points_before(self, tenant: str, before_ms: int, limit: int) -> int | None:
         """One InfluxQL `DELETE` over every measurement, on the tenant's tag. InfluxDB

@@ -2,8 +2,9 @@
 
 DuckDB allows one writing process per file, so configuration that the CLI
 changes while a server runs (API keys) lives here instead. Lookups read the
-file each time (each statement is its own transaction), so a revoked key
-stops working at once. Each worker thread keeps one open connection: opening
+file (each statement is its own transaction), or, for a key, memory while the
+file has not changed since (`key_by_hash`), so a revoked key stops working at
+once. Each worker thread keeps one open connection: opening
 one per lookup cost more than the lookup itself.
 """
 
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS documents (
 """
 
 
+MAX_KEYS_SEEN = 10_000  # keys answered from memory; beyond, the memory starts over
+
 # the key lifecycle's columns, added to a store made before keys could expire or rotate
 _LIFECYCLE_COLUMNS = {
     "expires_at_ms": "INTEGER",
@@ -116,6 +119,10 @@ class SQLiteConfigStore:
         self._open: list[sqlite3.Connection] = []
         self._audit = sqlite_audit.Writer(self._path)
         self._open_lock = threading.Lock()
+        # keys looked up since the database last changed (see `key_by_hash`)
+        self._watch: sqlite3.Connection | None = None
+        self._keys_version: int | None = None
+        self._keys_seen: dict[str, ApiKeyRecord] = {}
 
     def _connect(self) -> sqlite3.Connection:
         # used by one thread at a time; `close` may close it from another
@@ -161,11 +168,44 @@ class SQLiteConfigStore:
         )
 
     async def key_by_hash(self, secret_hash: str) -> ApiKeyRecord | None:
+        """Every request asks this. A key found since the database last changed is
+        answered from memory, on the event loop: `PRAGMA data_version` (a read of
+        shared memory, no disk) changes with every commit of any other connection or
+        process, a revocation by the CLI included, so the answer is the store's as of
+        now. Otherwise the lookup takes a pool thread, and waits for the event loop's
+        turn to come back: under a neighbour's load, most of a small request's time."""
+        version = self._data_version()
+        if version is not None and version == self._keys_version:
+            known = self._keys_seen.get(secret_hash)
+            if known is not None:
+                return known
+        elif version is not None:
+            self._keys_version = version
+            self._keys_seen = {}
         rows = await self._call(
             "SELECT * FROM api_keys WHERE secret_hash = ? OR previous_hash = ?",
             (secret_hash, secret_hash),
         )
-        return _record(rows[0], secret_hash) if rows else None
+        record = _record(rows[0], secret_hash) if rows else None
+        # kept under the version read before the lookup: a commit meanwhile changes it
+        if record is not None and version == self._keys_version:
+            if len(self._keys_seen) >= MAX_KEYS_SEEN:
+                self._keys_seen = {}
+            self._keys_seen[secret_hash] = record
+        return record
+
+    def _data_version(self) -> int | None:
+        """The database's change counter as this process's watching connection sees
+        it; None when it cannot say (the lookup then asks the store)."""
+        if self._path == ":memory:":  # each connection would be a database of its own
+            return None
+        try:
+            if self._watch is None:
+                self._watch = self._connect()
+            row = self._watch.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        return int(row[0])
 
     async def list_keys(self, tenant: str | None = None) -> list[ApiKeyRecord]:
         if tenant is None:
@@ -316,6 +356,9 @@ class SQLiteConfigStore:
 
     async def close(self) -> None:
         self._audit.close()
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         with self._open_lock:
             opened, self._open = self._open, []
         for conn in opened:

@@ -648,3 +648,31 @@ def test_a_batch_has_the_same_fingerprint_after_the_ingest_buffer() -> None:
     moved = PointBatch.of(TENANT, [*points[1:], points[0]])
     assert batch_fingerprint(TENANT, moved.columns()) != same
     assert batch_fingerprint("other", batch.columns()) != same
+
+
+async def test_a_light_read_is_counted_and_read_in_one_go_a_heavier_one_only_counted(
+    store: MetricStore,
+) -> None:
+    await write(
+        store,
+        [("cpu", {"host": f"h{i}"}, T0 + i * 1000, float(i)) for i in range(3)]
+        + [("cpu", {"host": "other"}, T0, 9.0), ("mem", {}, T0, 1.0)],
+    )
+    await write(store, [("cpu", {"host": "h0"}, T0, 5.0)], tenant="someone-else")
+    queries = [q("cpu"), q("cpu", labels={"host": "h1"}), q("nothing")]
+    assert await store.series_count_many(queries) == [4, 1, 0]
+
+    seen: list[list[int]] = []
+
+    def light(counts: list[int]) -> bool:
+        seen.append(counts)
+        return True
+
+    counts, answers = await store.read_if_light(queries, light)
+    assert counts == [4, 1, 0]
+    assert seen == [[4, 1, 0]]
+    assert answers is not None
+    assert [shape(a) for a in answers] == [shape(a) for a in await store.query_many(queries)]
+    assert shape(answers[1]) == [({"host": "h1"}, [T0 + 1000], [1.0])]
+
+    assert await store.read_if_light(queries, lambda c: False) == ([4, 1, 0], None)

@@ -7,6 +7,7 @@ import time
 from starlette.applications import Starlette
 
 from analytics_gateway.app import Gateway
+from analytics_gateway.backends.duckdb_store import DuckDBStore
 from tests.conftest import GraphQLClient, backend_calls
 
 INGEST = """
@@ -77,7 +78,10 @@ async def test_twenty_aliased_metrics_fields_make_one_store_call(
     body = await gql.execute("{ " + fields + " }")
     assert "errors" not in body, body
     assert backend_calls(registry, operation="query_points") - before == 1
-    assert backend_calls(registry, operation="series_count") - counted == 1  # their cost
+    # their cost: 7,200 points, a light read, whose series the embedded store counts in
+    # the read's own call; InfluxDB needs a request of its own for them
+    in_the_read = isinstance(gateway.services.backends.metrics, DuckDBStore)
+    assert backend_calls(registry, operation="series_count") - counted == (not in_the_read)
     assert [body["data"][f"a{i}"][0]["data"]["v"] for i in range(20)] == [
         [float(i)] for i in range(20)
     ]
