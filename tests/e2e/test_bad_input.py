@@ -880,6 +880,7 @@ async def test_an_unexpected_error_is_a_coded_500_with_the_correlation_id(
 
     store.query_many = broken
     store.series_count_many = broken
+    store.read_if_light = broken
     response = clean(
         await gql.http.get(
             "/analytics/metrics/aggregated",

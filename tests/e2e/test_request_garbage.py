@@ -13,7 +13,7 @@ import gc
 import time
 import types
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -81,14 +81,25 @@ def read(
     if production_backends(request):
         pytest.skip("watches the embedded store's numpy columns (lists have no weak references)")
     columns: list[weakref.ref[object]] = []
-    real = DuckDBStore.query_many
+    real, real_light = DuckDBStore.query_many, DuckDBStore.read_if_light
+
+    def note(answers: list[list[Series]]) -> None:
+        columns.extend(weakref.ref(s.columns()[1]) for answer in answers for s in answer)
 
     async def noted(self: DuckDBStore, queries: Sequence[MetricQuery]) -> list[list[Series]]:
         answers = await real(self, queries)
-        columns.extend(weakref.ref(s.columns()[1]) for answer in answers for s in answer)
+        note(answers)
         return answers
 
+    async def noted_light(
+        self: DuckDBStore, queries: Sequence[MetricQuery], light: Callable[[list[int]], bool]
+    ) -> tuple[list[int], list[list[Series]] | None]:
+        counts, answers = await real_light(self, queries, light)
+        note(answers or [])
+        return counts, answers
+
     monkeypatch.setattr(DuckDBStore, "query_many", noted)
+    monkeypatch.setattr(DuckDBStore, "read_if_light", noted_light)
     return columns
 
 
