@@ -14,10 +14,11 @@ within `REFRESH_SECONDS`. Tenants cannot change their own.
 
 Refusals are `RATE_LIMITED` (with how long to wait: `Retry-After` over HTTP,
 `extensions.retryAfter` in GraphQL) and `QUOTA_EXCEEDED`. A tenant refused for
-its request or query-point rate is refused again, without asking its bucket,
-until the wait it was given is over (`refuse_while_waiting`): a flood past the
-limit then costs neither an API-key lookup nor a count of series per request,
-work that other tenants' requests would otherwise queue behind.
+its request, query-point or ingested-point rate is refused again, without
+asking its bucket, until the wait it was given is over (`refuse_while_waiting`):
+a flood past the limit then costs neither an API-key lookup, nor a count of
+series, nor the reading and counting of a big write's body per request, work
+that other tenants' requests would otherwise queue behind.
 
 The operator tenant (`ANALYTICS_SELF_TENANT`) starts from more room
 (`operator_quotas`): every gateway stores its own figures there, and every
@@ -144,7 +145,7 @@ def parse_assignments(items: Iterable[str]) -> dict[str, float]:
     return changes
 
 
-EARLY_REFUSALS = frozenset({"request_burst", "query_point_burst"})
+EARLY_REFUSALS = frozenset({"request_burst", "query_point_burst", "point_burst"})
 
 
 def _rate_limited(what: str, rate: float, wait: float) -> RateLimited:
@@ -279,7 +280,8 @@ class Quotas:
 
     def refuse_while_waiting(self, tenant: str | None, quota: str = "request_burst") -> None:
         """RATE_LIMITED, without a bucket call, while `tenant`'s last refusal for `quota`
-        (`request_burst` or `query_point_burst`) says to wait; nothing otherwise."""
+        (`request_burst`, `query_point_burst` or `point_burst`) says to wait; nothing
+        otherwise."""
         if tenant is None:
             return
         refused = self._refused.get((tenant, quota))
@@ -301,6 +303,7 @@ class Quotas:
 
     async def admit_points(self, tenant: str, count: int) -> None:
         if count > 0:
+            self.refuse_while_waiting(tenant, "point_burst")
             q = await self.of(tenant)
             await self._take(
                 tenant, "points", q.points_per_second, q.point_burst, count, "point_burst"

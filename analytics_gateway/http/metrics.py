@@ -137,8 +137,9 @@ def _query(request: Request, tenant: str, *, aggregated: bool) -> MetricQuery:
 
 async def post_metrics(request: Request) -> Response:
     principal = await principal_of(request, Scope.INGEST)
-    items = _parse_points_body(await request.body(), request.headers.get("content-type", ""))
     services = services_of(request)
+    services.quotas.refuse_while_waiting(principal.tenant, "point_burst")  # body unread
+    items = _parse_points_body(await request.body(), request.headers.get("content-type", ""))
     await services.quotas.admit_points(principal.tenant, len(items))
     outcome = await services.ingest.ingest_points(principal.tenant, _raw_points(items))
     return json_response(outcome_body(outcome), 200 if not outcome.rejected else 422)
@@ -167,8 +168,11 @@ async def get_aggregated(request: Request) -> Response:
 
 async def write_line_protocol(request: Request) -> Response:
     principal = await principal_of(request, Scope.INGEST)
-    body = await request.body()
     services = services_of(request)
+    # told to wait after a refused write: refused again with the body unread, as
+    # reading and counting a flood's megabytes is most of what it costs
+    services.quotas.refuse_while_waiting(principal.tenant, "point_burst")
+    body = await request.body()
     # a line per point at least: refused before the parse, a flood costs little
     lines = body.count(b"\n") + (not body.endswith(b"\n"))
     await services.quotas.admit_points(principal.tenant, lines)

@@ -174,6 +174,45 @@ async def test_points_over_the_rate_are_refused_whole_and_nothing_is_stored(
         assert ok_events["data"]["recordEvents"]["accepted"] == 2
 
 
+async def test_a_tenant_refused_for_its_point_rate_is_refused_again_until_told(
+    tmp_path: Path,
+) -> None:
+    """After a refused write, the tenant's writes are refused, their bodies unread, until
+    the wait it was given is over: reading and counting the megabytes of a flood's
+    writes was most of what the flood cost everyone else."""
+    async with gateway_with(tmp_path, "points_per_second=1,point_burst=10") as gw:
+
+        async def write(client: GraphQLClient, lines: int) -> httpx.Response:
+            return await gw.http.post(
+                "/write",
+                content="m value=1\n" * lines,
+                headers={"Authorization": f"Token {client.key}"},
+            )
+
+        assert (await write(gw.a, 8)).status_code == 204  # 2 points left
+        refused = await write(gw.a, 6)
+        assert refused.status_code == 429
+        assert 1 <= int(refused.headers["retry-after"]) <= 4  # 4 points at 1/s
+        # one line would fit in what is left, yet the tenant was told to wait
+        again = await write(gw.a, 1)
+        assert again.status_code == 429
+        assert again.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        rest = await gw.http.post(
+            "/analytics/metrics",
+            json=[{"name": "m", "value": 1.0}],
+            headers={"Authorization": f"Bearer {gw.a.key}"},
+        )
+        assert rest.status_code == 429
+        one = await gw.a.execute(INGEST, {"p": [{"name": "m", "value": 1.0}]})
+        assert codes(one) == ["RATE_LIMITED"]  # whichever way it writes
+        assert (await write(gw.b, 8)).status_code == 204  # the neighbour's own bucket
+        deadline = asyncio.get_running_loop().time() + 60
+        while (answer := await write(gw.a, 1)).status_code == 429:
+            assert asyncio.get_running_loop().time() < deadline, answer.text
+            await asyncio.sleep(0.2)
+        assert answer.status_code == 204
+
+
 def test_replicas_on_one_redis_share_each_tenants_bucket(
     tmp_path: Path, redis: RedisServer
 ) -> None:
