@@ -37,9 +37,17 @@ RAW_POINT_INTERVAL_MS = 10_000
 # a read costing this much or more is heavy: tens of milliseconds of the store on
 # every core, so a tenant runs `heavy_reads` of them at once (quotas)
 HEAVY_READ_POINTS = 50_000
-# a read costing less is light: its series are counted and its points read in one
-# store call (`MetricStore.read_if_light`), and charged before it is answered
+# a read costing less, over no more series, is light: its series are counted and its
+# points read in one store call (`MetricStore.read_if_light`), and charged before it is
+# answered; wider reads are counted first, for their cost and for the time a read
+# over many series is granted (`read_budget`), which a light read never needs
 LIGHT_READ_POINTS = 10_000
+LIGHT_READ_SERIES = 1_000
+
+
+def is_light(queries: Sequence[MetricQuery], series: Sequence[int]) -> bool:
+    """Whether a read may be counted and read in one store call (see above)."""
+    return sum(series) <= LIGHT_READ_SERIES and estimate(queries, series) < LIGHT_READ_POINTS
 
 
 def points_per_series(query: MetricQuery) -> int:

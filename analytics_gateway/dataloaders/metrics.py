@@ -4,8 +4,8 @@ Queries for the Prometheus source go to it concurrently, beside that one
 store call; each field gets its own result or its own error, so one source
 failing leaves the other's fields answered. Store queries over a range that
 ended are answered from the query cache when it holds them; the others are
-costed (`query_cost`) before they run, or, when light (under
-`LIGHT_READ_POINTS`), read in the same store call as their series are counted and
+costed (`query_cost`) before they run, or, when light (`query_cost.is_light`),
+read in the same store call as their series are counted and
 charged before they are answered: one wait for the store's turn instead of two.
 """
 
@@ -23,7 +23,7 @@ from analytics_gateway.dataloaders.query_cache import QueryCache
 from analytics_gateway.dataloaders.weak_load import WeakLoad
 from analytics_gateway.domain import MetricQuery, MetricSource, Series
 from analytics_gateway.errors import BadUserInput
-from analytics_gateway.query_cost import LIGHT_READ_POINTS, QueryCost, estimate
+from analytics_gateway.query_cost import QueryCost, estimate, is_light
 
 NOT_CONFIGURED = "the PROMETHEUS source is not configured (set ANALYTICS_PROMETHEUS_URL)"
 
@@ -70,7 +70,7 @@ class MetricSeriesLoader(DataLoader[MetricQuery, list[Series]]):
                 return list(await self._store.query_many(queries))
             await self._cost.has_budget()
             series, answers = await self._store.read_if_light(
-                queries, lambda counts: estimate(queries, counts) < LIGHT_READ_POINTS
+                queries, lambda counts: is_light(queries, counts)
             )
             points = estimate(queries, series)
             await self._cost.charge(points)  # a light read refused here is not answered

@@ -64,12 +64,16 @@ def resolver_frames() -> list[types.FrameType]:
 
 
 async def freed(read: list[weakref.ref[object]]) -> bool:
-    """Whether all of `read` is freed within a few loop turns (a finished batch's
-    done-callbacks run on the next one)."""
-    for _ in range(10):
+    """Whether all of `read` is freed, with the collector off: by reference counts
+    alone. A finished batch's done-callbacks run on a later loop turn, and the store's
+    pool thread lets go of its call (and the answer in it) only once it gets the
+    interpreter back, later still on a busy machine; so wait, with a generous
+    deadline. Held by a cycle, it would never be freed, however long the wait."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
         if all(r() is None for r in read):
             return True
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
     return False
 
 
