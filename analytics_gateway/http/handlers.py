@@ -113,8 +113,12 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
         headers["authorization"] = "Bearer " + _basic_password(auth[6:])
     key = credential_from(headers) or request.query_params.get("p")  # v1: ?u=&p=
     services = services_of(request)
-    # a tenant flooding past its rate: refused before any store call
-    services.quotas.refuse_while_waiting(services.auth.recent_tenant(key))
+    # a tenant flooding past its rate (a read, past its query-point rate too): refused
+    # before any store call
+    tenant = services.auth.recent_tenant(key)
+    services.quotas.refuse_while_waiting(tenant)
+    if scope is Scope.READ:
+        services.quotas.refuse_while_waiting(tenant, "query_point_burst")
     principal = require(await services.auth.authenticate(key), scope)
     await services.quotas.admit_request(principal.tenant)
     # behaviour reads of this request find their cost (this request's task)
