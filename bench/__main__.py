@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
         "--live-subscribers", type=int, default=500, help="subscribers beside ingest (500)"
     )
     group.add_argument(
-        "--isolation-seconds", type=float, help="seconds of each isolation phase (8)"
+        "--isolation-seconds", type=float, help="seconds of each isolation phase (20)"
     )
     group.add_argument(
         "--cardinality-series", type=int, help="series of the cardinality benchmark (100,000)"
@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 profile_dir,
             )
         if "isolation" in only:
-            seconds = args.isolation_seconds or (4.0 if q else 8.0)
+            seconds = args.isolation_seconds or (6.0 if q else 20.0)
             rows += isolation.run(isolation.IsolationOptions(seconds=seconds), workdir)
         if "cardinality" in only:
             rows += cardinality.run(
