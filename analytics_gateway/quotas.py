@@ -278,21 +278,22 @@ class Quotas:
                 self._refused[(tenant, quota)] = (self._clock() + wait, what, rate)
             raise _rate_limited(what, rate, wait)
 
-    def refuse_while_waiting(self, tenant: str | None, quota: str = "request_burst") -> None:
-        """RATE_LIMITED, without a bucket call, while `tenant`'s last refusal for `quota`
-        (`request_burst`, `query_point_burst` or `point_burst`) says to wait; nothing
-        otherwise."""
+    def refuse_while_waiting(self, tenant: str | None, *quotas: str) -> None:
+        """RATE_LIMITED, without a bucket call, while `tenant`'s last refusal for any of
+        `quotas` (`request_burst` when none is named, `query_point_burst`, `point_burst`)
+        says to wait; nothing otherwise."""
         if tenant is None:
             return
-        refused = self._refused.get((tenant, quota))
-        if refused is None:
-            return
-        until, what, rate = refused
-        wait = until - self._clock()
-        if wait <= 0:
-            del self._refused[(tenant, quota)]
-            return
-        raise _rate_limited(what, rate, wait)
+        for quota in quotas or ("request_burst",):
+            refused = self._refused.get((tenant, quota))
+            if refused is None:
+                continue
+            until, what, rate = refused
+            wait = until - self._clock()
+            if wait <= 0:
+                del self._refused[(tenant, quota)]
+                continue
+            raise _rate_limited(what, rate, wait)
 
     async def admit_request(self, tenant: str) -> None:
         self.refuse_while_waiting(tenant)

@@ -118,9 +118,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
                         # a tenant flooding past its request or query-point rate: refused
                         # before any store call or GraphQL work (any operation: it was
                         # told to wait)
-                        tenant = services.auth.recent_tenant(key)
-                        services.quotas.refuse_while_waiting(tenant)
-                        services.quotas.refuse_while_waiting(tenant, "query_point_burst")
+                        services.quotas.refuse_while_waiting(
+                            services.auth.recent_tenant(key), "request_burst", "query_point_burst"
+                        )
                         principal = await services.auth.authenticate(key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))

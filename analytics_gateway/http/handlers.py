@@ -115,10 +115,8 @@ async def principal_of(request: Request, scope: Scope) -> Principal:
     services = services_of(request)
     # a tenant flooding past its rate (a read, past its query-point rate too): refused
     # before any store call
-    tenant = services.auth.recent_tenant(key)
-    services.quotas.refuse_while_waiting(tenant)
-    if scope is Scope.READ:
-        services.quotas.refuse_while_waiting(tenant, "query_point_burst")
+    reads = ("query_point_burst",) if scope is Scope.READ else ()
+    services.quotas.refuse_while_waiting(services.auth.recent_tenant(key), "request_burst", *reads)
     principal = require(await services.auth.authenticate(key), scope)
     await services.quotas.admit_request(principal.tenant)
     # behaviour reads of this request find their cost (this request's task)
