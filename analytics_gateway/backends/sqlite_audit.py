@@ -16,11 +16,12 @@ chain head are one transaction, so a lost commit never breaks the chain.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import orjson
+
+from analytics_gateway.backends.sqlite_threads import ThreadConnections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -46,41 +47,31 @@ class Writer:
 
     def __init__(self, path: str) -> None:
         self._path = path
-        self._local = threading.local()
-        self._open: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self._connections = ThreadConnections(self._connect)
 
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
-            conn.isolation_level = None
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._lock:
-                self._open.append(conn)
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
+        conn.isolation_level = None
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
     def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in one BEGIN IMMEDIATE transaction (blocking: call it from a thread)."""
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # a failed COMMIT (busy) leaves it open
-                conn.execute("ROLLBACK")
-            raise
-        return result
+        with self._connections.use() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:  # a failed COMMIT (busy) leaves it open
+                    conn.execute("ROLLBACK")
+                raise
+            return result
 
     def close(self) -> None:
-        with self._lock:
-            opened, self._open = self._open, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
+        """Blocking: waits for a transaction under way to end."""
+        self._connections.close()
 
 
 ENDS = "SELECT anchor, head FROM audit_chains WHERE tenant = ?"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +26,7 @@ from analytics_gateway.backends.base import (
     new_version,
     stale_version,
 )
+from analytics_gateway.backends.sqlite_threads import ThreadConnections
 from analytics_gateway.domain import (
     SCOPES_VERSION,
     ApiKeyRecord,
@@ -115,34 +115,23 @@ class SQLiteConfigStore:
             conn.execute(
                 "CREATE INDEX IF NOT EXISTS api_keys_previous_hash ON api_keys (previous_hash)"
             )
-        self._local = threading.local()
-        self._open: list[sqlite3.Connection] = []
+        self._reads = ThreadConnections(self._connect)
         self._audit = sqlite_audit.Writer(self._path)
-        self._open_lock = threading.Lock()
         # keys looked up since the database last changed (see `key_by_hash`)
         self._watch: sqlite3.Connection | None = None
         self._keys_version: int | None = None
         self._keys_seen: dict[str, ApiKeyRecord] = {}
 
     def _connect(self) -> sqlite3.Connection:
-        # used by one thread at a time; `close` may close it from another
+        # used by one thread at a time; `close` may close it from another (see
+        # `sqlite_threads`)
         conn = sqlite3.connect(self._path, timeout=5.0, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         return conn
 
-    def _thread_connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use and closed by `close`."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-            with self._open_lock:
-                self._open.append(conn)
-        return conn
-
     async def _call(self, sql: str, params: tuple[object, ...]) -> list[sqlite3.Row]:
         def run() -> list[sqlite3.Row]:
-            conn = self._thread_connection()
-            with conn:  # commits, or rolls back on an error
+            with self._reads.use() as conn, conn:  # commits, or rolls back on an error
                 return conn.execute(sql, params).fetchall()
 
         try:
@@ -355,15 +344,13 @@ class SQLiteConfigStore:
             raise BackendUnavailable("config store (sqlite) failed", backend="config") from exc
 
     async def close(self) -> None:
-        self._audit.close()
+        """Closes each connection once the statement running on it ends: work on a
+        pool thread outlives a cancelled caller (see `sqlite_threads`)."""
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-        with self._open_lock:
-            opened, self._open = self._open, []
-        for conn in opened:
-            conn.close()
-        self._local = threading.local()
+        await asyncio.to_thread(self._audit.close)
+        await asyncio.to_thread(self._reads.close)
 
 
 def _put(
