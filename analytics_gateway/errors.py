@@ -22,6 +22,7 @@ whether it timed out or is unavailable.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -117,9 +118,22 @@ class BackendTimeout(BackendUnavailable):
         return f"the {store} timed out; try again later"
 
 
+@dataclass(frozen=True)
+class RateWait:
+    """Whose rate a refusal is for, and when its wait ends (on the quotas' clock)."""
+
+    tenant: str
+    what: str
+    rate: float
+    until: float
+
+
 class RateLimited(GatewayError):
     code = "RATE_LIMITED"
     http_status = 429
+    # set by the quotas on a refusal for a tenant's rate: what the HTTP answer may be
+    # held for (`Quotas.hold_refusal`), never shown to the client
+    wait: RateWait | None = None
 
 
 class QuotaExceeded(GatewayError):

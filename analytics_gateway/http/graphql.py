@@ -124,8 +124,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                         principal = await services.auth.authenticate(key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
-                    except GatewayError as exc:
-                        services_of(request).audit.note_refusal(exc, client_address(request))
+                    except GatewayError as refused:
+                        services = services_of(request)
+                        services.audit.note_refusal(refused, client_address(request))
+                        exc = await services.quotas.hold_refusal(refused)
                         body = error_body(*client_error(exc))
                         response = JSONResponse(
                             body, status_code=exc.http_status, headers=retry_after(exc)

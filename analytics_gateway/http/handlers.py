@@ -69,13 +69,14 @@ def guarded(handler: Handler) -> Handler:
     """The handler, with gateway errors answered as their status and `extensions.code`."""
 
     async def wrapped(request: Request) -> Response:
-        async with contextlib.AsyncExitStack() as held:
-            request.state.held = held  # what `principal_of` takes for the request's length
-            try:
+        try:
+            async with contextlib.AsyncExitStack() as held:
+                request.state.held = held  # what `principal_of` takes for the request's length
                 return await handler(request)
-            except GatewayError as exc:
-                services_of(request).audit.note_refusal(exc, client_address(request))
-                return error_response(exc)
+        except GatewayError as exc:  # the request slot given back: an answer may be held
+            services = services_of(request)
+            services.audit.note_refusal(exc, client_address(request))
+            return error_response(await services.quotas.hold_refusal(exc))
 
     return wrapped
 

@@ -201,11 +201,11 @@ async def test_a_tenant_refused_for_its_read_rate_waits_it_out_without_counting_
     count its series (a store call each) before being refused."""
     async with burst_spent(tmp_path, "100") as (acme, other, q, registry):
         before = store_calls(registry)
-        for _ in range(6):
+        for _ in range(2):  # the second answer held for most of the wait (a second)
             assert 1 <= await refused_for_rate(acme, QUERY, {"q": q}) <= 2
         # one count at most (and the light read it came with): the refusal of the whole
         # charge (the first may come sooner, from an empty bucket, with a wait of
-        # milliseconds); the others are refused from memory until the wait it gave is over
+        # milliseconds); the other is refused from memory until the wait it gave is over
         reads, counts = calls_since(registry, before)
         assert reads <= 1
         assert counts <= 1
@@ -270,7 +270,10 @@ async def test_a_tenant_told_to_wait_for_its_read_rate_is_refused_any_request_un
             "/analytics/metrics/aggregated", params={**params, "step": "1m"}, headers=auth
         )
         assert rest.status_code == 429, rest.text
-        assert rest.headers["retry-after"] == viewer.headers["retry-after"]
+        # the same wait, less the second the `{ viewer }` answer was held (two if the
+        # machine stalled)
+        told = int(viewer.headers["retry-after"])
+        assert told - 3 <= int(rest.headers["retry-after"]) < told
         assert calls_since(registry, before) == (0, 0)  # nothing counted or read
         written = await acme.http.post(
             "/write", content=f"w v=1 {int(time.time() * 1000)}", params={"precision": "ms"},
@@ -283,6 +286,10 @@ async def test_a_tenant_told_to_wait_for_its_read_rate_is_refused_any_request_un
 
 async def test_a_tenant_served_again_once_its_read_rate_wait_is_over(tmp_path: Path) -> None:
     async with burst_spent(tmp_path, "100") as (acme, _, q, _registry):
+        # the bucket holds the point taken before series are counted (10 ms at 100/s):
+        # the refusal is then the charge's, with a wait of most of two seconds, not one
+        # of 10 ms, over before the next request
+        await asyncio.sleep(0.05)
         assert 1 <= await refused_for_rate(acme, QUERY, {"q": q}) <= 2
         assert (await acme.post("{ viewer }")).status_code == 429
         assert (await served_after_the_wait(acme, "{ viewer }")) is not None
