@@ -41,12 +41,7 @@ from analytics_gateway.dataloaders import Loaders
 from analytics_gateway.domain import Principal
 from analytics_gateway.errors import GatewayError
 from analytics_gateway.http.graphql_ws import CohortTransportWSHandler, is_subscription
-from analytics_gateway.http.handlers import (
-    client_address,
-    error_body,
-    retry_after,
-    services_of,
-)
+from analytics_gateway.http.handlers import error_body, refusal_response, services_of
 from analytics_gateway.http.pages import graphiql_page
 from analytics_gateway.observability import client_error
 
@@ -124,14 +119,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                         principal = await services.auth.authenticate(key)
                         await services.quotas.admit_request(principal.tenant)
                         await stack.enter_async_context(services.quotas.running(principal.tenant))
-                    except GatewayError as refused:
-                        services = services_of(request)
-                        services.audit.note_refusal(refused, client_address(request))
-                        exc = await services.quotas.hold_refusal(refused)
-                        body = error_body(*client_error(exc))
-                        response = JSONResponse(
-                            body, status_code=exc.http_status, headers=retry_after(exc)
-                        )
+                    except GatewayError as exc:
+                        response = await refusal_response(request, exc)
                         await response(scope, receive, send)
                         return
                     scope["state"]["principal"] = principal

@@ -54,6 +54,14 @@ def error_response(exc: GatewayError) -> Response:
     return json_response(error_body(*client_error(exc)), exc.http_status, retry_after(exc))
 
 
+async def refusal_response(request: Request, exc: GatewayError) -> Response:
+    """The answer to a refused request: noted for the audit, and held while the tenant
+    waits when it is a refusal for a rate (`Quotas.hold_refusal`)."""
+    services = services_of(request)
+    services.audit.note_refusal(exc, client_address(request))
+    return error_response(await services.quotas.hold_refusal(exc))
+
+
 def cost_header(loaders: Loaders) -> dict[str, str]:
     """`Query-Cost`: the estimated points the request read (`query_cost`)."""
     return {"Query-Cost": str(loaders.cost.points if loaders.cost else 0)}
@@ -74,9 +82,7 @@ def guarded(handler: Handler) -> Handler:
                 request.state.held = held  # what `principal_of` takes for the request's length
                 return await handler(request)
         except GatewayError as exc:  # the request slot given back: an answer may be held
-            services = services_of(request)
-            services.audit.note_refusal(exc, client_address(request))
-            return error_response(await services.quotas.hold_refusal(exc))
+            return await refusal_response(request, exc)
 
     return wrapped
 
