@@ -298,6 +298,10 @@ def _serve(settings: Settings) -> int:
               flush=True)  # fmt: skip
     try:
         uvicorn.Server(config).run(sockets=sockets)
+    except KeyboardInterrupt:
+        # Ctrl-C: the server has shut down gracefully and raised the signal again on
+        # its way out; a stop asked for is a clean exit, as with uvicorn's own command
+        pass
     finally:
         data_lock.close()
     return 0

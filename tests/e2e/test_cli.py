@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -106,6 +107,23 @@ def test_serve_demo_prints_graphiql_address_and_a_working_key(tmp_path: Path) ->
         } <= set(data["metricNames"])  # fmt: skip
     finally:
         server.stop()
+
+
+def test_ctrl_c_stops_the_server_cleanly_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in the terminal (SIGINT): a graceful stop that exits 0, as uvicorn's own
+    command does, not a `KeyboardInterrupt` traceback after the shutdown."""
+    server = GatewayProcess(tmp_path / "gw", {"ANALYTICS_JSON_LOGS": "false"})
+    server.start()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    try:
+        returncode = server.process.wait(120)  # generous: a busy machine
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert "Application shutdown complete" in log, log
+    assert "Traceback" not in log, log
+    assert returncode == 0, log
 
 
 def test_serve_with_an_operator_listener_keeps_metrics_off_the_public_port(
