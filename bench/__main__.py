@@ -26,6 +26,7 @@ from bench import (
     isolation,
     live_ingest,
     ml,
+    neighbour_volume,
     query_latency,
     tracing_overhead,
 )
@@ -44,6 +45,7 @@ BENCHMARKS = (
     "cardinality",
     "tracing",
     "behaviour",
+    "neighbour-volume",
 )
 
 
@@ -104,6 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--cardinality-series", type=int, help="series of the cardinality benchmark (100,000)"
+    )
+    group.add_argument(
+        "--neighbour-points",
+        type=int,
+        help="tenant A's points in the neighbour-volume benchmark (18,000,000)",
     )
     group.add_argument(
         "--behaviour-events", type=int, help="events of the behaviour benchmark (10,000,000)"
@@ -248,6 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     users=max(events // 20, 1),
                     repeats=3 if q else 5,
                     es_events=_pick(args.behaviour_es_events, 200_000, 50_000, q),
+                ),
+                workdir,
+            )
+        if "neighbour-volume" in only:
+            rows += neighbour_volume.run(
+                neighbour_volume.NeighbourVolumeOptions(
+                    points=_pick(args.neighbour_points, 18_000_000, 2_000_000, q)
                 ),
                 workdir,
             )
