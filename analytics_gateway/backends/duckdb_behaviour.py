@@ -33,6 +33,7 @@ from analytics_gateway.backends.base import (
     FunnelTally,
     RetentionQuery,
 )
+from analytics_gateway.backends.duckdb_tables import EventsOf, on_events
 from analytics_gateway.errors import QueryTooComplex
 
 DAY_MS = 86_400_000
@@ -44,7 +45,7 @@ Run = Callable[[Callable[[duckdb.DuckDBPyConnection], Rows]], Awaitable[Rows]]
 _RETENTION = """
 WITH active AS (
     SELECT user_id, (ts // 86400000 + $offset) // $width AS p
-    FROM events
+    FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL{type}
     GROUP BY ALL
 ), cohorts AS (
@@ -63,7 +64,7 @@ def _funnel_sql(steps: int, breakdown: bool) -> str:
     columns = "user_id, type, ts, metadata" if breakdown else "user_id, type, ts"
     value = "json_extract_string(arg_min(metadata, ts), $path)" if breakdown else "NULL"
     ctes = [
-        f"ev AS (SELECT {columns} FROM events WHERE tenant = $tenant AND ts >= $start "
+        f"ev AS (SELECT {columns} FROM __events__ WHERE tenant = $tenant AND ts >= $start "
         f"AND ts < $end AND user_id IS NOT NULL AND type IN ({types}))",
         f"t0 AS (SELECT user_id, min(ts) AS t, {value} AS b FROM ev WHERE type = $s0 "
         "GROUP BY user_id)",
@@ -127,8 +128,9 @@ def _tally(steps: int, groups: int, rows: Rows) -> FunnelTally:
 class DuckDBBehaviour:
     """Implements `BehaviourStore` through the store's own pool (`run`)."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, events_of: EventsOf) -> None:
         self._run = run
+        self._events_of = events_of
 
     async def retention(self, query: RetentionQuery) -> list[tuple[int, int, int]]:
         width = 7 if query.week else 1
@@ -141,6 +143,7 @@ class DuckDBBehaviour:
             "periods": query.periods,
         }
         sql = _RETENTION.format(type="" if query.event_type is None else " AND type = $type")
+        sql = on_events(sql, self._events_of(query.tenant))
         if query.event_type is not None:
             params["type"] = query.event_type
 
@@ -166,7 +169,9 @@ class DuckDBBehaviour:
         if query.breakdown is not None:
             params["path"] = f'$."{query.breakdown}"'
             params["groups"] = query.max_groups
-        sql = _funnel_sql(steps, query.breakdown is not None)
+        sql = on_events(
+            _funnel_sql(steps, query.breakdown is not None), self._events_of(query.tenant)
+        )
 
         def read(cur: duckdb.DuckDBPyConnection) -> Rows:
             return cur.execute(sql, params).fetchall()

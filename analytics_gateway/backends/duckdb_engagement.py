@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from analytics_gateway.backends.base import ActiveUsersQuery, Interval, TopItemsQuery
+from analytics_gateway.backends.duckdb_tables import EventsOf, on_events
 
 Rows = list[tuple[Any, ...]]
 Run = Callable[[Callable[[duckdb.DuckDBPyConnection], Rows]], Awaitable[Rows]]
@@ -25,7 +26,7 @@ _TRUNC: dict[Interval, str] = {"day": "day", "week": "week", "month": "month"}
 _ACTIVE = """
 SELECT epoch_ms(date_trunc('{unit}', make_timestamp(ts * 1000))) AS b,
        count(DISTINCT user_id) AS users
-FROM events
+FROM __events__
 WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
   AND ($type IS NULL OR type = $type)
 GROUP BY GROUPING SETS ((b), ())
@@ -34,7 +35,7 @@ ORDER BY b NULLS FIRST
 
 _TOP = """
 SELECT v, count(*) AS plays, count(DISTINCT user_id) AS users
-FROM (SELECT json_extract_string(metadata, $path) AS v, user_id FROM events
+FROM (SELECT json_extract_string(metadata, $path) AS v, user_id FROM __events__
       WHERE tenant = $tenant AND type = $type AND ts >= $start AND ts < $end)
 WHERE v IS NOT NULL
 GROUP BY v
@@ -51,11 +52,12 @@ def _path(key: str) -> str:
 class DuckDBEngagement:
     """Implements `EngagementStore` through the store's own pool (`run`)."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, events_of: EventsOf) -> None:
         self._run = run
+        self._events_of = events_of
 
     async def active_users(self, query: ActiveUsersQuery) -> tuple[list[tuple[int, int]], int]:
-        sql = _ACTIVE.format(unit=_TRUNC[query.interval])
+        sql = on_events(_ACTIVE.format(unit=_TRUNC[query.interval]), self._events_of(query.tenant))
         params = {
             "tenant": query.tenant,
             "start": query.start_ms,
@@ -71,7 +73,8 @@ class DuckDBEngagement:
         return [(int(b), int(n)) for b, n in rows if b is not None], total
 
     async def top_items(self, query: TopItemsQuery) -> list[tuple[str, int, int]]:
-        sql = _TOP.format(measure="users" if query.by_users else "plays")
+        measure = "users" if query.by_users else "plays"
+        sql = on_events(_TOP.format(measure=measure), self._events_of(query.tenant))
         params = {
             "path": _path(query.key),
             "tenant": query.tenant,

@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 
 from analytics_gateway.backends.base import UserActivity, UserActivityQuery
+from analytics_gateway.backends.duckdb_tables import EventsOf, on_events
 from analytics_gateway.errors import QueryTooComplex
 
 Rows = list[tuple[Any, ...]]
@@ -23,7 +24,7 @@ Run = Callable[[Callable[[duckdb.DuckDBPyConnection], Rows]], Awaitable[Rows]]
 
 _ACTIVITY = """
 WITH ev AS (
-    SELECT user_id, type, ts FROM events
+    SELECT user_id, type, ts FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
       AND ($type IS NULL OR type = $type)
 ), kinds AS (
@@ -43,10 +44,12 @@ LIMIT $limit
 class DuckDBFeatures:
     """Implements `FeatureStore` through the store's own pool (`run`)."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, events_of: EventsOf) -> None:
         self._run = run
+        self._events_of = events_of
 
     async def user_activity(self, query: UserActivityQuery) -> list[UserActivity]:
+        sql = on_events(_ACTIVITY, self._events_of(query.tenant))
         params = {
             "tenant": query.tenant,
             "start": query.start_ms,
@@ -57,7 +60,7 @@ class DuckDBFeatures:
         }
 
         def read(cur: duckdb.DuckDBPyConnection) -> Rows:
-            return cur.execute(_ACTIVITY, params).fetchall()
+            return cur.execute(sql, params).fetchall()
 
         rows = await self._run(read)
         if len(rows) > query.max_users:

@@ -31,6 +31,7 @@ from analytics_gateway.backends.base import (
     SessionFigures,
     SessionsQuery,
 )
+from analytics_gateway.backends.duckdb_tables import EventsOf, on_events
 from analytics_gateway.errors import QueryTooComplex
 
 Rows = list[tuple[Any, ...]]
@@ -41,7 +42,7 @@ _TRUNC: dict[Interval, str] = {"day": "day", "week": "week", "month": "month"}
 _SESSIONS = """
 WITH ev AS (
     SELECT user_id, ts, ts - lag(ts) OVER (PARTITION BY user_id ORDER BY ts) AS since
-    FROM events
+    FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
       AND ($type IS NULL OR type = $type)
 ), numbered AS (
@@ -65,7 +66,7 @@ _NEXT = """
 WITH ev AS (
     SELECT user_id, type, ts,
            lead(type) OVER w AS next_type, lead(ts) OVER w AS next_ts
-    FROM events
+    FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
     WINDOW w AS (PARTITION BY user_id ORDER BY ts, id)
 ), moves AS (
@@ -84,13 +85,13 @@ LIMIT $limit + 1
 
 _NEW = """
 WITH seen AS (
-    SELECT user_id, min(ts) AS first_ts FROM events
+    SELECT user_id, min(ts) AS first_ts FROM __events__
     WHERE tenant = $tenant AND ts < $end AND user_id IS NOT NULL
     GROUP BY user_id
 ), active AS (
     SELECT DISTINCT user_id,
            epoch_ms(date_trunc('{unit}', make_timestamp(ts * 1000))) AS b
-    FROM events
+    FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
 )
 SELECT a.b,
@@ -112,10 +113,13 @@ def _too_many(what: str, bound: int) -> QueryTooComplex:
 class DuckDBJourneys:
     """Implements `JourneyStore` through the store's own pool (`run`)."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, events_of: EventsOf) -> None:
         self._run = run
+        self._events_of = events_of
 
     async def _rows(self, sql: str, params: dict[str, Any]) -> Rows:
+        sql = on_events(sql, self._events_of(params["tenant"]))
+
         def read(cur: duckdb.DuckDBPyConnection) -> Rows:
             return cur.execute(sql, params).fetchall()
 

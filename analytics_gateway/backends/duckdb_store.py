@@ -5,12 +5,14 @@ series live once in `series`, so a write moves three numbers per point and a
 label filter scans the small series table, not every point. Series ids are
 assigned by this process, the file's only writer.
 
-Each tenant's points are a table of their own (`points_table`): in one shared
-table a read scanned every tenant's points in its time range, DuckDB having no
-index to skip the others' rows, so a tenant writing at its default rate for 15
-minutes made a neighbour's small read of those 15 minutes 3.5-4.4x slower
-(`python -m bench --only neighbour-volume`). A file from before is split per
-tenant when opened (`_split_shared_points`).
+Each tenant's points and events are tables of their own (`duckdb_tables`): in
+shared tables a read scanned every tenant's rows in its time range, DuckDB
+having no index to skip the others', so a tenant writing at its default rate
+for 15 minutes made a neighbour's small read of those 15 minutes 3.5-4.4x
+slower (`python -m bench --only neighbour-volume`), and a count of its events
+10x slower. A file from before is split per tenant when opened
+(`_split_shared_tables`); the shared `events` table stays, empty, as what a
+tenant with no events yet reads.
 
 Calls run on a small thread pool with one cursor per thread, never on the
 event loop. Every `*_many` method answers all its queries with ONE SQL
@@ -42,6 +44,11 @@ from analytics_gateway.backends.duckdb_behaviour import DuckDBBehaviour
 from analytics_gateway.backends.duckdb_engagement import DuckDBEngagement
 from analytics_gateway.backends.duckdb_features import DuckDBFeatures
 from analytics_gateway.backends.duckdb_journeys import DuckDBJourneys
+from analytics_gateway.backends.duckdb_tables import (
+    SHARED_EVENTS,
+    events_table,
+    points_table,
+)
 from analytics_gateway.domain import (
     Aggregation,
     BatchColumns,
@@ -92,12 +99,10 @@ _AGG_SQL = {
 
 
 _POINTS_COLUMNS = "series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL"
-
-
-def points_table(tenant: str) -> str:
-    """The name of `tenant`'s points table: a digest, so any tenant id makes a plain
-    identifier, and no tenant can name another's."""
-    return "points_" + hashlib.blake2b(tenant.encode(), digest_size=16).hexdigest()
+_EVENTS_COLUMNS = (
+    "tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL, "
+    "user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL"
+)
 
 
 def _label_path(label: str) -> str:
@@ -120,14 +125,13 @@ class DuckDBStore:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = duckdb.connect(str(path))
         self._conn.execute(_SCHEMA)
-        _split_shared_points(self._conn)
-        # the tenants' points tables; a tenant with none has never written a point
-        self._point_tables: set[str] = {
-            r[0]
-            for r in self._conn.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'points_')"
-            ).fetchall()
+        _split_shared_tables(self._conn)
+        # the tenants' tables; a tenant with none has never written a point (an event)
+        tables = {
+            r[0] for r in self._conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
         }
+        self._point_tables = {t for t in tables if t.startswith("points_")}
+        self._event_tables = {t for t in tables if t.startswith("events_")}
         self._local = threading.local()
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duckdb")
         self._write_lock = threading.Lock()
@@ -424,14 +428,24 @@ class DuckDBStore:
             digest.update(f"{event.tenant}\x1f{event.event_id}\x1e".encode())
         fingerprint = digest.digest()
 
+        tenants = sorted({e.tenant for e in events})
+
         def write(cur: duckdb.DuckDBPyConnection) -> None:
             with self._write_lock:
                 cur.execute("BEGIN TRANSACTION")
                 cur.register("incoming_events", table)
                 try:
                     if self._first_write(cur, fingerprint):
-                        cur.execute("INSERT INTO events SELECT * FROM incoming_events")
+                        for tenant in tenants:
+                            name = events_table(tenant)
+                            if name not in self._event_tables:
+                                cur.execute(
+                                    f"CREATE TABLE IF NOT EXISTS {name} ({_EVENTS_COLUMNS})"
+                                )
+                            insert = f"INSERT INTO {name} SELECT * FROM incoming_events"
+                            cur.execute(insert + " WHERE tenant = ?", [tenant])
                     cur.execute("COMMIT")
+                    self._event_tables.update(events_table(t) for t in tenants)
                 except Exception:
                     cur.execute("ROLLBACK")
                     raise
@@ -457,7 +471,7 @@ class DuckDBStore:
             where += " AND (ts < ? OR (ts = ? AND id < ?))"
             params += [query.after[0], query.after[0], query.after[1]]
         sql = (
-            "SELECT id, type, user_id, ts, metadata FROM events "
+            f"SELECT id, type, user_id, ts, metadata FROM {self._events_of(query.tenant)} "
             f"WHERE {where} ORDER BY ts DESC, id DESC LIMIT {int(query.limit)}"
         )
 
@@ -481,7 +495,7 @@ class DuckDBStore:
             step = int(q.step_ms)
             parts.append(
                 f"(SELECT {i} AS q, {grp} AS grp, (ts // {step}) * {step} AS ts, "
-                "count(*)::DOUBLE AS value FROM events "
+                f"count(*)::DOUBLE AS value FROM {self._events_of(q.tenant)} "
                 "WHERE tenant = ? AND type = ? AND ts >= ? AND ts < ? GROUP BY 2, 3)"
             )
             params += [q.tenant, q.type, q.start_ms, q.end_ms]
@@ -495,9 +509,11 @@ class DuckDBStore:
         return await self._run("count_events", read)
 
     async def events_in_range(self, tenant: str, start_ms: int, end_ms: int) -> int:
+        table = self._events_of(tenant)
+
         def read(cur: duckdb.DuckDBPyConnection) -> int:
             row = cur.execute(
-                "SELECT count(*) FROM events WHERE tenant = ? AND ts >= ? AND ts < ?",
+                f"SELECT count(*) FROM {table} WHERE tenant = ? AND ts >= ? AND ts < ?",
                 [tenant, int(start_ms), int(end_ms)],
             ).fetchone()
             return int(row[0]) if row else 0
@@ -505,42 +521,50 @@ class DuckDBStore:
         return await self._run("events_in_range", read)
 
     async def event_types(self, tenant: str, limit: int) -> list[str]:
+        table = self._events_of(tenant)
+
         def read(cur: duckdb.DuckDBPyConnection) -> list[str]:
             rows = cur.execute(
-                "SELECT DISTINCT type FROM events WHERE tenant = ? ORDER BY type LIMIT ?",
+                f"SELECT DISTINCT type FROM {table} WHERE tenant = ? ORDER BY type LIMIT ?",
                 [tenant, int(limit)],
             ).fetchall()
             return [r[0] for r in rows]
 
         return await self._run("event_types", read)
 
+    def _events_of(self, tenant: str) -> str:
+        """The table of `tenant`'s events; the shared one, always empty, when it has none."""
+        table = events_table(tenant)
+        return table if table in self._event_tables else SHARED_EVENTS
+
     def behaviour(self) -> DuckDBBehaviour:
         """Retention over this file's events, one statement on this store's pool."""
-        return DuckDBBehaviour(lambda read: self._run("count_events", read))
+        return DuckDBBehaviour(lambda read: self._run("count_events", read), self._events_of)
 
     def engagement(self) -> DuckDBEngagement:
         """Active users and top values, one statement on this store's pool."""
-        return DuckDBEngagement(lambda read: self._run("count_events", read))
+        return DuckDBEngagement(lambda read: self._run("count_events", read), self._events_of)
 
     def features(self) -> DuckDBFeatures:
         """Per-user activity, one statement on this store's pool."""
-        return DuckDBFeatures(lambda read: self._run("count_events", read))
+        return DuckDBFeatures(lambda read: self._run("count_events", read), self._events_of)
 
     def journeys(self) -> DuckDBJourneys:
         """Sessions, paths and new users, one statement each on this store's pool."""
-        return DuckDBJourneys(lambda read: self._run("count_events", read))
+        return DuckDBJourneys(lambda read: self._run("count_events", read), self._events_of)
 
     async def delete_events(self, tenant: str, user_ids: Sequence[str]) -> int:
         """One statement; what it deleted is gone for the next read."""
         if not user_ids:
             return 0
         marks = ", ".join("?" for _ in user_ids)
-        sql = f"DELETE FROM events WHERE tenant = ? AND user_id IN ({marks})"
+        sql = f"DELETE FROM {self._events_of(tenant)} WHERE tenant = ? AND user_id IN ({marks})"
         return await self._delete("delete_events", sql, [tenant, *user_ids])
 
     async def delete_events_before(self, tenant: str, before_ms: int, limit: int) -> int:
+        table = self._events_of(tenant)
         sql = (
-            "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events "
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
             f"WHERE tenant = ? AND ts < ? LIMIT {int(limit)})"
         )
         return await self._delete("retention", sql, [tenant, before_ms])
@@ -569,26 +593,38 @@ class DuckDBStore:
         self._conn.close()
 
 
-def _split_shared_points(conn: duckdb.DuckDBPyConnection) -> None:
-    """Move the points of a file from before per-tenant tables into each tenant's
-    table, in one transaction: a failure leaves the file as it was."""
-    shared = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'points'"
-    ).fetchone()
-    if not shared or not shared[0]:
+def _split_shared_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """Move a file's points and events from the shared tables of before into each
+    tenant's tables, in one transaction: a failure leaves the file as it was."""
+    points = conn.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'points'")
+    has_points = bool((points.fetchone() or (0,))[0])
+    events = conn.execute(f"SELECT count(*) FROM (SELECT 1 FROM {SHARED_EVENTS} LIMIT 1)")
+    has_events = bool((events.fetchone() or (0,))[0])
+    if not has_points and not has_events:
         return
-    tenants = [r[0] for r in conn.execute("SELECT DISTINCT tenant FROM series").fetchall()]
     conn.execute("BEGIN TRANSACTION")
     try:
-        for tenant in tenants:
-            table = points_table(tenant)
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_POINTS_COLUMNS})")
-            conn.execute(
-                f"INSERT INTO {table} SELECT p.series_id, p.ts, p.value FROM points p "
-                "JOIN series s ON p.series_id = s.id WHERE s.tenant = ?",
-                [tenant],
-            )
-        conn.execute("DROP TABLE points")
+        if has_points:
+            tenants = [r[0] for r in conn.execute("SELECT DISTINCT tenant FROM series").fetchall()]
+            for tenant in tenants:
+                table = points_table(tenant)
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_POINTS_COLUMNS})")
+                conn.execute(
+                    f"INSERT INTO {table} SELECT p.series_id, p.ts, p.value FROM points p "
+                    "JOIN series s ON p.series_id = s.id WHERE s.tenant = ?",
+                    [tenant],
+                )
+            conn.execute("DROP TABLE points")
+        if has_events:
+            sql = f"SELECT DISTINCT tenant FROM {SHARED_EVENTS}"
+            for (tenant,) in conn.execute(sql).fetchall():
+                table = events_table(tenant)
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_EVENTS_COLUMNS})")
+                conn.execute(
+                    f"INSERT INTO {table} SELECT * FROM {SHARED_EVENTS} WHERE tenant = ?",
+                    [tenant],
+                )
+            conn.execute(f"DELETE FROM {SHARED_EVENTS}")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
