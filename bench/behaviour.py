@@ -2,7 +2,7 @@
 
 Embedded side: music-platform events (plays, skips, searches, sign-ups,
 subscriptions of 500,000 users over 12 weeks) are generated with numpy and
-bulk-inserted into the `events` table of a `DuckDBStore`, through the store's
+bulk-inserted into the tenant's events table of a `DuckDBStore`, through the store's
 own connection, so its queries see them. The gateway side is what a
 `retentionCohorts` / `funnel` request runs past its checks: the store's
 behaviour call (`DuckDBBehaviour`, on the store's pool) and the shaping in
@@ -39,6 +39,7 @@ import pyarrow as pa
 from analytics_gateway.backends.base import FunnelQuery, RetentionQuery
 from analytics_gateway.backends.calls import METRIC_NAME, BackendCalls
 from analytics_gateway.backends.duckdb_store import DuckDBStore
+from analytics_gateway.backends.duckdb_tables import events_table, on_events
 from analytics_gateway.backends.elasticsearch_behaviour import PAGE
 from analytics_gateway.backends.elasticsearch_events import ElasticsearchEventStore
 from analytics_gateway.behaviour import funnels
@@ -147,12 +148,16 @@ def generate(events: int, users: int, seed: int = 7) -> pa.Table:
     )
 
 
+EVENTS = events_table(TENANT)  # the tenant's events table in the store's file
+
+
 def _insert(table: pa.Table) -> Callable[[duckdb.DuckDBPyConnection], list[tuple[Any, ...]]]:
     def write(cur: duckdb.DuckDBPyConnection) -> list[tuple[Any, ...]]:
         cur.register("incoming_events", table)
         try:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {EVENTS} AS SELECT * FROM events LIMIT 0")
             cur.execute(
-                "INSERT INTO events SELECT $tenant, 'e' || (row_number() OVER ())::VARCHAR, "
+                f"INSERT INTO {EVENTS} SELECT $tenant, 'e' || (row_number() OVER ())::VARCHAR, "
                 "type::VARCHAR, user_id::VARCHAR, ts, metadata::VARCHAR FROM incoming_events",
                 {"tenant": TENANT},
             )
@@ -167,6 +172,7 @@ async def bulk_load(store: DuckDBStore, table: pa.Table) -> None:
     """One `INSERT ... SELECT` from the Arrow table, on the store's own pool and
     connection (what `write_events` does per batch, without a Python object per event)."""
     await store._run("write_events", _insert(table))
+    store._event_tables.add(EVENTS)  # the store's reads now name the tenant's table
 
 
 def as_events(table: pa.Table) -> list[Event]:
@@ -216,10 +222,11 @@ async def gateway_funnel(store: Any, max_users: int) -> FunnelAnswer:
 
 # Written by hand for this question: week numbers from Monday, each user's first
 # week, the (cohort, offset) counts, then one row per cohort with its list.
-RETENTION_SQL = """
+RETENTION_SQL = on_events(
+    """
 WITH active AS (
     SELECT user_id, (ts // 86400000 + 3) // 7 AS week
-    FROM events
+    FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
     GROUP BY ALL
 ), first_week AS (
@@ -239,15 +246,18 @@ WITH active AS (
 SELECT (cohort * 7 - 3) * 86400000 AS start_ms, retained,
        list_transform(retained, lambda n: n / retained[1]) AS rates
 FROM matrix ORDER BY cohort
-"""
+""",
+    EVENTS,
+)
 
 # Each user's first sign-up (and its referrer), first search after it within 7 days,
 # first subscription after that within 7 days of the sign-up; referrers ranked by
 # users, all past the 20th as "other"; per group and overall: users per step and
 # the median delay of each step.
-FUNNEL_SQL = """
+FUNNEL_SQL = on_events(
+    """
 WITH ev AS (
-    SELECT user_id, type, ts, metadata FROM events
+    SELECT user_id, type, ts, metadata FROM __events__
     WHERE tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL
       AND type IN ('sign_up', 'search', 'subscribe')
 ), signed AS (
@@ -278,7 +288,9 @@ FROM (
 )
 GROUP BY GROUPING SETS ((), (grp))
 ORDER BY overall DESC, grp
-"""
+""",
+    EVENTS,
+)
 
 
 def _params(**extra: Any) -> dict[str, Any]:
@@ -404,7 +416,7 @@ def _embedded(options: BehaviourOptions, workdir: Path) -> list[Comparison]:
             del table
             cur = duckdb.connect(str(path))  # the same database instance as the store's
             counts = cur.execute(
-                "SELECT type, count(*), count(DISTINCT user_id) FROM events "
+                f"SELECT type, count(*), count(DISTINCT user_id) FROM {EVENTS} "
                 "GROUP BY type ORDER BY type"
             ).fetchall()
             say("  " + ", ".join(f"{t} {n:,} ({u:,} users)" for t, n, u in counts))
@@ -522,12 +534,12 @@ def _elasticsearch(options: BehaviourOptions, workdir: Path) -> list[Comparison]
             cur = duckdb.connect(str(small))
             where = "tenant = $tenant AND ts >= $start AND ts < $end AND user_id IS NOT NULL"
             (user_weeks,) = cur.execute(
-                "SELECT count(DISTINCT (user_id, (ts // 86400000 + 3) // 7)) FROM events "
+                f"SELECT count(DISTINCT (user_id, (ts // 86400000 + 3) // 7)) FROM {EVENTS} "
                 f"WHERE {where}",
                 _params(),
             ).fetchone() or (0,)
             (step_events,) = cur.execute(
-                f"SELECT count(*) FROM events WHERE {where} AND type IN ("
+                f"SELECT count(*) FROM {EVENTS} WHERE {where} AND type IN ("
                 "'sign_up', 'search', 'subscribe')",
                 _params(),
             ).fetchone() or (0,)
