@@ -435,17 +435,16 @@ class DuckDBStore:
                 cur.execute("BEGIN TRANSACTION")
                 cur.register("incoming_events", table)
                 try:
-                    if self._first_write(cur, fingerprint):
-                        for tenant in tenants:
-                            name = events_table(tenant)
-                            if name not in self._event_tables:
-                                cur.execute(
-                                    f"CREATE TABLE IF NOT EXISTS {name} ({_EVENTS_COLUMNS})"
-                                )
-                            insert = f"INSERT INTO {name} SELECT * FROM incoming_events"
-                            cur.execute(insert + " WHERE tenant = ?", [tenant])
+                    first = self._first_write(cur, fingerprint)  # False: a retry, stored
+                    for tenant in tenants if first else []:
+                        name = events_table(tenant)
+                        if name not in self._event_tables:
+                            cur.execute(f"CREATE TABLE IF NOT EXISTS {name} ({_EVENTS_COLUMNS})")
+                        insert = f"INSERT INTO {name} SELECT * FROM incoming_events"
+                        cur.execute(insert + " WHERE tenant = ?", [tenant])
                     cur.execute("COMMIT")
-                    self._event_tables.update(events_table(t) for t in tenants)
+                    if first:  # committed: reads may name them
+                        self._event_tables.update(events_table(t) for t in tenants)
                 except Exception:
                     cur.execute("ROLLBACK")
                     raise
