@@ -64,15 +64,21 @@ from analytics_gateway.errors import BackendTimeout, BackendUnavailable, QueryTo
 
 T = TypeVar("T")
 
-_SCHEMA = """
+# the columns of each tenant's tables; the shared `events` table has the same, so
+# a file from before moves its rows over with `SELECT *`
+_POINTS_COLUMNS = "series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL"
+_EVENTS_COLUMNS = (
+    "tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL, "
+    "user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL"
+)
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, tenant VARCHAR NOT NULL, name VARCHAR NOT NULL,
     labels VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS written_batches (
     fingerprint BLOB PRIMARY KEY, written_ms BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS events (
-    tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL,
-    user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS {SHARED_EVENTS} ({_EVENTS_COLUMNS});
 """
 
 # A batch is stored once: its fingerprint is kept for a day, so a retry of it
@@ -96,13 +102,6 @@ _AGG_SQL = {
         "(arg_max(value, ts) - arg_min(value, ts)) / ((max(ts) - min(ts)) / 1000.0) END"
     ),
 }
-
-
-_POINTS_COLUMNS = "series_id INTEGER NOT NULL, ts BIGINT NOT NULL, value DOUBLE NOT NULL"
-_EVENTS_COLUMNS = (
-    "tenant VARCHAR NOT NULL, id VARCHAR NOT NULL, type VARCHAR NOT NULL, "
-    "user_id VARCHAR, ts BIGINT NOT NULL, metadata VARCHAR NOT NULL"
-)
 
 
 def _label_path(label: str) -> str:
